@@ -1,0 +1,167 @@
+#include "common/error_feedback.h"
+
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "common/candidate_kernels.h"
+#include "common/float_formats.h"
+#include "common/record_file.h"
+#include "common/status_macros.h"
+
+namespace cddp::common {
+namespace {
+
+constexpr std::string_view kRecordKind = "RESD";
+constexpr uint32_t kRecordVersion = 1;
+
+}  // namespace
+
+ErrorFeedback::ErrorFeedback(std::vector<size_t> tensor_sizes)
+    : sizes_(std::move(tensor_sizes)) {
+  offsets_.reserve(sizes_.size());
+  size_t total = 0;
+  for (size_t s : sizes_) {
+    offsets_.push_back(total);
+    total += s;
+  }
+  residual_.assign(total, 0.0f);
+}
+
+absl::Status ErrorFeedback::Step(size_t tensor,
+                                 std::span<const float> gradient, size_t k,
+                                 const StepOptions& options,
+                                 SparseSelection* out) {
+  if (tensor >= sizes_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor ", tensor, " does not exist (have ", sizes_.size(), ")"));
+  }
+  const size_t n = sizes_[tensor];
+  if (gradient.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gradient for tensor ", tensor, " has ", gradient.size(),
+                     " elements, the tensor has ", n));
+  }
+  if (k > n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("k = ", k, " exceeds tensor ", tensor, "'s size ", n));
+  }
+  std::span<float> r = std::span<float>(residual_).subspan(offsets_[tensor], n);
+
+  // Threshold from a sample of r + g, taken before the pass writes r.
+  uint32_t threshold = kCollectNothing;
+  const size_t m = options.selector == Selector::kFast ? SampleSize(n, k) : 0;
+  if (m > 0) {
+    sample_.resize(m);
+    for (size_t j = 0; j < m; ++j) {
+      const size_t pos = SamplePosition(j, m, n);
+      sample_[j] = MagnitudeKey(r[pos] + gradient[pos]);
+    }
+    threshold = ThresholdFromSample(sample_, n, k);
+    if (threshold == 0) threshold = kCollectNothing;  // sampling won't pay
+  }
+
+  candidates_.clear();
+  const size_t bad = AccumulateAndCollect(r, gradient, threshold, &candidates_);
+  if (bad != n) {
+    const float bad_value = r[bad];
+    for (size_t i = 0; i < n; ++i) r[i] -= gradient[i];
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensor ", tensor, " element ", bad, ": residual + gradient is ",
+        bad_value, " (gradient ", gradient[bad],
+        "); step refused, residual rolled back"));
+  }
+  if (k == 0) {
+    stats_.RecordSelection(n, 0);
+    return absl::OkStatus();
+  }
+  Select(r, k, threshold != kCollectNothing);
+
+  const uint32_t base = static_cast<uint32_t>(offsets_[tensor]);
+  out->indices.reserve(out->indices.size() + k);
+  out->values.reserve(out->values.size() + k);
+  for (uint32_t i : selected_) {
+    const float sent = RoundToValueType(r[i], options.value_type);
+    r[i] -= sent;  // exactly 0 for fp32
+    out->indices.push_back(base + i);
+    out->values.push_back(sent);
+  }
+  stats_.RecordSelection(n, k);
+  return absl::OkStatus();
+}
+
+void ErrorFeedback::Select(std::span<const float> r, size_t k,
+                           bool have_candidates) {
+  if (have_candidates && candidates_.size() >= k) {
+    SelectFromCandidates(candidates_, k, &selected_);
+  } else {
+    ExactTopK(r, k, &selected_);
+  }
+}
+
+absl::Status ErrorFeedback::Restore(const SparseSelection& unsent) {
+  if (unsent.indices.size() != unsent.values.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("restore: ", unsent.indices.size(), " indices but ",
+                     unsent.values.size(), " values"));
+  }
+  for (uint32_t i : unsent.indices) {
+    if (i >= residual_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "restore: index ", i, " is outside the residual (size ",
+          residual_.size(), ")"));
+    }
+  }
+  ScatterAdd(unsent, residual_);
+  return absl::OkStatus();
+}
+
+double ErrorFeedback::ResidualNorm() const {
+  double sum = 0.0;
+  for (float v : residual_) sum += static_cast<double>(v) * v;
+  return std::sqrt(sum);
+}
+
+std::string ErrorFeedback::Serialize() const {
+  std::string payload;
+  payload.reserve(8 + 8 * sizes_.size() + 4 * residual_.size());
+  AppendU64(sizes_.size(), &payload);
+  for (size_t s : sizes_) AppendU64(s, &payload);
+  AppendFloats(residual_.data(), residual_.size(), &payload);
+  return MakeRecord(kRecordKind, kRecordVersion, payload);
+}
+
+absl::StatusOr<ErrorFeedback> ErrorFeedback::Deserialize(
+    std::string_view record) {
+  CDDP_ASSIGN_OR_RETURN(std::string_view payload,
+                        ParseRecord(record, kRecordKind, kRecordVersion));
+  PayloadReader reader(payload);
+  uint64_t num_tensors = 0;
+  CDDP_RETURN_IF_ERROR(reader.ReadU64(&num_tensors));
+  if (num_tensors > reader.remaining() / 8) {
+    return absl::DataLossError(absl::StrCat(
+        "residual record claims ", num_tensors, " tensors; too few bytes"));
+  }
+  std::vector<size_t> sizes(num_tensors);
+  uint64_t total = 0;
+  for (auto& s : sizes) {
+    uint64_t v = 0;
+    CDDP_RETURN_IF_ERROR(reader.ReadU64(&v));
+    s = v;
+    total += v;
+    if (total > std::numeric_limits<uint32_t>::max()) {
+      return absl::DataLossError("residual record: flat size exceeds 2^32");
+    }
+  }
+  if (reader.remaining() != total * sizeof(float)) {
+    return absl::DataLossError(absl::StrCat(
+        "residual record: ", reader.remaining(), " bytes of values for ",
+        total, " elements"));
+  }
+  ErrorFeedback ef(std::move(sizes));
+  CDDP_RETURN_IF_ERROR(reader.ReadFloats(ef.residual_.data(), total));
+  return ef;
+}
+
+}  // namespace cddp::common

@@ -1,0 +1,52 @@
+#include "common/sparse.h"
+
+#include "common/check.h"
+#include "common/float_formats.h"
+
+namespace cddp::common {
+
+size_t BytesPerValue(ValueType type) {
+  return type == ValueType::kFp32 ? 4 : 2;
+}
+
+std::string_view ValueTypeName(ValueType type) {
+  switch (type) {
+    case ValueType::kFp32: return "fp32";
+    case ValueType::kFp16: return "fp16";
+    case ValueType::kBf16: return "bf16";
+  }
+  return "unknown";
+}
+
+std::string_view IndexEncodingName(IndexEncoding encoding) {
+  switch (encoding) {
+    case IndexEncoding::kAbsoluteU32: return "absolute-u32";
+    case IndexEncoding::kDeltaVarint: return "delta-varint";
+  }
+  return "unknown";
+}
+
+float RoundToValueType(float v, ValueType type) {
+  switch (type) {
+    case ValueType::kFp32: return v;
+    case ValueType::kFp16: return Fp16ToFloat(FloatToFp16(v));
+    case ValueType::kBf16: return Bf16ToFloat(FloatToBf16(v));
+  }
+  return v;
+}
+
+void ScatterAdd(const SparseSelection& s, std::span<float> dense) {
+  CDDP_CHECK(s.indices.size() == s.values.size());
+  for (size_t i = 0; i < s.indices.size(); ++i) {
+    CDDP_CHECK(s.indices[i] < dense.size());
+    dense[s.indices[i]] += s.values[i];
+  }
+}
+
+std::vector<float> Densify(const SparseSelection& s, size_t n) {
+  std::vector<float> dense(n, 0.0f);
+  ScatterAdd(s, dense);
+  return dense;
+}
+
+}  // namespace cddp::common

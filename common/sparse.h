@@ -1,0 +1,46 @@
+// The sparse-vector vocabulary shared by the compression core, the codec and
+// the server: a selection of (index, value) pairs, and the wire value and
+// index formats.
+#ifndef CDDP_COMMON_SPARSE_H_
+#define CDDP_COMMON_SPARSE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace cddp::common {
+
+// Scalar type of values on the wire (mirrors cddp.v1.ValueType).
+enum class ValueType { kFp32 = 1, kFp16 = 2, kBf16 = 3 };
+// Index layout on the wire (mirrors cddp.v1.IndexEncoding).
+enum class IndexEncoding { kAbsoluteU32 = 1, kDeltaVarint = 2 };
+
+size_t BytesPerValue(ValueType type);
+std::string_view ValueTypeName(ValueType type);
+std::string_view IndexEncodingName(IndexEncoding encoding);
+
+// Rounds `v` to what survives a round trip through `type`.
+float RoundToValueType(float v, ValueType type);
+
+// (index, value) pairs; indices strictly ascending.
+struct SparseSelection {
+  std::vector<uint32_t> indices;
+  std::vector<float> values;
+
+  size_t size() const { return indices.size(); }
+  void clear() {
+    indices.clear();
+    values.clear();
+  }
+};
+
+// dense[indices[i]] += values[i]. Requires every index < dense.size().
+void ScatterAdd(const SparseSelection& s, std::span<float> dense);
+// A dense vector of size n holding `s` and zeros elsewhere.
+std::vector<float> Densify(const SparseSelection& s, size_t n);
+
+}  // namespace cddp::common
+
+#endif  // CDDP_COMMON_SPARSE_H_

@@ -1,0 +1,161 @@
+// Top-K selectors; see topk.h for the order and the exactness argument.
+#include "common/topk.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <functional>
+#include <memory>
+
+#include "common/check.h"
+#include "common/float_formats.h"
+
+namespace cddp::common {
+namespace {
+
+// Below this many elements, sampling costs more than it saves.
+constexpr size_t kMinSampledSize = 1 << 14;
+constexpr size_t kMaxSampleSize = 1 << 15;
+
+// Finds the key T of the k-th element (1-based) in descending key order from
+// a histogram, and how many elements lie strictly above T's bucket.
+template <size_t kBuckets>
+size_t BucketOfKth(const std::array<uint32_t, kBuckets>& hist, size_t k,
+                   size_t* above) {
+  size_t acc = 0;
+  for (size_t b = kBuckets; b-- > 0;) {
+    if (acc + hist[b] >= k) {
+      *above = acc;
+      return b;
+    }
+    acc += hist[b];
+  }
+  CDDP_CHECK(false && "histogram holds fewer than k elements");
+  return 0;
+}
+
+}  // namespace
+
+size_t TopKCount(size_t n, double ratio) {
+  if (n == 0) return 0;
+  ratio = std::clamp(ratio, 0.0, 1.0);
+  const double k = std::ceil(ratio * static_cast<double>(n));
+  return std::clamp<size_t>(static_cast<size_t>(k), 1, n);
+}
+
+void ExactTopK(std::span<const float> x, size_t k, std::vector<uint32_t>* out) {
+  CDDP_CHECK(k <= x.size());
+  out->clear();
+  if (k == 0) return;
+  out->reserve(k);
+  const size_t n = x.size();
+  if (k == n) {
+    out->resize(n);
+    for (size_t i = 0; i < n; ++i) (*out)[i] = static_cast<uint32_t>(i);
+    return;
+  }
+  // Pass 1: high 15 bits of the key (the sign bit is always 0).
+  auto high = std::make_unique<std::array<uint32_t, 1 << 15>>();
+  high->fill(0);
+  for (float v : x) ++(*high)[MagnitudeKey(v) >> 16];
+  size_t above = 0;
+  const uint32_t hb = static_cast<uint32_t>(BucketOfKth(*high, k, &above));
+  // Pass 2: low 16 bits within that bucket.
+  auto low = std::make_unique<std::array<uint32_t, 1 << 16>>();
+  low->fill(0);
+  for (float v : x) {
+    const uint32_t key = MagnitudeKey(v);
+    if ((key >> 16) == hb) ++(*low)[key & 0xffffu];
+  }
+  size_t above_in_bucket = 0;
+  const uint32_t lb =
+      static_cast<uint32_t>(BucketOfKth(*low, k - above, &above_in_bucket));
+  const uint32_t threshold = (hb << 16) | lb;
+  size_t ties = k - above - above_in_bucket;  // taken at `threshold`
+  // Pass 3: collect in index order, so the output is ascending and the ties
+  // that make it are the lowest-indexed ones.
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t key = MagnitudeKey(x[i]);
+    if (key > threshold || (key == threshold && ties > 0 && ties--)) {
+      out->push_back(static_cast<uint32_t>(i));
+    }
+  }
+  CDDP_DCHECK(out->size() == k);
+}
+
+size_t SampleSize(size_t n, size_t k) {
+  if (n < kMinSampledSize || k == 0) return 0;
+  const size_t m = std::min(kMaxSampleSize, n / 16);
+  // With expected hits m*k/n in the sample, sampling stops paying once the
+  // threshold would have to sit below a sizeable fraction of the sample.
+  if (static_cast<double>(k) / static_cast<double>(n) > 0.2) return 0;
+  return m;
+}
+
+size_t SamplePosition(size_t j, size_t m, size_t n) {
+  // Strided with a cheap deterministic jitter inside each stride, so regular
+  // structure in the data (e.g. one large entry every 1024) is not aliased.
+  const size_t stride = n / m;
+  const size_t jitter = (j * 2654435761u) % stride;
+  return j * stride + jitter;
+}
+
+uint32_t ThresholdFromSample(std::vector<uint32_t>& sample_keys, size_t n,
+                             size_t k) {
+  const size_t m = sample_keys.size();
+  if (m == 0) return 0;
+  // Expected sample hits above the true threshold, plus ~3.5 standard
+  // deviations, so that the candidate set covers the top k almost always.
+  const double expected =
+      static_cast<double>(m) * static_cast<double>(k) / static_cast<double>(n);
+  const size_t rank =
+      static_cast<size_t>(std::ceil(expected + 3.5 * std::sqrt(expected) + 2));
+  if (rank >= m) return 0;
+  std::nth_element(sample_keys.begin(), sample_keys.begin() + rank,
+                   sample_keys.end(), std::greater<>());
+  return sample_keys[rank];
+}
+
+void SelectFromCandidates(const Candidates& candidates, size_t k,
+                          std::vector<uint32_t>* out) {
+  CDDP_CHECK(candidates.size() >= k);
+  out->clear();
+  if (k == 0) return;
+  out->reserve(k);
+  std::vector<uint32_t> keys = candidates.key;
+  std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(),
+                   std::greater<>());
+  const uint32_t threshold = keys[k - 1];
+  size_t above = 0;
+  for (uint32_t key : candidates.key) above += key > threshold;
+  size_t ties = k - above;
+  for (size_t c = 0; c < candidates.size(); ++c) {
+    const uint32_t key = candidates.key[c];
+    if (key > threshold || (key == threshold && ties > 0 && ties--)) {
+      out->push_back(candidates.index[c]);
+    }
+  }
+}
+
+void FastTopK(std::span<const float> x, size_t k, std::vector<uint32_t>* out) {
+  CDDP_CHECK(k <= x.size());
+  const size_t n = x.size();
+  const size_t m = SampleSize(n, k);
+  uint32_t threshold = 0;
+  if (m > 0) {
+    std::vector<uint32_t> sample(m);
+    for (size_t j = 0; j < m; ++j) {
+      sample[j] = MagnitudeKey(x[SamplePosition(j, m, n)]);
+    }
+    threshold = ThresholdFromSample(sample, n, k);
+  }
+  if (threshold == 0) return ExactTopK(x, k, out);
+  Candidates candidates;
+  candidates.index.reserve(2 * k);
+  candidates.key.reserve(2 * k);
+  CollectCandidates(x, threshold, &candidates);
+  if (candidates.size() < k) return ExactTopK(x, k, out);
+  SelectFromCandidates(candidates, k, out);
+}
+
+}  // namespace cddp::common

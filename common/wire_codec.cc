@@ -1,0 +1,229 @@
+#include "common/wire_codec.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "common/float_formats.h"
+
+namespace cddp::common {
+namespace {
+
+size_t VarintSize(uint32_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+char* PutVarint(uint32_t v, char* p) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+
+absl::Status CheckAscending(const SparseSelection& s) {
+  if (s.indices.size() != s.values.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "selection has ", s.indices.size(), " indices but ", s.values.size(),
+        " values"));
+  }
+  for (size_t i = 1; i < s.indices.size(); ++i) {
+    if (s.indices[i] <= s.indices[i - 1]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "indices not strictly increasing at position ", i, ": ",
+          s.indices[i - 1], " then ", s.indices[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool KnownValueType(int v) { return v >= 1 && v <= 3; }
+bool KnownIndexEncoding(int v) { return v >= 1 && v <= 2; }
+
+// Decodes `count` indices into `idx`, checking order and range.
+absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
+                           std::vector<uint32_t>* idx) {
+  idx->resize(c.count);
+  const auto check = [&](size_t i, uint64_t v, uint64_t prev) -> absl::Status {
+    if (i > 0 && v <= prev) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "indices not strictly increasing at position ", i, ": ", prev,
+          " then ", v));
+    }
+    if (v >= range_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "index ", v, " at position ", i, " is out of range (range size ",
+          range_size, ")"));
+    }
+    return absl::OkStatus();
+  };
+  if (static_cast<IndexEncoding>(c.index_encoding) ==
+      IndexEncoding::kAbsoluteU32) {
+    if (c.indices.size() != uint64_t{c.count} * 4) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "length mismatch: ", c.count, " absolute indices need ",
+          uint64_t{c.count} * 4, " bytes, got ", c.indices.size()));
+    }
+    uint32_t prev = 0;
+    for (size_t i = 0; i < c.count; ++i) {
+      const uint32_t v = LoadLE32(c.indices.data() + 4 * i);
+      if ((i > 0 && v <= prev) || v >= range_size) {
+        if (auto s = check(i, v, prev); !s.ok()) return s;
+      }
+      (*idx)[i] = v;
+      prev = v;
+    }
+    return absl::OkStatus();
+  }
+  // Delta varint.
+  const auto* p = reinterpret_cast<const uint8_t*>(c.indices.data());
+  const auto* end = p + c.indices.size();
+  uint64_t prev = 0;
+  for (size_t i = 0; i < c.count; ++i) {
+    uint64_t v = 0;
+    int shift = 0;
+    while (true) {
+      if (p == end) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "length mismatch: indices end inside varint ", i, " of ",
+            c.count));
+      }
+      const uint8_t byte = *p++;
+      v |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) break;
+      shift += 7;
+      if (shift >= 35) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("varint ", i, " is longer than 5 bytes"));
+      }
+    }
+    if (v > 0xffffffffu) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("varint ", i, " exceeds 2^32 - 1"));
+    }
+    if (i > 0 && v == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "indices not strictly increasing at position ", i,
+          ": gap of 0 (duplicate index ", prev, ")"));
+    }
+    const uint64_t index = i == 0 ? v : prev + v;
+    if (auto s = check(i, index, prev); !s.ok()) return s;
+    (*idx)[i] = static_cast<uint32_t>(index);
+    prev = index;
+  }
+  if (p != end) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "length mismatch: ", end - p, " bytes left after ", c.count,
+        " varint indices"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeValues(const EncodedChunkView& c,
+                          std::vector<float>* values) {
+  const auto type = static_cast<ValueType>(c.value_type);
+  const size_t width = BytesPerValue(type);
+  if (c.values.size() != uint64_t{c.count} * width) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "length mismatch: ", c.count, " ", std::string(ValueTypeName(type)), " values need ",
+        uint64_t{c.count} * width, " bytes, got ", c.values.size()));
+  }
+  values->resize(c.count);
+  const char* p = c.values.data();
+  for (size_t i = 0; i < c.count; ++i) {
+    float v;
+    if (type == ValueType::kFp32) {
+      v = BitsToFloat(LoadLE32(p + 4 * i));
+    } else {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      v = type == ValueType::kFp16 ? Fp16ToFloat(h) : Bf16ToFloat(h);
+    }
+    if (MagnitudeKey(v) >= kInfinityKey) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "value at position ", i, " is not finite (", v, ")"));
+    }
+    (*values)[i] = v;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+size_t EncodedSize(const SparseSelection& s, ValueType value_type,
+                   IndexEncoding index_encoding) {
+  size_t bytes = s.size() * BytesPerValue(value_type);
+  if (index_encoding == IndexEncoding::kAbsoluteU32) return bytes + 4 * s.size();
+  uint32_t prev = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    bytes += VarintSize(i == 0 ? s.indices[i] : s.indices[i] - prev);
+    prev = s.indices[i];
+  }
+  return bytes;
+}
+
+absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
+                         IndexEncoding index_encoding,
+                         std::string* indices_out, std::string* values_out) {
+  if (auto st = CheckAscending(s); !st.ok()) return st;
+  const size_t n = s.size();
+  if (index_encoding == IndexEncoding::kAbsoluteU32) {
+    indices_out->resize(4 * n);
+    std::memcpy(indices_out->data(), s.indices.data(), 4 * n);
+  } else {
+    indices_out->resize(5 * n);
+    char* p = indices_out->data();
+    uint32_t prev = 0;
+    for (size_t i = 0; i < n; ++i) {
+      p = PutVarint(i == 0 ? s.indices[i] : s.indices[i] - prev, p);
+      prev = s.indices[i];
+    }
+    indices_out->resize(static_cast<size_t>(p - indices_out->data()));
+  }
+  if (value_type == ValueType::kFp32) {
+    values_out->resize(4 * n);
+    std::memcpy(values_out->data(), s.values.data(), 4 * n);
+  } else {
+    values_out->resize(2 * n);
+    char* p = values_out->data();
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t h = value_type == ValueType::kFp16
+                             ? FloatToFp16(s.values[i])
+                             : FloatToBf16(s.values[i]);
+      std::memcpy(p + 2 * i, &h, 2);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DecodeChunk(const EncodedChunkView& chunk, uint32_t range_size,
+                         SparseSelection* out) {
+  if (!KnownValueType(chunk.value_type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown value type ", chunk.value_type));
+  }
+  if (!KnownIndexEncoding(chunk.index_encoding)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown index encoding ", chunk.index_encoding));
+  }
+  if (chunk.count > range_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("count ", chunk.count, " exceeds the range size ",
+                     range_size, " (indices must be distinct)"));
+  }
+  SparseSelection decoded;
+  if (auto s = DecodeValues(chunk, &decoded.values); !s.ok()) return s;
+  if (auto s = DecodeIndices(chunk, range_size, &decoded.indices); !s.ok()) {
+    return s;
+  }
+  *out = std::move(decoded);
+  return absl::OkStatus();
+}
+
+}  // namespace cddp::common
