@@ -19,7 +19,7 @@
 namespace cddp::common {
 namespace {
 
-constexpr size_t kSegment = 4096;
+constexpr size_t kSegment = kAccumulateSegment;
 constexpr int32_t kMaxFiniteKey = 0x7f7fffff;
 
 struct SegmentResult {
@@ -51,7 +51,6 @@ SegmentResult SegmentScalar(float* r, const float* g, size_t n, int32_t tm1,
 
 // Appends the lanes set in `mask` (hits of `keys`, which start at element
 // `base`) to the hit buffers.
-template <int kLanes>
 inline size_t EmitHits(unsigned mask, const int32_t* keys, size_t base,
                        uint32_t* idx, uint32_t* key, size_t hits) {
   while (mask != 0) {
@@ -85,7 +84,7 @@ SegmentResult SegmentSse2(float* r, const float* g, size_t n, int32_t tm1,
         _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(k, t))));
     if (mask != 0) {
       _mm_store_si128(reinterpret_cast<__m128i*>(keys), k);
-      res.hits = EmitHits<4>(mask, keys, i, idx, key, res.hits);
+      res.hits = EmitHits(mask, keys, i, idx, key, res.hits);
     }
   }
   res.nonfinite = _mm_movemask_epi8(bad) != 0;
@@ -130,7 +129,7 @@ __attribute__((target("avx2"))) SegmentResult SegmentAvx2(
     if (mask != 0) {
       _mm256_store_si256(reinterpret_cast<__m256i*>(keys), k0);
       _mm256_store_si256(reinterpret_cast<__m256i*>(keys + 8), k1);
-      res.hits = EmitHits<16>(mask, keys, i, idx, key, res.hits);
+      res.hits = EmitHits(mask, keys, i, idx, key, res.hits);
     }
   }
   res.nonfinite = !_mm256_testz_si256(bad, bad);
@@ -161,24 +160,30 @@ SegmentResult Segment(float* r, const float* g, size_t n, int32_t tm1,
 }
 
 // Runs the pass over [0, n) segment by segment; returns the first index
-// whose value is not finite, or n.
+// whose value is not finite, or n. When accumulating, the pass stops at the
+// segment holding that index and restores the segment exactly from a copy
+// (the copy is made from cache lines the pass loads anyway), so segments
+// after it are untouched and only earlier ones need rolling back.
 template <bool kAccumulate>
 size_t RunPass(float* r, const float* g, size_t n, uint32_t threshold,
                Candidates* out) {
   const int32_t tm1 = static_cast<int32_t>(threshold - 1);
   uint32_t idx[kSegment];
   uint32_t key[kSegment];
-  size_t first_nonfinite = n;
+  float backup[kAccumulate ? kSegment : 1];
   for (size_t begin = 0; begin < n; begin += kSegment) {
     const size_t len = std::min(kSegment, n - begin);
+    if constexpr (kAccumulate) {
+      std::memcpy(backup, r + begin, len * sizeof(float));
+    }
     const SegmentResult res = Segment<kAccumulate>(
         r + begin, kAccumulate ? g + begin : nullptr, len, tm1, idx, key);
-    if (res.nonfinite && first_nonfinite == n) {
-      for (size_t i = begin; i < begin + len; ++i) {
-        if (MagnitudeKey(r[i]) >= kInfinityKey) {
-          first_nonfinite = i;
-          break;
-        }
+    if (res.nonfinite) {
+      size_t bad = begin;
+      while (MagnitudeKey(r[bad]) < kInfinityKey) ++bad;
+      if constexpr (kAccumulate) {
+        std::memcpy(r + begin, backup, len * sizeof(float));
+        return bad;
       }
     }
     if (res.hits == 0) continue;
@@ -186,7 +191,7 @@ size_t RunPass(float* r, const float* g, size_t n, uint32_t threshold,
     out->index.insert(out->index.end(), idx, idx + res.hits);
     out->key.insert(out->key.end(), key, key + res.hits);
   }
-  return first_nonfinite;
+  return n;
 }
 
 }  // namespace

@@ -14,13 +14,18 @@
 
 namespace cddp::common {
 
+// AccumulateAndCollect works in segments of this many elements.
+constexpr size_t kAccumulateSegment = 4096;
+
 // A threshold no key reaches: the pass collects nothing.
 constexpr uint32_t kCollectNothing = 0x80000000u;
 
 // For every i: residual[i] += gradient[i]; if MagnitudeKey(residual[i]) >=
-// threshold, appends (i, key) to `out`. Returns the first i whose new
-// residual is not finite (NaN or +-inf), or residual.size() if none; the pass
-// always completes. Requires equal sizes.
+// threshold, appends (i, key) to `out`. Returns residual.size() on success.
+// If some new residual is not finite (NaN or +-inf), returns the first such
+// index `bad` and stops: the residual is unchanged from the start of bad's
+// segment (a multiple of 4096) on, while elements before that segment have
+// been accumulated (the caller rolls them back). Requires equal sizes.
 size_t AccumulateAndCollect(std::span<float> residual,
                             std::span<const float> gradient,
                             uint32_t threshold, Candidates* out);

@@ -65,12 +65,14 @@ absl::Status ErrorFeedback::Step(size_t tensor,
   candidates_.clear();
   const size_t bad = AccumulateAndCollect(r, gradient, threshold, &candidates_);
   if (bad != n) {
-    const float bad_value = r[bad];
-    for (size_t i = 0; i < n; ++i) r[i] -= gradient[i];
+    const float bad_value = r[bad] + gradient[bad];
+    // Elements before bad's segment were accumulated; the rest were not.
+    const size_t accumulated = bad - bad % kAccumulateSegment;
+    for (size_t i = 0; i < accumulated; ++i) r[i] -= gradient[i];
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor ", tensor, " element ", bad, ": residual + gradient is ",
         bad_value, " (gradient ", gradient[bad],
-        "); step refused, residual rolled back"));
+        "); step refused, residual restored"));
   }
   if (k == 0) {
     stats_.RecordSelection(n, 0);

@@ -61,8 +61,9 @@ class ErrorFeedback {
   // Errors (nothing appended):
   //  INVALID_ARGUMENT: no such tensor, gradient size differs from the
   //    tensor's, k > size, or r + g holds NaN/inf. In the last case the
-  //    residual is rolled back (r -= g, exact up to float rounding) and the
-  //    message names the first bad element.
+  //    message names the first bad element and the residual is restored:
+  //    exactly from the bad element's 4096-element segment on, and by
+  //    r -= g (exact up to one float rounding) before it.
   absl::Status Step(size_t tensor, std::span<const float> gradient, size_t k,
                     const StepOptions& options, SparseSelection* out);
 
