@@ -10,24 +10,24 @@
 #include <cstdint>
 #include <span>
 
+#include "common/sparse.h"
 #include "common/topk.h"
 
 namespace cddp::common {
 
-// AccumulateAndCollect works in segments of this many elements.
-constexpr size_t kAccumulateSegment = 4096;
-
 // A threshold no key reaches: the pass collects nothing.
 constexpr uint32_t kCollectNothing = 0x80000000u;
 
-// For every i: residual[i] += gradient[i]; if MagnitudeKey(residual[i]) >=
-// threshold, appends (i, key) to `out`. Returns residual.size() on success.
-// If some new residual is not finite (NaN or +-inf), returns the first such
-// index `bad` and stops: the residual is unchanged from the start of bad's
-// segment (a multiple of 4096) on, while elements before that segment have
-// been accumulated (the caller rolls them back). Requires equal sizes.
+// First sets residual[i] = v for every (i, v) of `pending` (deferred writes,
+// indices ascending and < residual.size()), then for every i:
+// residual[i] += gradient[i], unless the sum is not finite (NaN
+// or +-inf): such elements keep their old value, so the residual never holds
+// a non-finite value. If MagnitudeKey(residual[i]) >= threshold, appends
+// (i, residual[i]) to `out`. Returns the first i whose sum was not finite, or
+// residual.size() if none. Requires equal sizes.
 size_t AccumulateAndCollect(std::span<float> residual,
                             std::span<const float> gradient,
+                            const SparseSelection& pending,
                             uint32_t threshold, Candidates* out);
 
 // Which instruction set the kernels use on this CPU ("avx2", "sse2",

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "common/candidate_kernels.h"
@@ -27,6 +28,39 @@ ErrorFeedback::ErrorFeedback(std::vector<size_t> tensor_sizes)
     total += s;
   }
   residual_.assign(total, 0.0f);
+  pending_.resize(sizes_.size());
+}
+
+void ErrorFeedback::FlushPending() const {
+  for (size_t t = 0; t < pending_.size(); ++t) {
+    SparseSelection& p = pending_[t];
+    for (size_t j = 0; j < p.size(); ++j) {
+      residual_[offsets_[t] + p.indices[j]] = p.values[j];
+    }
+    p.clear();
+  }
+}
+
+void ErrorFeedback::SampleKeys(std::span<const float> r,
+                               std::span<const float> gradient,
+                               const SparseSelection& pending, size_t m) {
+  // The sample must see the true residual, so pending writes override r.
+  sample_.resize(m);
+  const size_t n = r.size();
+  auto p = pending.indices.begin();
+  const auto end = pending.indices.end();
+  for (size_t j = 0; j < m; ++j) {
+    const size_t pos = SamplePosition(j, m, n);
+    if (p == end || *p < pos || (p != pending.indices.begin() && p[-1] >= pos)) {
+      p = std::lower_bound(pending.indices.begin(), end, pos);
+    }
+    float rv = r[pos];
+    if (p != end && *p == pos) {
+      rv = pending.values[static_cast<size_t>(p - pending.indices.begin())];
+      ++p;
+    }
+    sample_[j] = MagnitudeKey(rv + gradient[pos]);
+  }
 }
 
 absl::Status ErrorFeedback::Step(size_t tensor,
@@ -48,27 +82,27 @@ absl::Status ErrorFeedback::Step(size_t tensor,
         absl::StrCat("k = ", k, " exceeds tensor ", tensor, "'s size ", n));
   }
   std::span<float> r = std::span<float>(residual_).subspan(offsets_[tensor], n);
+  SparseSelection& pending = pending_[tensor];
 
   // Threshold from a sample of r + g, taken before the pass writes r.
   uint32_t threshold = kCollectNothing;
   const size_t m = options.selector == Selector::kFast ? SampleSize(n, k) : 0;
   if (m > 0) {
-    sample_.resize(m);
-    for (size_t j = 0; j < m; ++j) {
-      const size_t pos = SamplePosition(j, m, n);
-      sample_[j] = MagnitudeKey(r[pos] + gradient[pos]);
-    }
+    SampleKeys(r, gradient, pending, m);
     threshold = ThresholdFromSample(sample_, n, k);
     if (threshold == 0) threshold = kCollectNothing;  // sampling won't pay
   }
 
   candidates_.clear();
-  const size_t bad = AccumulateAndCollect(r, gradient, threshold, &candidates_);
+  const size_t bad =
+      AccumulateAndCollect(r, gradient, pending, threshold, &candidates_);
+  pending.clear();  // applied by the pass
   if (bad != n) {
     const float bad_value = r[bad] + gradient[bad];
-    // Elements before bad's segment were accumulated; the rest were not.
-    const size_t accumulated = bad - bad % kAccumulateSegment;
-    for (size_t i = 0; i < accumulated; ++i) r[i] -= gradient[i];
+    // Non-finite sums were never stored; undo the finite ones.
+    for (size_t i = 0; i < n; ++i) {
+      if (MagnitudeKey(gradient[i]) < kInfinityKey) r[i] -= gradient[i];
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor ", tensor, " element ", bad, ": residual + gradient is ",
         bad_value, " (gradient ", gradient[bad],
@@ -78,31 +112,53 @@ absl::Status ErrorFeedback::Step(size_t tensor,
     stats_.RecordSelection(n, 0);
     return absl::OkStatus();
   }
-  Select(r, k, threshold != kCollectNothing);
-
   const uint32_t base = static_cast<uint32_t>(offsets_[tensor]);
-  out->indices.reserve(out->indices.size() + k);
-  out->values.reserve(out->values.size() + k);
-  for (uint32_t i : selected_) {
-    const float sent = RoundToValueType(r[i], options.value_type);
-    r[i] -= sent;  // exactly 0 for fp32
-    out->indices.push_back(base + i);
-    out->values.push_back(sent);
+  if (threshold != kCollectNothing && candidates_.size() >= k) {
+    // The candidates carry the values, so r is not visited again.
+    SelectFromCandidates(candidates_, k, &selected_);
+    Emit(candidates_, selected_, base, options.value_type, &pending, out);
+  } else {
+    ExactTopK(r, k, &selected_);
+    candidates_.clear();
+    for (uint32_t i : selected_) {
+      candidates_.index.push_back(i);
+      candidates_.value.push_back(r[i]);
+    }
+    selected_.resize(k);
+    std::iota(selected_.begin(), selected_.end(), 0u);
+    Emit(candidates_, selected_, base, options.value_type, &pending, out);
   }
   stats_.RecordSelection(n, k);
   return absl::OkStatus();
 }
 
-void ErrorFeedback::Select(std::span<const float> r, size_t k,
-                           bool have_candidates) {
-  if (have_candidates && candidates_.size() >= k) {
-    SelectFromCandidates(candidates_, k, &selected_);
-  } else {
-    ExactTopK(r, k, &selected_);
+void ErrorFeedback::Emit(const Candidates& candidates,
+                         std::span<const uint32_t> positions, uint32_t base,
+                         ValueType value_type, SparseSelection* pending,
+                         SparseSelection* out) {
+  const size_t k = positions.size();
+  const size_t old_size = out->indices.size();
+  out->indices.resize(old_size + k);
+  out->values.resize(old_size + k);
+  pending->indices.resize(k);
+  pending->values.resize(k);
+  uint32_t* indices = out->indices.data() + old_size;
+  float* values = out->values.data() + old_size;
+  for (size_t j = 0; j < k; ++j) {
+    const uint32_t i = candidates.index[positions[j]];
+    const float v = candidates.value[positions[j]];
+    const float sent = RoundToValueType(v, value_type);
+    indices[j] = base + i;
+    values[j] = sent;
+    // r[i] becomes what was not sent (0 for fp32, the rounding error for
+    // fp16/bf16). Deferred: scattered writes would each miss the cache.
+    pending->indices[j] = i;
+    pending->values[j] = v - sent;
   }
 }
 
 absl::Status ErrorFeedback::Restore(const SparseSelection& unsent) {
+  FlushPending();
   if (unsent.indices.size() != unsent.values.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("restore: ", unsent.indices.size(), " indices but ",
@@ -120,12 +176,14 @@ absl::Status ErrorFeedback::Restore(const SparseSelection& unsent) {
 }
 
 double ErrorFeedback::ResidualNorm() const {
+  FlushPending();
   double sum = 0.0;
   for (float v : residual_) sum += static_cast<double>(v) * v;
   return std::sqrt(sum);
 }
 
 std::string ErrorFeedback::Serialize() const {
+  FlushPending();
   std::string payload;
   payload.reserve(8 + 8 * sizes_.size() + 4 * residual_.size());
   AppendU64(sizes_.size(), &payload);

@@ -16,7 +16,8 @@
 // updated residual follows (three read passes). Either way the selection is
 // exact and identical to ExactTopK on r + g.
 //
-// Not thread-safe: one ErrorFeedback per worker, used by one thread.
+// Not thread-safe, not even the const methods: one ErrorFeedback per worker,
+// used by one thread.
 #ifndef CDDP_COMMON_ERROR_FEEDBACK_H_
 #define CDDP_COMMON_ERROR_FEEDBACK_H_
 
@@ -62,8 +63,8 @@ class ErrorFeedback {
   //  INVALID_ARGUMENT: no such tensor, gradient size differs from the
   //    tensor's, k > size, or r + g holds NaN/inf. In the last case the
   //    message names the first bad element and the residual is restored:
-  //    exactly from the bad element's 4096-element segment on, and by
-  //    r -= g (exact up to one float rounding) before it.
+  //    non-finite sums are never stored, finite ones are undone by r -= g
+  //    (exact up to one float rounding; the residual never holds NaN/inf).
   absl::Status Step(size_t tensor, std::span<const float> gradient, size_t k,
                     const StepOptions& options, SparseSelection* out);
 
@@ -73,9 +74,14 @@ class ErrorFeedback {
   // range.
   absl::Status Restore(const SparseSelection& unsent);
 
-  std::span<const float> residual() const { return residual_; }
+  // The residuals (all tensors back to back, or one tensor). Valid until
+  // the next non-const call.
+  std::span<const float> residual() const {
+    FlushPending();
+    return residual_;
+  }
   std::span<const float> residual(size_t t) const {
-    return std::span<const float>(residual_).subspan(offsets_[t], sizes_[t]);
+    return residual().subspan(offsets_[t], sizes_[t]);
   }
   // L2 norm of the whole residual (a pass over it: not for the hot path).
   double ResidualNorm() const;
@@ -89,13 +95,29 @@ class ErrorFeedback {
   static absl::StatusOr<ErrorFeedback> Deserialize(std::string_view record);
 
  private:
-  // Selects k of residual(t) (already accumulated) into selected_, given the
-  // candidates the pass collected at `threshold` (0: none were collected).
-  void Select(std::span<const float> r, size_t k, bool have_candidates);
+  // Appends the chosen candidates (ascending `positions` into `candidates`)
+  // to `out` with indices offset by `base`, rounded to `value_type`; the
+  // residual's new values there (the rounding error, 0 for fp32) become
+  // `pending`.
+  static void Emit(const Candidates& candidates,
+                   std::span<const uint32_t> positions, uint32_t base,
+                   ValueType value_type, SparseSelection* pending,
+                   SparseSelection* out);
+  // Fills sample_ with m keys of r + g at SamplePosition(j, m, n), seeing
+  // through `pending`.
+  void SampleKeys(std::span<const float> r, std::span<const float> gradient,
+                  const SparseSelection& pending, size_t m);
+  // Applies every tensor's deferred writes to residual_.
+  void FlushPending() const;
 
   std::vector<size_t> sizes_;
   std::vector<size_t> offsets_;
-  std::vector<float> residual_;
+  // Logically const accessors apply deferred writes, hence mutable.
+  mutable std::vector<float> residual_;
+  // Per tensor: residual writes deferred from the last step (tensor-local
+  // indices, ascending). The next step's pass applies them to cache lines it
+  // loads anyway, instead of Step paying a cache miss for each.
+  mutable std::vector<SparseSelection> pending_;
   CompressionStats stats_;
   // Scratch reused across steps to avoid allocation on the hot path.
   Candidates candidates_;

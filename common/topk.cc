@@ -16,6 +16,7 @@ namespace {
 // Below this many elements, sampling costs more than it saves.
 constexpr size_t kMinSampledSize = 1 << 14;
 constexpr size_t kMaxSampleSize = 1 << 15;
+constexpr size_t kSampleRun = 64;  // consecutive elements per sampled run
 
 // Finds the key T of the k-th element (1-based) in descending key order from
 // a histogram, and how many elements lie strictly above T's bucket.
@@ -85,7 +86,7 @@ void ExactTopK(std::span<const float> x, size_t k, std::vector<uint32_t>* out) {
 
 size_t SampleSize(size_t n, size_t k) {
   if (n < kMinSampledSize || k == 0) return 0;
-  const size_t m = std::min(kMaxSampleSize, n / 16);
+  const size_t m = std::min(kMaxSampleSize, n / 16) / kSampleRun * kSampleRun;
   // With expected hits m*k/n in the sample, sampling stops paying once the
   // threshold would have to sit below a sizeable fraction of the sample.
   if (static_cast<double>(k) / static_cast<double>(n) > 0.2) return 0;
@@ -93,11 +94,14 @@ size_t SampleSize(size_t n, size_t k) {
 }
 
 size_t SamplePosition(size_t j, size_t m, size_t n) {
-  // Strided with a cheap deterministic jitter inside each stride, so regular
-  // structure in the data (e.g. one large entry every 1024) is not aliased.
-  const size_t stride = n / m;
-  const size_t jitter = (j * 2654435761u) % stride;
-  return j * stride + jitter;
+  // Runs of kSampleRun consecutive elements (whole cache lines, so the
+  // sample costs few memory round trips), one run per stride of the array,
+  // with a deterministic jitter so regular structure is not aliased.
+  const size_t runs = m / kSampleRun;
+  const size_t run = j / kSampleRun;
+  const size_t stride = n / runs;
+  const size_t jitter = (run * 2654435761u) % (stride - kSampleRun + 1);
+  return run * stride + jitter + j % kSampleRun;
 }
 
 uint32_t ThresholdFromSample(std::vector<uint32_t>& sample_keys, size_t n,
@@ -117,24 +121,43 @@ uint32_t ThresholdFromSample(std::vector<uint32_t>& sample_keys, size_t n,
 }
 
 void SelectFromCandidates(const Candidates& candidates, size_t k,
-                          std::vector<uint32_t>* out) {
+                          std::vector<uint32_t>* positions) {
   CDDP_CHECK(candidates.size() >= k);
-  out->clear();
+  positions->clear();
   if (k == 0) return;
-  out->reserve(k);
-  std::vector<uint32_t> keys = candidates.key;
-  std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(),
-                   std::greater<>());
-  const uint32_t threshold = keys[k - 1];
+  positions->resize(k);
+  const size_t c = candidates.size();
+  const float* values = candidates.value.data();
+  // Radix select on the candidates' keys: a histogram of the high 16 bits
+  // finds the bucket holding the k-th key, then an exact select among the
+  // (few) keys in that bucket finds the key itself. Cheaper than
+  // nth_element over all candidates, which are ~1.2 k of them.
+  std::vector<uint32_t> hist(1 << 15, 0);
+  for (size_t i = 0; i < c; ++i) ++hist[MagnitudeKey(values[i]) >> 16];
   size_t above = 0;
-  for (uint32_t key : candidates.key) above += key > threshold;
-  size_t ties = k - above;
-  for (size_t c = 0; c < candidates.size(); ++c) {
-    const uint32_t key = candidates.key[c];
+  uint32_t bucket = static_cast<uint32_t>(hist.size());
+  while (above + hist[bucket - 1] < k) above += hist[--bucket];
+  --bucket;
+  std::vector<uint32_t> in_bucket;
+  in_bucket.reserve(hist[bucket]);
+  for (size_t i = 0; i < c; ++i) {
+    const uint32_t key = MagnitudeKey(values[i]);
+    if ((key >> 16) == bucket) in_bucket.push_back(key);
+  }
+  const size_t need = k - above;  // taken from the bucket, >= 1
+  std::nth_element(in_bucket.begin(), in_bucket.begin() + (need - 1),
+                   in_bucket.end(), std::greater<>());
+  const uint32_t threshold = in_bucket[need - 1];
+  size_t ties = need;
+  for (uint32_t key : in_bucket) ties -= key > threshold;
+  uint32_t* out = positions->data();
+  for (size_t i = 0; i < c; ++i) {
+    const uint32_t key = MagnitudeKey(values[i]);
     if (key > threshold || (key == threshold && ties > 0 && ties--)) {
-      out->push_back(candidates.index[c]);
+      *out++ = static_cast<uint32_t>(i);
     }
   }
+  CDDP_DCHECK(out == positions->data() + k);
 }
 
 void FastTopK(std::span<const float> x, size_t k, std::vector<uint32_t>* out) {
@@ -152,10 +175,11 @@ void FastTopK(std::span<const float> x, size_t k, std::vector<uint32_t>* out) {
   if (threshold == 0) return ExactTopK(x, k, out);
   Candidates candidates;
   candidates.index.reserve(2 * k);
-  candidates.key.reserve(2 * k);
+  candidates.value.reserve(2 * k);
   CollectCandidates(x, threshold, &candidates);
   if (candidates.size() < k) return ExactTopK(x, k, out);
   SelectFromCandidates(candidates, k, out);
+  for (uint32_t& p : *out) p = candidates.index[p];
 }
 
 }  // namespace cddp::common

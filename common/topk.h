@@ -37,13 +37,14 @@ void FastTopK(std::span<const float> x, size_t k, std::vector<uint32_t>* out);
 // --- Building blocks shared with ErrorFeedback (and mirrored by the CUDA
 // kernels). Candidates are (index, key) pairs with ascending indices. ---
 
-// Candidate indices and their magnitude keys, ascending by index.
+// Candidate indices and their values, ascending by index. Carrying the
+// values saves a second, cache-missing visit to the array once selected.
 struct Candidates {
   std::vector<uint32_t> index;
-  std::vector<uint32_t> key;
+  std::vector<float> value;
   void clear() {
     index.clear();
-    key.clear();
+    value.clear();
   }
   size_t size() const { return index.size(); }
 };
@@ -58,16 +59,16 @@ size_t SamplePosition(size_t j, size_t m, size_t n);
 uint32_t ThresholdFromSample(std::vector<uint32_t>& sample_keys, size_t n,
                              size_t k);
 
-// Appends to `out` every i in [0, x.size()) with MagnitudeKey(x[i]) >=
-// threshold. Vectorised (AVX2 when the CPU has it, SSE2 otherwise).
+// Appends to `out` every (i, x[i]) with MagnitudeKey(x[i]) >= threshold. Vectorised (AVX2 when the CPU has it, SSE2 otherwise).
 void CollectCandidates(std::span<const float> x, uint32_t threshold,
                        Candidates* out);
 
 // Given candidates that include every element of the top k (any superset in
-// ascending index order, with at least k entries), writes the exact top-k
-// indices (ascending) to `out`.
+// ascending index order, with at least k entries), writes the positions in
+// `candidates` of the exact top k (ascending, so their indices ascend too)
+// to `positions`.
 void SelectFromCandidates(const Candidates& candidates, size_t k,
-                          std::vector<uint32_t>* out);
+                          std::vector<uint32_t>* positions);
 
 }  // namespace cddp::common
 
