@@ -19,8 +19,11 @@ packages=(
   # fast BLAS for LibTorch (Debian's default is the reference BLAS)
   libopenblas0-pthread
   # data and tools used by setup, tests and benchmarks
-  dataset-fashion-mnist npm python3-torch gnuplot-nox
+  dataset-fashion-mnist python3-torch gnuplot-nox
 )
+
+# npm may come from Debian's npm or from a nodejs build that bundles it.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
