@@ -174,8 +174,8 @@ absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
   if (auto st = CheckAscending(s); !st.ok()) return st;
   const size_t n = s.size();
   if (index_encoding == IndexEncoding::kAbsoluteU32) {
-    indices_out->resize(4 * n);
-    std::memcpy(indices_out->data(), s.indices.data(), 4 * n);
+    indices_out->assign(reinterpret_cast<const char*>(s.indices.data()),
+                        4 * n);
   } else {
     indices_out->resize(5 * n);
     char* p = indices_out->data();
@@ -187,8 +187,7 @@ absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
     indices_out->resize(static_cast<size_t>(p - indices_out->data()));
   }
   if (value_type == ValueType::kFp32) {
-    values_out->resize(4 * n);
-    std::memcpy(values_out->data(), s.values.data(), 4 * n);
+    values_out->assign(reinterpret_cast<const char*>(s.values.data()), 4 * n);
   } else {
     values_out->resize(2 * n);
     char* p = values_out->data();

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <random>
 
+#include "absl/strings/str_cat.h"
+
 #include "common/float_formats.h"
 #include "common/record_file.h"
 
@@ -140,7 +142,13 @@ INSTANTIATE_TEST_SUITE_P(
                      testing::Values(ValueType::kFp32, ValueType::kFp16,
                                      ValueType::kBf16),
                      testing::Values(size_t{1}, size_t{1000},
-                                     size_t{100'000})));
+                                     size_t{100'000})),
+    [](const auto& info) {
+      return absl::StrCat(
+          std::get<0>(info.param) == Selector::kExact ? "exact" : "fast", "_",
+          std::string(ValueTypeName(std::get<1>(info.param))), "_n",
+          std::get<2>(info.param));
+    });
 
 TEST(ErrorFeedbackTest, FastAndExactSelectorsSendTheSameBytes) {
   std::mt19937_64 rng(11);

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+
+#include "absl/strings/str_cat.h"
 
 #include "common/float_formats.h"
 
@@ -63,7 +66,14 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Combine(testing::Values(ValueType::kFp32, ValueType::kFp16,
                                      ValueType::kBf16),
                      testing::Values(IndexEncoding::kAbsoluteU32,
-                                     IndexEncoding::kDeltaVarint)));
+                                     IndexEncoding::kDeltaVarint)),
+    [](const auto& info) {
+      std::string name = absl::StrCat(
+          std::string(ValueTypeName(std::get<0>(info.param))), "_",
+          std::string(IndexEncodingName(std::get<1>(info.param))));
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
 
 TEST(WireCodecTest, DeltaVarintAtOnePercentIsUnderSixBytesPerPair) {
   const SparseSelection s = Sample(10'000, 1'000'000, 1);
