@@ -22,6 +22,7 @@ std::string_view IndexEncodingName(IndexEncoding encoding) {
   switch (encoding) {
     case IndexEncoding::kAbsoluteU32: return "absolute-u32";
     case IndexEncoding::kDeltaVarint: return "delta-varint";
+    case IndexEncoding::kDense: return "dense";
   }
   return "unknown";
 }

@@ -15,7 +15,7 @@ namespace cddp::common {
 // Scalar type of values on the wire (mirrors cddp.v1.ValueType).
 enum class ValueType { kFp32 = 1, kFp16 = 2, kBf16 = 3 };
 // Index layout on the wire (mirrors cddp.v1.IndexEncoding).
-enum class IndexEncoding { kAbsoluteU32 = 1, kDeltaVarint = 2 };
+enum class IndexEncoding { kAbsoluteU32 = 1, kDeltaVarint = 2, kDense = 3 };
 
 size_t BytesPerValue(ValueType type);
 std::string_view ValueTypeName(ValueType type);

@@ -44,12 +44,26 @@ absl::Status CheckAscending(const SparseSelection& s) {
 }
 
 bool KnownValueType(int v) { return v >= 1 && v <= 3; }
-bool KnownIndexEncoding(int v) { return v >= 1 && v <= 2; }
+bool KnownIndexEncoding(int v) { return v >= 1 && v <= 3; }
 
 // Decodes `count` indices into `idx`, checking order and range.
 absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
                            std::vector<uint32_t>* idx) {
   idx->resize(c.count);
+  if (static_cast<IndexEncoding>(c.index_encoding) == IndexEncoding::kDense) {
+    if (!c.indices.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "length mismatch: a dense chunk carries no index bytes, got ",
+          c.indices.size()));
+    }
+    if (c.count != range_size) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "length mismatch: a dense chunk holds the whole range (",
+          range_size, " values), count is ", c.count));
+    }
+    for (uint32_t i = 0; i < c.count; ++i) (*idx)[i] = i;
+    return absl::OkStatus();
+  }
   const auto check = [&](size_t i, uint64_t v, uint64_t prev) -> absl::Status {
     if (i > 0 && v <= prev) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -159,6 +173,7 @@ absl::Status DecodeValues(const EncodedChunkView& c,
 size_t EncodedSize(const SparseSelection& s, ValueType value_type,
                    IndexEncoding index_encoding) {
   size_t bytes = s.size() * BytesPerValue(value_type);
+  if (index_encoding == IndexEncoding::kDense) return bytes;
   if (index_encoding == IndexEncoding::kAbsoluteU32) return bytes + 4 * s.size();
   uint32_t prev = 0;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -173,7 +188,13 @@ absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
                          std::string* indices_out, std::string* values_out) {
   if (auto st = CheckAscending(s); !st.ok()) return st;
   const size_t n = s.size();
-  if (index_encoding == IndexEncoding::kAbsoluteU32) {
+  if (index_encoding == IndexEncoding::kDense) {
+    if (n > 0 && s.indices.back() != n - 1) {  // ascending + last == n-1
+      return absl::InvalidArgumentError(
+          "a dense chunk needs indices 0, 1, ..., size - 1");
+    }
+    indices_out->clear();
+  } else if (index_encoding == IndexEncoding::kAbsoluteU32) {
     indices_out->assign(reinterpret_cast<const char*>(s.indices.data()),
                         4 * n);
   } else {

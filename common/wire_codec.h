@@ -3,7 +3,8 @@
 //
 // Layout (matching cddp.v1.SparseChunk): `indices` is either `count`
 // little-endian uint32 (absolute) or `count` LEB128 varints (the first index,
-// then each gap to the previous index; gaps are >= 1); `values` is `count`
+// then each gap to the previous index; gaps are >= 1), or empty for a dense
+// chunk (every index of the range, in order); `values` is `count`
 // little-endian values of the value type. Values are rounded to nearest even
 // when narrowed to fp16/bf16.
 //
@@ -13,7 +14,8 @@
 //   - value type and index encoding are known
 //   - values has exactly count * bytes-per-value bytes
 //   - absolute: indices has exactly 4 * count bytes; varint: exactly count
-//     varints, none longer than 5 bytes or above 2^32 - 1, no bytes left over
+//     varints, none longer than 5 bytes or above 2^32 - 1, no bytes left
+//     over; dense: no index bytes and count == range_size
 //   - indices strictly increasing and < range_size
 //   - every value finite
 #ifndef CDDP_COMMON_WIRE_CODEC_H_
@@ -39,7 +41,8 @@ struct EncodedChunkView {
 
 // Encodes `s` (indices strictly ascending) into `indices_out` and
 // `values_out` (replacing their contents). INVALID_ARGUMENT if the indices
-// are not strictly ascending or the sizes differ.
+// are not strictly ascending, the sizes differ, or kDense is asked for
+// indices that are not exactly 0, 1, ..., size - 1.
 absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
                          IndexEncoding index_encoding,
                          std::string* indices_out, std::string* values_out);

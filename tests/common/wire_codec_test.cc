@@ -176,6 +176,34 @@ TEST(WireCodecTest, RejectsLengthMismatches) {
   }
 }
 
+TEST(WireCodecTest, DenseChunksCarryNoIndices) {
+  SparseSelection s;
+  s.indices = {0, 1, 2};
+  s.values = {1, -2, 3};
+  const Encoded e = Encode(s, ValueType::kFp32, IndexEncoding::kDense);
+  EXPECT_TRUE(e.indices.empty());
+  EXPECT_EQ(EncodedSize(s, ValueType::kFp32, IndexEncoding::kDense), 12u);
+  SparseSelection back;
+  ASSERT_TRUE(
+      DecodeChunk(e.View(3, ValueType::kFp32, IndexEncoding::kDense), 3, &back)
+          .ok());
+  EXPECT_EQ(back.indices, s.indices);
+  EXPECT_EQ(back.values, s.values);
+  // Not the whole range, or stray index bytes: refused.
+  ExpectRejected(e.View(3, ValueType::kFp32, IndexEncoding::kDense), 4,
+                 "whole range");
+  Encoded stray = e;
+  stray.indices = "x";
+  ExpectRejected(stray.View(3, ValueType::kFp32, IndexEncoding::kDense), 3,
+                 "no index bytes");
+  // The encoder refuses a selection that is not 0..n-1.
+  s.indices = {0, 1, 3};
+  std::string i, v;
+  EXPECT_EQ(EncodeChunk(s, ValueType::kFp32, IndexEncoding::kDense, &i, &v)
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(WireCodecTest, RejectsOverlongVarint) {
   Encoded e;
   e.indices = std::string("\x80\x80\x80\x80\x80\x01", 6);
@@ -213,6 +241,7 @@ TEST(WireCodecTest, RejectsUnknownFormatsAndImpossibleCounts) {
   Encoded e;
   ExpectRejected({0, 9, 1, e.indices, e.values}, 10, "unknown value type");
   ExpectRejected({0, 1, 9, e.indices, e.values}, 10, "unknown index encoding");
+  ExpectRejected({0, 1, 0, e.indices, e.values}, 10, "unknown index encoding");
   ExpectRejected({11, 1, 1, e.indices, e.values}, 10, "exceeds the range size");
 }
 
