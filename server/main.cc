@@ -1,0 +1,137 @@
+// cddp-server: serves one shard of the flat parameter vector. Parses flags
+// into ServerOptions, serves metrics, and on SIGTERM/SIGINT finishes the
+// open round and exits.
+#include <malloc.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/metrics_http_server.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "host:port to serve gRPC on (port 0 picks a free one)");
+ABSL_FLAG(uint32_t, shard_index, 0, "which shard of the flat vector to serve");
+ABSL_FLAG(uint32_t, num_shards, 1, "number of shards (servers) in the job");
+ABSL_FLAG(uint32_t, num_workers, 1,
+          "workers a round waits for before it closes (worker ids 0..N-1)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port for the Prometheus /metrics endpoint; empty: none");
+ABSL_FLAG(std::string, optimizer, "sgd", "sgd or adam");
+ABSL_FLAG(double, lr, 0.01, "learning rate (> 0)");
+ABSL_FLAG(double, momentum, 0.0, "SGD momentum in [0, 1); 0: none");
+ABSL_FLAG(bool, nesterov, false, "Nesterov momentum (SGD with momentum)");
+ABSL_FLAG(double, weight_decay, 0.0, "L2 weight decay added to the gradient");
+ABSL_FLAG(double, adam_beta1, 0.9, "Adam first-moment decay");
+ABSL_FLAG(double, adam_beta2, 0.999, "Adam second-moment decay");
+ABSL_FLAG(double, adam_epsilon, 1e-8, "Adam epsilon");
+ABSL_FLAG(absl::Duration, round_timeout, absl::Seconds(30),
+          "a round still missing workers this long after its first push "
+          "closes with the workers it has (e.g. 500ms, 30s)");
+ABSL_FLAG(int, max_message_mb, 256,
+          "gRPC message size limit in MiB; must fit a Join carrying the "
+          "shard's initial values (4 bytes per element) and a dense push");
+ABSL_FLAG(std::string, downlink, "dense",
+          "dense: replies carry the shard's dense values; sparse: only the "
+          "entries the round changed (needs plain SGD: no momentum, no "
+          "weight decay)");
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "cddp-server: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Serves one shard of a compressed-ddp parameter vector.\n"
+      "Example: cddp-server --listen=0.0.0.0:50051 --shard_index=0 "
+      "--num_shards=2 --num_workers=4 --optimizer=sgd --lr=0.1 "
+      "--metrics_listen=0.0.0.0:9100");
+  absl::ParseCommandLine(argc, argv);
+  // Each round allocates and frees multi-MiB buffers (decoded pushes,
+  // encoded replies). Keep freed memory in the heap rather than returning it
+  // to the kernel, so rounds do not page-fault it back in every time.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+
+  cddp::server::ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.max_message_mb = absl::GetFlag(FLAGS_max_message_mb);
+  auto& shard = options.shard;
+  shard.shard_index = absl::GetFlag(FLAGS_shard_index);
+  shard.num_shards = absl::GetFlag(FLAGS_num_shards);
+  shard.num_workers = absl::GetFlag(FLAGS_num_workers);
+  shard.round_timeout = absl::GetFlag(FLAGS_round_timeout);
+  if (auto s = cddp::server::ParseOptimizerKind(absl::GetFlag(FLAGS_optimizer),
+                                                &shard.optimizer.kind);
+      !s.ok()) {
+    return Fail(absl::StrCat("--optimizer: ", s.message()));
+  }
+  shard.optimizer.lr = static_cast<float>(absl::GetFlag(FLAGS_lr));
+  shard.optimizer.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
+  shard.optimizer.nesterov = absl::GetFlag(FLAGS_nesterov);
+  shard.optimizer.weight_decay =
+      static_cast<float>(absl::GetFlag(FLAGS_weight_decay));
+  shard.optimizer.beta1 = static_cast<float>(absl::GetFlag(FLAGS_adam_beta1));
+  shard.optimizer.beta2 = static_cast<float>(absl::GetFlag(FLAGS_adam_beta2));
+  shard.optimizer.epsilon =
+      static_cast<float>(absl::GetFlag(FLAGS_adam_epsilon));
+  const std::string downlink = absl::GetFlag(FLAGS_downlink);
+  if (downlink == "dense") {
+    shard.downlink = cddp::server::DownlinkMode::kDense;
+  } else if (downlink == "sparse") {
+    shard.downlink = cddp::server::DownlinkMode::kSparse;
+  } else {
+    return Fail("--downlink must be dense or sparse, got '" + downlink + "'");
+  }
+
+  // Block the stop signals before any thread starts, so only sigwait sees
+  // them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  options.registry = std::make_shared<prometheus::Registry>();
+  auto server = cddp::server::Server::Create(options);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+  std::unique_ptr<cddp::common::MetricsHttpServer> metrics_http;
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!metrics_listen.empty()) {
+    auto started = cddp::common::MetricsHttpServer::Start(metrics_listen,
+                                                          options.registry);
+    if (!started.ok()) {
+      return Fail(absl::StrCat("--metrics_listen: ", started.status().message()));
+    }
+    metrics_http = std::move(*started);
+  }
+  if (auto s = (*server)->Start(); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+  std::fprintf(stderr,
+               "cddp-server: shard %u/%u serving on port %d, %u workers, %s, "
+               "%s downlink\n",
+               shard.shard_index, shard.num_shards, (*server)->port(),
+               shard.num_workers, shard.optimizer.DebugString().c_str(),
+               downlink.c_str());
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  std::fprintf(stderr, "cddp-server: signal %d, finishing the open round\n",
+               signal_number);
+  (*server)->Shutdown();
+  std::fprintf(stderr, "cddp-server: stopped at step %llu\n",
+               static_cast<unsigned long long>((*server)->state().step()));
+  return 0;
+}

@@ -1,0 +1,295 @@
+#include "server/parameter_server_service.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/check.h"
+#include "proto/status_convert.h"
+
+namespace cddp::server {
+namespace {
+
+using cddp::v1::PullResponse;
+using cddp::v1::PushPullResponse;
+
+// Copies values[offset, offset + piece) into `out`; returns the new offset.
+size_t FillPiece(std::span<const float> values, size_t offset, size_t piece,
+                 std::string* out) {
+  const size_t len = std::min(piece, values.size() - offset);
+  out->assign(reinterpret_cast<const char*>(values.data() + offset),
+              len * sizeof(float));
+  return offset + len;
+}
+
+// Answers one PushPull: registers the push with the shard and, once its
+// round closes, streams the reply. Deletes itself in OnDone.
+class PushPullReactor final
+    : public grpc::ServerWriteReactor<PushPullResponse>,
+      public PushWaiter {
+ public:
+  PushPullReactor(grpc::CallbackServerContext* context,
+                  const cddp::v1::PushPullRequest* request, ShardState* state,
+                  ServerMetrics* metrics, size_t piece_floats)
+      : context_(context), request_(request), state_(state),
+        metrics_(metrics), piece_floats_(piece_floats) {}
+
+  void Start() {
+    const auto& c = request_->chunk();
+    const common::EncodedChunkView view{c.count(), c.value_type(),
+                                        c.index_encoding(), c.indices(),
+                                        c.values()};
+    uint64_t current_step = 0;
+    const absl::Status s = state_->Push(
+        request_->worker_id(), request_->shard_index(), request_->step(),
+        view, request_->ByteSizeLong(), this, &current_step);
+    if (!s.ok()) {
+      context_->AddTrailingMetadata(proto::kCurrentStepMetadataKey,
+                                    std::to_string(current_step));
+      absl::MutexLock lock(&mu_);
+      FinishLocked(proto::ToGrpcStatus(s));
+    }
+  }
+
+  // Once mu_ is released after the last piece, another thread may finish
+  // the call and delete this reactor: take what is needed after the lock
+  // into locals first.
+  void OnRoundClosed(std::shared_ptr<const RoundResult> result) override {
+    ShardState* const state = state_;
+    bool release = false;
+    {
+      absl::MutexLock lock(&mu_);
+      delivered_ = true;
+      has_lease_ = true;
+      result_ = std::move(result);
+      if (cancelled_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      } else {
+        release = WriteNextLocked();
+      }
+      if (release) has_lease_ = false;
+    }
+    if (release) state->EndRead();
+  }
+
+  void OnWriteDone(bool ok) override {
+    ShardState* const state = state_;
+    bool release = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {
+        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                  "reply stream broke"));
+      } else if (wrote_last_) {
+        FinishLocked(grpc::Status::OK);
+      } else {
+        release = WriteNextLocked();
+        if (release) has_lease_ = false;
+      }
+    }
+    if (release) state->EndRead();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    // Not yet answered: withdraw from the round. If the round already took
+    // us, OnRoundClosed is coming and finishes the call.
+    if (!delivered_ && state_->CancelWaiter(this)) {
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+    }
+  }
+
+  void OnDone() override {
+    bool release;
+    {
+      absl::MutexLock lock(&mu_);
+      release = has_lease_;
+      has_lease_ = false;
+    }
+    if (release) state_->EndRead();
+    delete this;
+  }
+
+ private:
+  // Builds and starts the next piece; true once the values are no longer
+  // needed (the last piece is built), so the caller can end the lease.
+  bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    response_.Clear();
+    response_.set_step(result_->step);
+    response_.set_contributors(result_->contributors);
+    if (result_->sparse) {
+      auto* u = response_.mutable_sparse_update();
+      u->set_count(result_->sparse_count);
+      u->set_value_type(cddp::v1::VALUE_TYPE_FP32);
+      u->set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
+      u->set_indices(result_->sparse_indices);
+      u->set_values(result_->sparse_values);
+      wrote_last_ = true;
+    } else {
+      const auto values = state_->values();
+      response_.set_offset(offset_);
+      offset_ = FillPiece(values, offset_, piece_floats_,
+                          response_.mutable_dense_values());
+      wrote_last_ = offset_ == values.size();
+    }
+    response_.set_last(wrote_last_);
+    metrics_->sent_bytes.Increment(
+        static_cast<double>(response_.ByteSizeLong()));
+    StartWrite(&response_);
+    return wrote_last_;
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  grpc::CallbackServerContext* const context_;
+  const cddp::v1::PushPullRequest* const request_;
+  ShardState* const state_;
+  ServerMetrics* const metrics_;
+  const size_t piece_floats_;
+
+  absl::Mutex mu_;
+  bool delivered_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool has_lease_ ABSL_GUARDED_BY(mu_) = false;
+  bool wrote_last_ ABSL_GUARDED_BY(mu_) = false;
+  size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
+  PushPullResponse response_ ABSL_GUARDED_BY(mu_);
+};
+
+// Streams the shard's current values under a read lease.
+class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
+ public:
+  PullReactor(ShardState* state, ServerMetrics* metrics, size_t piece_floats)
+      : state_(state), metrics_(metrics), piece_floats_(piece_floats) {}
+
+  void Start(uint32_t shard_index) {
+    absl::MutexLock lock(&mu_);
+    if (shard_index != state_->shard_index()) {
+      metrics_->Reject(RejectReason::kWrongShard);
+      Finish(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "wrong shard: pull for shard " + std::to_string(shard_index) +
+              ", this server holds shard " +
+              std::to_string(state_->shard_index())));
+      return;
+    }
+    absl::StatusOr<uint64_t> step = state_->BeginRead();
+    if (!step.ok()) {
+      Finish(proto::ToGrpcStatus(step.status()));
+      return;
+    }
+    has_lease_ = true;
+    step_ = *step;
+    WriteNextLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream broke"));
+    } else if (wrote_last_) {
+      Finish(grpc::Status::OK);
+    } else {
+      WriteNextLocked();
+    }
+  }
+
+  void OnDone() override {
+    bool release;
+    {
+      absl::MutexLock lock(&mu_);
+      release = has_lease_;
+    }
+    if (release) state_->EndRead();
+    delete this;
+  }
+
+ private:
+  // The lease is kept to OnDone: pulls are rare, and the lock order
+  // (EndRead may deliver to other reactors) stays simple.
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const auto values = state_->values();
+    response_.Clear();
+    response_.set_step(step_);
+    response_.set_offset(offset_);
+    offset_ = FillPiece(values, offset_, piece_floats_,
+                        response_.mutable_dense_values());
+    wrote_last_ = offset_ == values.size();
+    response_.set_last(wrote_last_);
+    metrics_->sent_bytes.Increment(
+        static_cast<double>(response_.ByteSizeLong()));
+    StartWrite(&response_);
+  }
+
+  ShardState* const state_;
+  ServerMetrics* const metrics_;
+  const size_t piece_floats_;
+  absl::Mutex mu_;
+  bool has_lease_ ABSL_GUARDED_BY(mu_) = false;
+  bool wrote_last_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t step_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
+  PullResponse response_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+ParameterServerService::ParameterServerService(ShardState* state,
+                                               ServerMetrics* metrics,
+                                               size_t piece_bytes)
+    : state_(state), metrics_(metrics),
+      piece_floats_(piece_bytes / sizeof(float)) {
+  CDDP_CHECK(piece_floats_ > 0);
+}
+
+grpc::ServerUnaryReactor* ParameterServerService::Join(
+    grpc::CallbackServerContext* context, const cddp::v1::JoinRequest* request,
+    cddp::v1::JoinResponse* response) {
+  Layout layout;
+  layout.total_size = request->layout().total_size();
+  layout.shard_bounds.assign(request->layout().shard_bounds().begin(),
+                             request->layout().shard_bounds().end());
+  layout.tensor_sizes.assign(request->layout().tensor_sizes().begin(),
+                             request->layout().tensor_sizes().end());
+  const auto joined = state_->Join(request->worker_id(), request->shard_index(),
+                                   layout, request->initial_values());
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (!joined.ok()) {
+    reactor->Finish(proto::ToGrpcStatus(joined.status()));
+    return reactor;
+  }
+  response->set_step(joined->step);
+  response->set_num_workers(state_->num_workers());
+  response->set_initialized_by_this_worker(joined->initialized_by_this_worker);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<PushPullResponse>* ParameterServerService::PushPull(
+    grpc::CallbackServerContext* context,
+    const cddp::v1::PushPullRequest* request) {
+  auto* reactor =
+      new PushPullReactor(context, request, state_, metrics_, piece_floats_);
+  reactor->Start();
+  return reactor;
+}
+
+grpc::ServerWriteReactor<PullResponse>* ParameterServerService::Pull(
+    grpc::CallbackServerContext* /*context*/,
+    const cddp::v1::PullRequest* request) {
+  auto* reactor = new PullReactor(state_, metrics_, piece_floats_);
+  reactor->Start(request->shard_index());
+  return reactor;
+}
+
+}  // namespace cddp::server

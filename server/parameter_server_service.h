@@ -1,0 +1,49 @@
+// The gRPC face of one parameter-server shard (cddp.v1.ParameterServer),
+// on the callback API. Join is unary. PushPull and Pull are server-streaming:
+// dense values go out in pieces of `piece_bytes` so no single message has to
+// hold a whole shard. A PushPull whose round is still open keeps its reactor
+// registered with the ShardState and returns; no thread waits for a round.
+//
+// Step-mismatch rejections carry the shard's current step in the trailing
+// metadata key proto::kCurrentStepMetadataKey as well as in the message.
+//
+// Thread-safe: gRPC calls the handlers from its own threads.
+#ifndef CDDP_SERVER_PARAMETER_SERVER_SERVICE_H_
+#define CDDP_SERVER_PARAMETER_SERVER_SERVICE_H_
+
+#include <cstddef>
+
+#include "cddp/v1/parameter_server.grpc.pb.h"
+#include "server/server_metrics.h"
+#include "server/shard_state.h"
+
+namespace cddp::server {
+
+inline constexpr size_t kDefaultPieceBytes = size_t{1} << 20;
+
+class ParameterServerService final
+    : public cddp::v1::ParameterServer::CallbackService {
+ public:
+  // `state` and `metrics` outlive the service; piece_bytes is a multiple of 4.
+  ParameterServerService(ShardState* state, ServerMetrics* metrics,
+                         size_t piece_bytes = kDefaultPieceBytes);
+
+  grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
+                                 const cddp::v1::JoinRequest* request,
+                                 cddp::v1::JoinResponse* response) override;
+  grpc::ServerWriteReactor<cddp::v1::PushPullResponse>* PushPull(
+      grpc::CallbackServerContext* context,
+      const cddp::v1::PushPullRequest* request) override;
+  grpc::ServerWriteReactor<cddp::v1::PullResponse>* Pull(
+      grpc::CallbackServerContext* context,
+      const cddp::v1::PullRequest* request) override;
+
+ private:
+  ShardState* const state_;
+  ServerMetrics* const metrics_;
+  const size_t piece_floats_;
+};
+
+}  // namespace cddp::server
+
+#endif  // CDDP_SERVER_PARAMETER_SERVER_SERVICE_H_

@@ -1,0 +1,106 @@
+#include "server/server.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server_builder.h"
+
+namespace cddp::server {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
+  if (auto s = options.shard.Validate(); !s.ok()) return s;
+  if (options.max_message_mb < 1 || options.max_message_mb > 2047) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_message_mb must be in [1, 2047], got ", options.max_message_mb));
+  }
+  if (options.piece_bytes < sizeof(float) ||
+      options.piece_bytes % sizeof(float) != 0 ||
+      options.piece_bytes + 1024 >
+          static_cast<size_t>(options.max_message_mb) << 20) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "piece_bytes ", options.piece_bytes,
+        " must be a positive multiple of 4 below the message limit"));
+  }
+  if (options.poll_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("poll_interval must be positive");
+  }
+  return std::unique_ptr<Server>(new Server(std::move(options)));
+}
+
+Server::Server(ServerOptions options) : options_(std::move(options)) {
+  registry_ = options_.registry ? options_.registry
+                                : std::make_shared<prometheus::Registry>();
+  Clock* clock = options_.clock ? options_.clock : &real_clock_;
+  metrics_ = std::make_unique<ServerMetrics>(*registry_,
+                                             options_.shard.shard_index);
+  state_ = std::make_unique<ShardState>(options_.shard, clock, metrics_.get(),
+                                        options_.observer);
+  service_ = std::make_unique<ParameterServerService>(
+      state_.get(), metrics_.get(), options_.piece_bytes);
+}
+
+Server::~Server() { Shutdown(); }
+
+absl::Status Server::Start() {
+  absl::MutexLock lock(&mu_);
+  if (started_) return absl::FailedPreconditionError("server already started");
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
+                           &port_);
+  const int limit = options_.max_message_mb << 20;
+  builder.SetMaxReceiveMessageSize(limit);
+  builder.SetMaxSendMessageSize(limit);
+  // Bulk transfers: let a stream have several MiB in flight before a window
+  // update, and use large HTTP/2 frames (fewer headers and wake-ups).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
+  builder.RegisterService(service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (!grpc_server_ || port_ == 0) {
+    grpc_server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on '", options_.listen, "'"));
+  }
+  grpc_server_->GetHealthCheckService()->SetServingStatus(true);
+  started_ = true;
+  timeout_thread_ = std::thread([this] { TimeoutLoop(); });
+  return absl::OkStatus();
+}
+
+void Server::TimeoutLoop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                               options_.poll_interval)) {
+        return;
+      }
+    }
+    state_->PollTimeout();
+  }
+}
+
+void Server::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!started_ || stopped_) return;
+    stopped_ = true;
+  }
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  // Answer the open round first, so its workers get their step.
+  state_->BeginDrain();
+  grpc_server_->Shutdown(
+      std::chrono::system_clock::now() +
+      absl::ToChronoMicroseconds(options_.shutdown_grace));
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  timeout_thread_.join();
+  grpc_server_->Wait();
+}
+
+}  // namespace cddp::server

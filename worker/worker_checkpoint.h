@@ -1,0 +1,45 @@
+// A worker's checkpoint: its error-feedback residuals and where it is (step
+// and data position), written atomically to <dir>/worker-<id>.ckpt as one
+// record (common/record_file.h, kind "WRKR"). A corrupt, truncated or
+// foreign file is refused as a whole: nothing is half-loaded.
+//
+// No LibTorch. Not thread-safe (a plain value type).
+#ifndef CDDP_WORKER_WORKER_CHECKPOINT_H_
+#define CDDP_WORKER_WORKER_CHECKPOINT_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/error_feedback.h"
+#include "worker/shard_sampler.h"
+
+namespace cddp::worker {
+
+struct WorkerCheckpoint {
+  uint32_t worker_id = 0;
+  uint64_t step = 0;          // the next step to push
+  DataPosition position;      // the next batch to read
+  common::ErrorFeedback residuals{std::vector<size_t>{}};
+};
+
+// <dir>/worker-<id>.ckpt
+std::string WorkerCheckpointPath(const std::string& dir, uint32_t worker_id);
+
+// Writes a checkpoint atomically (temporary file, fsync, rename), creating
+// `dir` if needed.
+absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
+                                  uint64_t step, DataPosition position,
+                                  const common::ErrorFeedback& residuals);
+
+// std::nullopt if there is no checkpoint for `worker_id` in `dir`; an error
+// (DATA_LOSS / INVALID_ARGUMENT / FAILED_PRECONDITION, with the path) if the
+// file exists but cannot be trusted or belongs to another worker.
+absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
+    const std::string& dir, uint32_t worker_id);
+
+}  // namespace cddp::worker
+
+#endif  // CDDP_WORKER_WORKER_CHECKPOINT_H_
