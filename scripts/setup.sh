@@ -20,6 +20,9 @@ packages=(
   libopenblas0-pthread
   # data and tools used by setup, tests and benchmarks
   dataset-fashion-mnist python3-torch gnuplot-nox
+  # deployment tests (tests/deploy): Prometheus + promtool, docker-compose
+  # (`config` needs no engine), curl (gRPC health checks, HTTP API)
+  prometheus docker-compose curl
 )
 
 # npm may come from Debian's npm or from a nodejs build that bundles it.
