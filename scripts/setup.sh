@@ -25,6 +25,13 @@ packages=(
   prometheus docker-compose curl
 )
 
+# Building and smoke-testing the container images (CDDP_IMAGE_TESTS=ON
+# scripts/test.sh, what CI runs) needs a container engine and a way to make
+# the Debian base image offline from Debian's archive.
+if [[ -n "${CDDP_IMAGE_TESTS:-}" && "${CDDP_IMAGE_TESTS}" != OFF ]]; then
+  packages+=(docker.io mmdebstrap)
+fi
+
 # npm may come from Debian's npm or from a nodejs build that bundles it.
 command -v npm >/dev/null || packages+=(npm)
 

@@ -5,6 +5,10 @@
 #                                 then the asan preset (address + UB
 #                                 sanitizers, the LibTorch-free targets)
 #   CDDP_SKIP_ASAN=1 scripts/test.sh   skip the sanitizer build
+#   CDDP_IMAGE_TESTS=ON scripts/test.sh
+#                                 also build the server container image and
+#                                 smoke-test it (=WORKER: the worker image
+#                                 too); what CI runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +18,11 @@ jobs=${CDDP_JOBS:-$(nproc)}
 run_preset() {
   local preset=$1
   echo "[test] === preset $preset: configure"
-  cmake --preset "$preset" >/dev/null
+  local extra=()
+  if [[ $preset == default ]]; then
+    extra=(-DCDDP_IMAGE_TESTS="${CDDP_IMAGE_TESTS:-OFF}")
+  fi
+  cmake --preset "$preset" "${extra[@]}" >/dev/null
   echo "[test] === preset $preset: build (-j$jobs)"
   cmake --build --preset "$preset" -j "$jobs"
   echo "[test] === preset $preset: ctest"
