@@ -1,6 +1,7 @@
 // cddp-server: serves one shard of the flat parameter vector. Parses flags
-// into ServerOptions, serves metrics, and on SIGTERM/SIGINT finishes the
-// open round and exits.
+// into ServerOptions, serves metrics, resumes from / writes checkpoints
+// with --checkpoint_dir, and on SIGTERM/SIGINT finishes the open round,
+// checkpoints and exits.
 #include <malloc.h>
 
 #include <csignal>
@@ -41,6 +42,12 @@ ABSL_FLAG(std::string, downlink, "dense",
           "dense: replies carry the shard's dense values; sparse: only the "
           "entries the round changed (needs plain SGD: no momentum, no "
           "weight decay)");
+ABSL_FLAG(std::string, checkpoint_dir, "",
+          "resume from DIR/server-<shard>.ckpt if it exists, and write it "
+          "every --checkpoint_every rounds and at shutdown (empty: no "
+          "checkpoints)");
+ABSL_FLAG(uint64_t, checkpoint_every, 100,
+          "closed rounds between checkpoints (with --checkpoint_dir)");
 
 namespace {
 
@@ -103,9 +110,21 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
+  options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  options.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   options.registry = std::make_shared<prometheus::Registry>();
   auto server = cddp::server::Server::Create(options);
-  if (!server.ok()) return Fail(std::string(server.status().message()));
+  if (!server.ok()) {
+    return Fail(absl::StrCat("refusing to start: ", server.status().message()));
+  }
+  if (const auto& resumed = (*server)->resumed(); resumed.has_value()) {
+    std::fprintf(stderr,
+                 "cddp-server: shard %u resumed from checkpoint %s at step "
+                 "%llu (%llu values, optimizer state included)\n",
+                 shard.shard_index, resumed->path.c_str(),
+                 static_cast<unsigned long long>(resumed->step),
+                 static_cast<unsigned long long>(resumed->size));
+  }
   std::unique_ptr<cddp::common::MetricsHttpServer> metrics_http;
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!metrics_listen.empty()) {
@@ -133,5 +152,8 @@ int main(int argc, char** argv) {
   (*server)->Shutdown();
   std::fprintf(stderr, "cddp-server: stopped at step %llu\n",
                static_cast<unsigned long long>((*server)->state().step()));
+  if (auto s = (*server)->last_checkpoint_status(); !s.ok()) {
+    return Fail(absl::StrCat("last checkpoint failed: ", s.message()));
+  }
   return 0;
 }

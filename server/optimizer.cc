@@ -1,6 +1,7 @@
 #include "server/optimizer.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
@@ -61,6 +62,21 @@ absl::Status ParseOptimizerKind(const std::string& name, OptimizerKind* kind) {
 
 Optimizer::Optimizer(const OptimizerOptions& options, size_t size)
     : options_(options), size_(size) {}
+
+absl::Status Optimizer::Restore(uint64_t steps_taken, std::vector<float> buf1,
+                                std::vector<float> buf2) {
+  for (const auto* b : {&buf1, &buf2}) {
+    if (!b->empty() && b->size() != size_) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "optimizer state buffer has ", b->size(), " elements, the shard ",
+          size_));
+    }
+  }
+  steps_ = steps_taken;
+  buf1_ = std::move(buf1);
+  buf2_ = std::move(buf2);
+  return absl::OkStatus();
+}
 
 void Optimizer::StepDense(std::span<float> params, std::span<const float> grad,
                           float scale) {

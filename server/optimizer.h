@@ -56,6 +56,16 @@ class Optimizer {
 
   const OptimizerOptions& options() const { return options_; }
   uint64_t steps_taken() const { return steps_; }
+  // The state buffers (SGD momentum / Adam first moment, Adam second
+  // moment); empty until the first step that needs them (empty = all zero).
+  std::span<const float> buf1() const { return buf1_; }
+  std::span<const float> buf2() const { return buf2_; }
+
+  // Replaces the state with a checkpoint's: the step count and the buffers
+  // (each empty or of the optimizer's size). INVALID_ARGUMENT (state
+  // unchanged) for a buffer of another size.
+  absl::Status Restore(uint64_t steps_taken, std::vector<float> buf1,
+                       std::vector<float> buf2);
 
   // One dense update: params[i] is updated with gradient grad[i] * scale
   // (scale = 1 / contributors). Both spans have the optimizer's size.

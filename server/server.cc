@@ -26,7 +26,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   if (options.poll_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("poll_interval must be positive");
   }
-  return std::unique_ptr<Server>(new Server(std::move(options)));
+  if (!options.checkpoint_dir.empty() && options.checkpoint_every == 0) {
+    return absl::InvalidArgumentError("checkpoint_every must be >= 1");
+  }
+  std::optional<ShardCheckpoint> checkpoint;
+  if (!options.checkpoint_dir.empty()) {
+    auto loaded = LoadShardCheckpoint(options.checkpoint_dir, options.shard);
+    if (!loaded.ok()) return loaded.status();
+    checkpoint = std::move(*loaded);
+  }
+  std::unique_ptr<Server> server(new Server(std::move(options)));
+  if (checkpoint.has_value()) {
+    if (auto s = server->state_->Restore(*checkpoint); !s.ok()) return s;
+    server->resumed_ = ResumeInfo{
+        ShardCheckpointPath(server->options_.checkpoint_dir,
+                            checkpoint->shard_index),
+        checkpoint->step, checkpoint->values.size()};
+  }
+  return server;
 }
 
 Server::Server(ServerOptions options) : options_(std::move(options)) {
@@ -35,8 +52,13 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
   Clock* clock = options_.clock ? options_.clock : &real_clock_;
   metrics_ = std::make_unique<ServerMetrics>(*registry_,
                                              options_.shard.shard_index);
-  state_ = std::make_unique<ShardState>(options_.shard, clock, metrics_.get(),
-                                        options_.observer);
+  if (!options_.checkpoint_dir.empty()) {
+    checkpoint_writer_ = std::make_unique<CheckpointWriter>(
+        options_.checkpoint_dir, metrics_.get());
+  }
+  state_ = std::make_unique<ShardState>(
+      options_.shard, clock, metrics_.get(), options_.observer,
+      checkpoint_writer_.get(), options_.checkpoint_every);
   service_ = std::make_unique<ParameterServerService>(
       state_.get(), metrics_.get(), options_.piece_bytes);
 }
@@ -66,6 +88,7 @@ absl::Status Server::Start() {
   }
   grpc_server_->GetHealthCheckService()->SetServingStatus(true);
   started_ = true;
+  if (checkpoint_writer_) checkpoint_writer_->Start();
   timeout_thread_ = std::thread([this] { TimeoutLoop(); });
   return absl::OkStatus();
 }
@@ -101,6 +124,17 @@ void Server::Shutdown() {
   }
   timeout_thread_.join();
   grpc_server_->Wait();
+  // The open round has closed and every reply is out: save where we are.
+  if (checkpoint_writer_) {
+    absl::StatusOr<std::unique_ptr<ShardCheckpoint>> last = state_->Snapshot();
+    if (last.ok()) checkpoint_writer_->OnCheckpoint(std::move(*last));
+    checkpoint_writer_->Shutdown();  // writes it, then joins
+  }
+}
+
+absl::Status Server::last_checkpoint_status() const {
+  return checkpoint_writer_ ? checkpoint_writer_->last_status()
+                            : absl::OkStatus();
 }
 
 }  // namespace cddp::server

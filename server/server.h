@@ -1,7 +1,10 @@
 // One parameter-server shard process's machinery: the ShardState, the gRPC
-// server with the ParameterServer and standard health services, and a thread
-// that closes rounds at their timeout. main.cc fills ServerOptions from flags
-// and calls Create / Start / Shutdown.
+// server with the ParameterServer and standard health services, a thread
+// that closes rounds at their timeout, and (with a checkpoint directory) a
+// CheckpointWriter: the shard resumes from <dir>/server-<shard>.ckpt when
+// it exists and checkpoints every checkpoint_every rounds and at Shutdown.
+// main.cc fills ServerOptions from flags and calls Create / Start /
+// Shutdown.
 //
 // Thread-safe: Shutdown() may be called from any thread (e.g. a signal
 // waiter); port(), state() and registry() from any thread after Start().
@@ -9,6 +12,7 @@
 #define CDDP_SERVER_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -19,6 +23,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
+#include "server/checkpoint_writer.h"
 #include "server/clock.h"
 #include "server/parameter_server_service.h"
 #include "server/server_metrics.h"
@@ -38,12 +43,27 @@ struct ServerOptions {
   // is the caller's job (one metrics HTTP endpoint per process).
   std::shared_ptr<prometheus::Registry> registry;
   RoundObserver* observer = nullptr;  // optional; outlives the server
+  // Checkpoints: empty dir = none. Otherwise the shard resumes from its
+  // checkpoint there (if any) and writes one every checkpoint_every closed
+  // rounds (at steps that are multiples of it) and at Shutdown.
+  std::string checkpoint_dir;
+  uint64_t checkpoint_every = 100;
+};
+
+// What a server resumed from (Server::resumed()).
+struct ResumeInfo {
+  std::string path;
+  uint64_t step = 0;
+  uint64_t size = 0;  // elements
 };
 
 class Server {
  public:
   // Checks the options: INVALID_ARGUMENT / FAILED_PRECONDITION as
-  // ShardOptions::Validate, or for a bad message limit or piece size.
+  // ShardOptions::Validate, or for a bad message limit, piece size or
+  // checkpoint_every of 0. With a checkpoint directory holding this shard's
+  // checkpoint, loads it: errors as LoadShardCheckpoint (the message starts
+  // with the file's path; nothing is loaded).
   static absl::StatusOr<std::unique_ptr<Server>> Create(ServerOptions options);
   ~Server();  // Shutdown()
 
@@ -55,8 +75,14 @@ class Server {
 
   // Stops taking pushes and joins, closes the open round with the workers
   // it has and answers them, then stops the gRPC server (cancelling what is
-  // left after shutdown_grace) and joins the threads. Idempotent.
+  // left after shutdown_grace), writes a last checkpoint (with a checkpoint
+  // directory and values to save) and joins the threads. Idempotent.
   void Shutdown();
+
+  // Set when Create resumed the shard from a checkpoint.
+  const std::optional<ResumeInfo>& resumed() const { return resumed_; }
+  // OK, or why the last checkpoint write failed (also counted in metrics).
+  absl::Status last_checkpoint_status() const;
 
   ShardState& state() { return *state_; }
   prometheus::Registry& registry() { return *registry_; }
@@ -69,7 +95,9 @@ class Server {
   RealClock real_clock_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<CheckpointWriter> checkpoint_writer_;  // null: no dir
   std::unique_ptr<ShardState> state_;
+  std::optional<ResumeInfo> resumed_;
   std::unique_ptr<ParameterServerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;

@@ -106,7 +106,22 @@ ServerMetrics::ServerMetrics(Registry& r, const std::string& s)
                        .Name("cddp_server_step")
                        .Help("The step the shard expects next")
                        .Register(r)
-                       .Add({{"shard", s}})) {
+                       .Add({{"shard", s}})),
+      checkpoints_written(Counters(r, "cddp_server_checkpoints_total",
+                                   "Shard checkpoints written")
+                              .Add({{"shard", s}})),
+      checkpoint_failures(Counters(r, "cddp_server_checkpoint_failures_total",
+                                   "Shard checkpoints that could not be "
+                                   "written")
+                              .Add({{"shard", s}})),
+      checkpoint_step(BuildGauge()
+                          .Name("cddp_server_checkpoint_step")
+                          .Help("The step of the last checkpoint written")
+                          .Register(r)
+                          .Add({{"shard", s}})),
+      checkpoint_seconds(Hist(r, "cddp_server_checkpoint_seconds",
+                              "Encoding and writing one checkpoint", s,
+                              SecondsBuckets())) {
   auto& rounds = Counters(r, "cddp_server_rounds_total",
                           "Closed rounds by what closed them");
   for (int c = 0; c < static_cast<int>(CloseCause::kCount); ++c) {

@@ -57,6 +57,10 @@ struct ServerMetrics {
   prometheus::Histogram& round_contributors;
   prometheus::Gauge& last_round_contributors;
   prometheus::Gauge& current_step;
+  prometheus::Counter& checkpoints_written;
+  prometheus::Counter& checkpoint_failures;
+  prometheus::Gauge& checkpoint_step;  // step of the last checkpoint written
+  prometheus::Histogram& checkpoint_seconds;
   prometheus::Counter* rounds_closed[static_cast<int>(CloseCause::kCount)];
   prometheus::Counter* rejected[static_cast<int>(RejectReason::kCount)];
 

@@ -19,9 +19,12 @@ static_assert(std::endian::native == std::endian::little,
               "wire values are little-endian fp32 copied as-is");
 
 ShardState::ShardState(const ShardOptions& options, Clock* clock,
-                       ServerMetrics* metrics, RoundObserver* observer)
+                       ServerMetrics* metrics, RoundObserver* observer,
+                       CheckpointSink* checkpoint_sink,
+                       uint64_t checkpoint_every)
     : options_(options), clock_(clock), metrics_(metrics),
-      observer_(observer) {
+      observer_(observer), checkpoint_sink_(checkpoint_sink),
+      checkpoint_every_(checkpoint_sink != nullptr ? checkpoint_every : 0) {
   CDDP_CHECK(options_.Validate().ok());
   joined_.assign(options_.num_workers, false);
   pending_.resize(options_.num_workers);
@@ -330,6 +333,9 @@ void ShardState::MaybeClose(Delivery* out) {
   metrics_->round_duration_seconds.Observe(
       absl::ToDoubleSeconds(trace.close_end - first_push_));
 
+  if (checkpoint_every_ > 0 && step_ % checkpoint_every_ == 0) {
+    out->checkpoint = SnapshotLocked();
+  }
   last_contributed_ = pushed_;
   last_result_ = result;
   std::fill(pushed_.begin(), pushed_.end(), false);
@@ -375,6 +381,9 @@ void ShardState::Deliver(Delivery delivery) {
   for (PushWaiter* w : delivery.waiters) w->OnRoundClosed(delivery.result);
   if (delivery.traced) {
     observer_->OnRoundClosed(options_.shard_index, delivery.trace);
+  }
+  if (delivery.checkpoint) {
+    checkpoint_sink_->OnCheckpoint(std::move(delivery.checkpoint));
   }
 }
 

@@ -13,6 +13,10 @@
 // that is ready to close while leases are out closes when the last one ends,
 // so a reply streamed in pieces never mixes two steps.
 //
+// Checkpoints: Restore() resumes a fresh shard from a ShardCheckpoint;
+// Snapshot() and the periodic snapshots handed to a CheckpointSink copy the
+// state under the lock, so the file is written elsewhere, without it.
+//
 // Thread-safe: every public method may be called from any thread.
 #ifndef CDDP_SERVER_SHARD_STATE_H_
 #define CDDP_SERVER_SHARD_STATE_H_
@@ -35,6 +39,7 @@
 #include "server/clock.h"
 #include "server/optimizer.h"
 #include "server/server_metrics.h"
+#include "server/shard_checkpoint.h"
 #include "server/shard_options.h"
 
 namespace cddp::server {
@@ -66,6 +71,15 @@ class RoundObserver {
   virtual void OnRoundClosed(uint32_t shard_index, const RoundTrace& trace) = 0;
 };
 
+// Receives the shard's periodic checkpoints (the Server's CheckpointWriter).
+class CheckpointSink {
+ public:
+  virtual ~CheckpointSink() = default;
+  // Called outside the shard's lock, on the thread that closed the round.
+  // Must not block (queue the snapshot and write it elsewhere).
+  virtual void OnCheckpoint(std::unique_ptr<ShardCheckpoint> snapshot) = 0;
+};
+
 // Implemented by whatever answers a push (the gRPC reactor).
 class PushWaiter {
  public:
@@ -81,9 +95,26 @@ class PushWaiter {
 class ShardState {
  public:
   // `options` must have passed Validate(); `clock` and `metrics` outlive
-  // this; `observer` may be null.
+  // this; `observer` may be null. With a `checkpoint_sink` (outlives this)
+  // and checkpoint_every > 0, every round that closes at a step that is a
+  // multiple of checkpoint_every hands the sink a snapshot taken at that
+  // step (copied under the lock as part of the close).
   ShardState(const ShardOptions& options, Clock* clock, ServerMetrics* metrics,
-             RoundObserver* observer);
+             RoundObserver* observer, CheckpointSink* checkpoint_sink = nullptr,
+             uint64_t checkpoint_every = 0);
+
+  // Resumes from a checkpoint, before any worker joined: values, optimizer
+  // state, step and layout are the checkpoint's; joining workers must then
+  // match that layout and their initial values are ignored. Errors (state
+  // unchanged): FAILED_PRECONDITION if the shard already has values, or as
+  // CheckShardCheckpoint for a checkpoint of another shard, job shape or
+  // optimizer; INVALID_ARGUMENT for an inconsistent one.
+  absl::Status Restore(const ShardCheckpoint& checkpoint);
+
+  // A consistent copy of the shard (values, optimizer state, step, layout),
+  // taken under the lock (no round closes halfway through it).
+  // FAILED_PRECONDITION before the shard has values (no join, no restore).
+  absl::StatusOr<std::unique_ptr<ShardCheckpoint>> Snapshot() const;
 
   struct JoinResult {
     uint64_t step = 0;
@@ -151,6 +182,7 @@ class ShardState {
     std::shared_ptr<const RoundResult> result;
     bool traced = false;
     RoundTrace trace;
+    std::unique_ptr<ShardCheckpoint> checkpoint;  // periodic, for the sink
   };
   enum class Admission { kNew, kDuplicateOpen, kReplayClosed };
 
@@ -165,11 +197,15 @@ class ShardState {
   void MaybeClose(Delivery* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Aggregate(RoundResult* result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Deliver(Delivery delivery);
+  std::unique_ptr<ShardCheckpoint> SnapshotLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ShardOptions options_;
   Clock* const clock_;
   ServerMetrics* const metrics_;
   RoundObserver* const observer_;
+  CheckpointSink* const checkpoint_sink_;
+  const uint64_t checkpoint_every_;
 
   mutable absl::Mutex mu_;
   bool initialized_ ABSL_GUARDED_BY(mu_) = false;

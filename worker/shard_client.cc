@@ -248,7 +248,20 @@ absl::StatusOr<uint64_t> ShardClient::Pull(std::span<float> params) {
 }
 
 absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPull(
+    const common::SparseSelection& selection, std::span<float> params,
+    common::SparseSelection* undelivered) {
+  return PushPullAt(shard_steps_, selection, params, undelivered);
+}
+
+absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPull(
     uint64_t step, const common::SparseSelection& selection,
+    std::span<float> params, common::SparseSelection* undelivered) {
+  return PushPullAt(std::vector<uint64_t>(shard_map_.num_shards(), step),
+                    selection, params, undelivered);
+}
+
+absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
+    std::vector<uint64_t> steps, const common::SparseSelection& selection,
     std::span<float> params, common::SparseSelection* undelivered) {
   if (undelivered != nullptr) undelivered->clear();
   if (params.size() != shard_map_.total_size()) {
@@ -279,17 +292,21 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPull(
   std::vector<bool> encoded(num_shards, false);
   const auto encode = [&](uint32_t s) {
     auto& req = requests[s];
-    req.set_step(step);
+    req.set_step(steps[s]);
     req.set_worker_id(options_.worker_id);
     req.set_shard_index(s);
     auto* chunk = req.mutable_chunk();
     chunk->set_count(static_cast<uint32_t>(split_[s].size()));
     chunk->set_value_type(static_cast<cddp::v1::ValueType>(options_.value_type));
-    chunk->set_index_encoding(
-        static_cast<cddp::v1::IndexEncoding>(options_.index_encoding));
+    // Every element of the shard (strictly ascending, in range, as many as
+    // the shard has: exactly 0..n-1): no index bytes at all.
+    const common::IndexEncoding encoding =
+        split_[s].size() > 0 && split_[s].size() == shard_map_.size(s)
+            ? common::IndexEncoding::kDense
+            : options_.index_encoding;
+    chunk->set_index_encoding(static_cast<cddp::v1::IndexEncoding>(encoding));
     // Cannot fail: the selection was checked above.
-    CDDP_CHECK(common::EncodeChunk(split_[s], options_.value_type,
-                                   options_.index_encoding,
+    CDDP_CHECK(common::EncodeChunk(split_[s], options_.value_type, encoding,
                                    chunk->mutable_indices(),
                                    chunk->mutable_values())
                    .ok());
@@ -368,7 +385,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPull(
     }
     result.contributors[s] = rep.contributors;
     // A sparse update is exact only on top of the step it followed.
-    if (rep.sparse && shard_steps_[s] != step) stale.push_back(s);
+    if (rep.sparse && shard_steps_[s] != steps[s]) stale.push_back(s);
     shard_steps_[s] = rep.step;
     result.step = std::max(result.step, rep.step);
   }

@@ -56,7 +56,8 @@ class ShardClient {
   // Joins every shard with this worker's layout (`tensor_sizes` must add up
   // to the flat size) and its initial values in `params` (used by a shard
   // only if this is its first worker), then pulls, so `params` ends up with
-  // the servers' current values. Returns the step to push next.
+  // the servers' current values and shard_steps() their steps. Returns the
+  // job's step to push next: the largest shard step.
   // Errors: as the servers' Join (FAILED_PRECONDITION for a layout
   // mismatch), UNAVAILABLE when a shard cannot be reached, each prefixed
   // with the shard.
@@ -64,26 +65,39 @@ class ShardClient {
                                 std::span<float> params);
 
   struct PushPullResult {
-    uint64_t step = 0;                  // the step to push next
+    uint64_t step = 0;                  // the job's step to push next: the
+                                        // largest of shard_steps()
     std::vector<uint32_t> contributors;  // per shard, for the closed round
     uint64_t bytes_sent = 0;            // serialized request bytes
     uint64_t bytes_received = 0;        // serialized reply bytes
   };
-  // Pushes `selection` (flat indices, strictly ascending, values finite) for
-  // `step`: each shard gets its pairs (shard-local), all shards at once, and
+  // Pushes `selection` (flat indices, strictly ascending, values finite):
+  // each shard gets its pairs (shard-local), all shards at once, each at
+  // the step that shard expects, shard_steps()[s]. Shards normally move
+  // together; one restarted from an older checkpoint lags behind the
+  // others by a fixed number of rounds, and keeps being pushed (and closing
+  // rounds) at its own step. A shard's chunk goes index-free
+  // (INDEX_ENCODING_DENSE) when it holds every element of the shard.
   // `params` receives each shard's reply (dense values, or the changed
   // entries with the sparse downlink — followed by a full pull of a shard
-  // whose local copy was not at `step`). `undelivered` (optional) is cleared
-  // and then receives, with flat indices, the pairs of every shard that did
-  // not accept its push, for the caller's error-feedback residual. "Did not
+  // whose local copy was not at the step pushed), and shard_steps() the
+  // shards' new steps. `undelivered` (optional) is cleared and then
+  // receives, with flat indices, the pairs of every shard that did not
+  // accept its push, for the caller's error-feedback residual. "Did not
   // accept" means no reply arrived; a push whose call broke after the
   // server took it (then retried until UNAVAILABLE/DEADLINE_EXCEEDED) may
   // have been counted there and is still handed back — the one ambiguous
   // case.
   // On error, the Status names the first failed shard and why; shards that
-  // answered are already in `params`, the failed shards' ranges may hold a
-  // partial reply: call Pull() to resynchronise. A rejection for a wrong
-  // step is FAILED_PRECONDITION (the servers' message gives their step).
+  // answered are already in `params` and shard_steps(), the failed shards'
+  // ranges may hold a partial reply: re-Join (or Pull) to resynchronise. A
+  // rejection for a wrong step is FAILED_PRECONDITION (the servers' message
+  // gives their step).
+  absl::StatusOr<PushPullResult> PushPull(
+      const common::SparseSelection& selection, std::span<float> params,
+      common::SparseSelection* undelivered);
+  // The same with every shard pushed at `step`, whatever shard_steps()
+  // says: for callers that drive the steps themselves (tests, benchmarks).
   absl::StatusOr<PushPullResult> PushPull(
       uint64_t step, const common::SparseSelection& selection,
       std::span<float> params, common::SparseSelection* undelivered);
@@ -93,8 +107,9 @@ class ShardClient {
   absl::StatusOr<uint64_t> Pull(std::span<float> params);
 
   const common::ShardMap& shard_map() const { return shard_map_; }
-  // The step each shard's range of the local params reflects (after Join,
-  // Pull or PushPull).
+  // The step each shard's range of the local params reflects, which is the
+  // step the shard expects next (after Join, Pull or PushPull). The job's
+  // step is the largest of them.
   const std::vector<uint64_t>& shard_steps() const { return shard_steps_; }
 
  private:
@@ -105,6 +120,9 @@ class ShardClient {
   template <typename Attempt>
   std::vector<absl::Status> RunWithRetries(const std::vector<uint32_t>& shards,
                                            Attempt attempt);
+  absl::StatusOr<PushPullResult> PushPullAt(
+      std::vector<uint64_t> steps, const common::SparseSelection& selection,
+      std::span<float> params, common::SparseSelection* undelivered);
   absl::Status PullShards(const std::vector<uint32_t>& shards,
                           std::span<float> params, uint64_t* bytes_received);
 

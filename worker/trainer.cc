@@ -318,8 +318,11 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       }
     }
     lap(Phase::kCompress);
+    // Each shard is pushed at its own step; `step` is the job's, the
+    // largest of them (a shard restarted from an older checkpoint lags
+    // behind by a fixed number of rounds and is pushed at its step).
     absl::StatusOr<ShardClient::PushPullResult> pushed =
-        client->PushPull(step, selection, flat, &undelivered);
+        client->PushPull(selection, flat, &undelivered);
     lap(Phase::kPushPull);
     if (!pushed.ok()) {
       // Nothing is lost: what did not reach a shard goes back into the

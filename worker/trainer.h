@@ -4,6 +4,13 @@
 // and take the shards' new values as the parameters. Worker 0 also
 // evaluates on the test set. See DESIGN.md for the picture.
 //
+// Steps: the job's step is the largest of the shards' steps (what the
+// shard client's Join, Pull and PushPull return). It decides the data
+// position (every worker reads the batch of the round it pushes) and when
+// training stops (at the total step count). Shards normally share it; one
+// restarted from an older checkpoint lags behind by a fixed number of
+// rounds and is pushed at its own step, so its rounds keep closing.
+//
 // A Trainer is driven by one thread (Run); RequestStop may be called from
 // any thread (e.g. a signal handler's helper) and makes Run finish the
 // current step, checkpoint, and return.

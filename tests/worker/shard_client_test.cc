@@ -1,12 +1,15 @@
 // ShardClient against in-process servers: failures name the shard and hand
 // back the undelivered pairs, UNAVAILABLE is retried, the sparse downlink
-// resynchronises a stale copy, bad arguments are refused.
+// resynchronises a stale copy, a shard restarted from an older checkpoint
+// is pushed at its own step, a full shard goes dense, bad arguments are
+// refused.
 #include "worker/shard_client.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <thread>
 #include <vector>
 
@@ -136,6 +139,144 @@ TEST(ShardClientTest, StaleCopyIsPulledInFullWithTheSparseDownlink) {
   EXPECT_EQ(r1->step, 2u);
   EXPECT_EQ(params[0], cluster.ServerValues());
   EXPECT_EQ(params[1], cluster.ServerValues());
+}
+
+// Two shards with checkpoints in `dir`, each on its own loopback port.
+std::unique_ptr<server::Server> StartShard(uint32_t shard,
+                                           const std::string& dir) {
+  server::ServerOptions so;
+  so.listen = "127.0.0.1:0";
+  so.shard.shard_index = shard;
+  so.shard.num_shards = 2;
+  so.shard.num_workers = 2;
+  so.shard.optimizer.lr = 0.1f;
+  so.shard.optimizer.momentum = 0.9f;
+  so.checkpoint_dir = dir;
+  so.checkpoint_every = 2;
+  so.poll_interval = absl::Milliseconds(1);
+  auto server = server::Server::Create(so);
+  EXPECT_TRUE(server.ok()) << server.status();
+  EXPECT_TRUE((*server)->Start().ok());
+  return std::move(*server);
+}
+
+std::unique_ptr<ShardClient> ClientFor(
+    const common::ShardMap& map,
+    const std::vector<std::unique_ptr<server::Server>>& servers, uint32_t w) {
+  ShardClientOptions o;
+  for (const auto& s : servers) {
+    o.server_addresses.push_back(absl::StrCat("127.0.0.1:", s->port()));
+  }
+  o.worker_id = w;
+  o.deadline = absl::Seconds(30);
+  o.initial_backoff = absl::Milliseconds(5);
+  auto client = ShardClient::Create(map, o);
+  EXPECT_TRUE(client.ok());
+  return std::move(*client);
+}
+
+// Runs one PushPull per worker concurrently at the shards' own steps.
+void RoundAtOwnSteps(std::vector<std::unique_ptr<ShardClient>>& clients,
+                     std::vector<std::vector<float>>& params, uint64_t seed,
+                     uint64_t expect_step) {
+  std::vector<std::thread> threads;
+  for (uint32_t w = 0; w < clients.size(); ++w) {
+    threads.emplace_back([&, w] {
+      auto r = clients[w]->PushPull(RandomSelection(seed * 7 + w, kN, 0.05),
+                                    params[w], nullptr);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->step, expect_step);
+      EXPECT_EQ(r->contributors, std::vector<uint32_t>(2, 2u));
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+TEST(ShardClientTest, ShardRestartedFromAnOlderCheckpointIsPushedAtItsStep) {
+  const std::string dir = absl::StrCat(::testing::TempDir(),
+                                       "/cddp_client_restart_", getpid());
+  std::filesystem::remove_all(dir);
+  auto map = common::ShardMap::Create(kN, 2);
+  ASSERT_TRUE(map.ok());
+  std::vector<std::unique_ptr<server::Server>> servers;
+  for (uint32_t s = 0; s < 2; ++s) servers.push_back(StartShard(s, dir));
+  const auto init = RandomParams(1, kN);
+  std::vector<std::vector<float>> params(2, init);
+  std::vector<std::unique_ptr<ShardClient>> clients;
+  for (uint32_t w = 0; w < 2; ++w) {
+    clients.push_back(ClientFor(*map, servers, w));
+    ASSERT_TRUE(clients[w]->Join(std::vector<uint64_t>{kN}, params[w]).ok());
+  }
+  for (uint64_t step = 0; step < 3; ++step) {
+    RoundAtOwnSteps(clients, params, step, step + 1);
+  }
+  // Shard 1 "crashes" after step 3 with its periodic checkpoint at step 2:
+  // keep that file, let the shutdown write step 3's, then put step 2 back.
+  const std::string ckpt = server::ShardCheckpointPath(dir, 1);
+  // Written off the round's thread; the rename makes it appear whole.
+  while (!std::filesystem::exists(ckpt)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::filesystem::copy_file(ckpt, ckpt + ".at2");
+  servers[1]->Shutdown();
+  std::filesystem::rename(ckpt + ".at2", ckpt);
+  servers[1] = StartShard(1, dir);
+  ASSERT_TRUE(servers[1]->resumed().has_value());
+  EXPECT_EQ(servers[1]->resumed()->step, 2u);
+
+  for (uint32_t w = 0; w < 2; ++w) {
+    clients[w] = ClientFor(*map, servers, w);
+    auto step = clients[w]->Join(std::vector<uint64_t>{kN}, params[w]);
+    ASSERT_TRUE(step.ok()) << step.status();
+    EXPECT_EQ(*step, 3u);  // the job's step: the largest shard step
+    EXPECT_EQ(clients[w]->shard_steps(), (std::vector<uint64_t>{3, 2}));
+  }
+  // Both shards close their rounds with both workers, shard 1 one behind.
+  for (uint64_t round = 3; round < 6; ++round) {
+    RoundAtOwnSteps(clients, params, 100 + round, round + 1);
+    EXPECT_EQ(clients[0]->shard_steps(),
+              (std::vector<uint64_t>{round + 1, round}));
+  }
+  EXPECT_EQ(servers[0]->state().step(), 6u);
+  EXPECT_EQ(servers[1]->state().step(), 5u);
+  std::vector<float> served;
+  for (auto& s : servers) {
+    auto v = s->state().values();
+    served.insert(served.end(), v.begin(), v.end());
+  }
+  EXPECT_EQ(params[0], served);
+  EXPECT_EQ(params[1], served);
+  for (auto& s : servers) s->Shutdown();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ShardClientTest, AChunkHoldingTheWholeShardGoesWithoutIndices) {
+  ClusterOptions co;
+  co.num_workers = 1;
+  TestCluster cluster(co, kN);
+  std::vector<float> params = RandomParams(1, kN);
+  auto client = cluster.NewClient(0);
+  ASSERT_TRUE(client->Join(std::vector<uint64_t>{kN}, params).ok());
+  // Every element of shard 0, a few of shard 1.
+  common::SparseSelection sel;
+  for (uint32_t i = 0; i < kN; ++i) {
+    if (i < cluster.shard_map().end(0) || i % 100 == 0) {
+      sel.indices.push_back(i);
+      sel.values.push_back(0.001f * static_cast<float>(i % 17));
+    }
+  }
+  std::vector<float> expected = params;
+  for (size_t k = 0; k < sel.size(); ++k) {
+    expected[sel.indices[k]] -= 0.01f * sel.values[k];  // lr 0.01, 1 worker
+  }
+  auto r = client->PushPull(sel, params, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // 4 bytes per value of shard 0 (no index bytes), plus shard 1's few
+  // pairs and the framing.
+  const uint64_t shard0 = cluster.shard_map().size(0);
+  EXPECT_LT(r->bytes_sent, 4 * shard0 + 200);
+  EXPECT_EQ(params, cluster.ServerValues());
+  EXPECT_EQ(params, expected);
 }
 
 TEST(ShardClientTest, BadArgumentsAreRefused) {

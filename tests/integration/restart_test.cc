@@ -1,0 +1,222 @@
+// A parameter server dies mid-run and comes back from its checkpoint: two
+// cddp-server and two cddp-worker processes on loopback train SimpleCNN on
+// a subset of MNIST with checkpoints every 10 rounds; server 1 is SIGKILLed
+// once the workers passed step 45 (after it wrote a checkpoint), restarted
+// with the same flags on the same port, resumes from its checkpoint (an
+// older step than shard 0's), and both workers still reach the final step
+// and exit cleanly (which includes holding exactly the servers' bits).
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/subprocess.h"
+
+namespace cddp {
+namespace {
+
+using common::Subprocess;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kFinalStep = 120;
+
+bool HaveMnist() {
+  const std::string d = std::string(CDDP_DATA_DIR) + "/mnist/";
+  return std::filesystem::exists(d + "train-labels-idx1-ubyte") ||
+         std::filesystem::exists(d + "train-labels-idx1-ubyte.gz");
+}
+
+bool CanBind(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+// Free ports below the ephemeral range, so no outgoing connection takes
+// one while its server is down.
+std::vector<int> FreePorts(int count) {
+  std::vector<int> ports;
+  for (int i = 0; i < 12000 && static_cast<int>(ports.size()) < count; ++i) {
+    const int port = 20000 + (getpid() * 7919 + 4001 + i) % 12000;
+    if (CanBind(port)) ports.push_back(port);
+  }
+  return ports;
+}
+
+struct Proc {
+  std::string name;
+  std::vector<std::string> argv;
+  std::optional<Subprocess> process;
+  std::vector<std::string> lines;
+  std::optional<int> status;  // raw wait status once exited
+
+  bool Start() {
+    auto p = Subprocess::Start(argv);
+    if (!p.ok()) {
+      lines.push_back("cannot start: " + p.status().ToString());
+      return false;
+    }
+    process.emplace(std::move(*p));
+    status.reset();
+    return true;
+  }
+  void Drain() {
+    if (process) process->ReadAvailable(&lines);
+  }
+  bool Saw(const std::string& needle) const {
+    for (const auto& l : lines) {
+      if (l.find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+  std::string Joined() const {
+    std::string all = "---- " + name + " ----\n";
+    for (const auto& l : lines) all += l + "\n";
+    return all;
+  }
+};
+
+// The largest "step N/" a worker's progress lines show.
+int LastStep(const Proc& worker) {
+  int best = -1;
+  for (const auto& l : worker.lines) {
+    const size_t at = l.find(" step ");
+    if (at == std::string::npos || l.find('/', at) == std::string::npos) {
+      continue;
+    }
+    best = std::max(best, std::atoi(l.c_str() + at + 6));
+  }
+  return best;
+}
+
+TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
+  if (!HaveMnist()) {
+    GTEST_SKIP() << "MNIST not in " << CDDP_DATA_DIR
+                 << " (run scripts/setup.sh)";
+  }
+  const std::string dir =
+      ::testing::TempDir() + "/cddp_restart_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  const std::vector<int> ports = FreePorts(2);
+  ASSERT_EQ(ports.size(), 2u);
+  std::vector<std::string> addresses;
+  for (int p : ports) addresses.push_back("127.0.0.1:" + std::to_string(p));
+
+  std::vector<Proc> procs(4);
+  for (int s = 0; s < 2; ++s) {
+    procs[s].name = "server " + std::to_string(s);
+    procs[s].argv = {CDDP_SERVER_BIN,
+                     "--listen=" + addresses[s],
+                     "--shard_index=" + std::to_string(s),
+                     "--num_shards=2",
+                     "--num_workers=2",
+                     "--lr=0.05",
+                     "--checkpoint_dir=" + dir,
+                     "--checkpoint_every=10"};
+  }
+  for (int w = 0; w < 2; ++w) {
+    procs[2 + w].name = "worker " + std::to_string(w);
+    procs[2 + w].argv = {CDDP_WORKER_BIN,
+                         "--servers=" + addresses[0] + "," + addresses[1],
+                         "--worker_id=" + std::to_string(w),
+                         "--num_workers=2",
+                         "--model=simple_cnn",
+                         "--dataset=mnist",
+                         std::string("--data_dir=") + CDDP_DATA_DIR,
+                         "--train_limit=6400",
+                         "--epochs=3",
+                         "--max_steps=" + std::to_string(kFinalStep),
+                         "--eval_limit=1000",
+                         "--threads=1",
+                         "--ratio=0.01",
+                         "--checkpoint_dir=" + dir,
+                         "--checkpoint_every=10",
+                         "--progress_every=5",
+                         "--reconnect_timeout_s=60"};
+  }
+  for (auto& p : procs) ASSERT_TRUE(p.Start()) << p.Joined();
+
+  const std::string server1_ckpt = dir + "/server-1.ckpt";
+  bool killed = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(100);
+  while (Clock::now() < deadline &&
+         !(procs[2].status.has_value() && procs[3].status.has_value())) {
+    std::vector<pollfd> fds;
+    for (auto& p : procs) {
+      if (p.process && p.process->output_fd() >= 0) {
+        fds.push_back({p.process->output_fd(), POLLIN, 0});
+      }
+    }
+    poll(fds.data(), fds.size(), 100);
+    for (auto& p : procs) {
+      p.Drain();
+      if (p.process && !p.status) p.status = p.process->Poll();
+    }
+    // A server that exits on its own is a failure: stop waiting.
+    if (procs[0].status || procs[1].status) break;
+    if (!killed && std::min(LastStep(procs[2]), LastStep(procs[3])) >= 45 &&
+        std::filesystem::exists(server1_ckpt)) {
+      procs[1].process->Signal(SIGKILL);
+      procs[1].process->Wait(std::chrono::seconds(10));
+      procs[1].Drain();
+      procs[1].lines.push_back("==== SIGKILLed by the test, restarting ====");
+      ASSERT_TRUE(procs[1].Start()) << procs[1].Joined();
+      killed = true;
+    }
+  }
+  std::string all;
+  for (auto& p : procs) all += p.Joined();
+  ASSERT_TRUE(killed) << "the workers never reached step 45\n" << all;
+
+  // Both workers finished at the final step, exit 0 (3 would mean their
+  // parameters differ from the servers').
+  for (int w = 2; w < 4; ++w) {
+    ASSERT_TRUE(procs[w].status.has_value()) << "still running\n" << all;
+    EXPECT_TRUE(WIFEXITED(*procs[w].status) &&
+                WEXITSTATUS(*procs[w].status) == 0)
+        << procs[w].name << ": "
+        << Subprocess::ExitDescription(*procs[w].status) << "\n"
+        << all;
+    EXPECT_TRUE(procs[w].Saw("steps=" + std::to_string(kFinalStep) + " "))
+        << all;
+    EXPECT_TRUE(procs[w].Saw("resynchronising")) << all;
+  }
+  EXPECT_TRUE(procs[1].Saw("resumed from checkpoint")) << all;
+
+  // The servers finish cleanly on SIGTERM and write a last checkpoint.
+  for (int s = 0; s < 2; ++s) {
+    if (!procs[s].status) {
+      procs[s].process->Signal(SIGTERM);
+      procs[s].status = procs[s].process->Wait(std::chrono::seconds(20));
+      procs[s].Drain();
+    }
+    EXPECT_TRUE(WIFEXITED(*procs[s].status) &&
+                WEXITSTATUS(*procs[s].status) == 0)
+        << procs[s].Joined();
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/server-0.ckpt"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cddp
