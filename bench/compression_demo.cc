@@ -29,7 +29,6 @@ ABSL_FLAG(uint64_t, seed, 1, "seed of the synthetic gradients");
 namespace {
 
 using cddp::common::IndexEncoding;
-using cddp::common::ValueType;
 
 int Fail(const std::string& msg) {
   std::fprintf(stderr, "cddp_compression_demo: %s\n", msg.c_str());
@@ -62,20 +61,15 @@ int main(int argc, char** argv) {
     return Fail("--selector must be fast or exact");
   }
   const std::string vt = absl::GetFlag(FLAGS_value_type);
-  if (vt == "fp16") {
-    options.value_type = ValueType::kFp16;
-  } else if (vt == "bf16") {
-    options.value_type = ValueType::kBf16;
-  } else if (vt != "fp32") {
-    return Fail("--value_type must be fp32, fp16 or bf16");
+  const auto value_type = cddp::common::ParseValueType(vt);
+  if (!value_type.ok()) return Fail(std::string(value_type.status().message()));
+  options.value_type = *value_type;
+  const auto index_encoding =
+      cddp::common::ParseIndexEncoding(absl::GetFlag(FLAGS_index_encoding));
+  if (!index_encoding.ok()) {
+    return Fail(std::string(index_encoding.status().message()));
   }
-  const std::string ie_flag = absl::GetFlag(FLAGS_index_encoding);
-  IndexEncoding encoding = IndexEncoding::kDeltaVarint;
-  if (ie_flag == "absolute") {
-    encoding = IndexEncoding::kAbsoluteU32;
-  } else if (ie_flag != "delta") {
-    return Fail("--index_encoding must be delta or absolute");
-  }
+  const IndexEncoding encoding = *index_encoding;
 
   std::printf("tensor: %llu floats (%.1f MB dense), ratio %g, selector %s, "
               "wire %s + %s indices, kernels %s\n",

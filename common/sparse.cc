@@ -1,5 +1,7 @@
 #include "common/sparse.h"
 
+#include <string>
+
 #include "common/check.h"
 #include "common/float_formats.h"
 
@@ -25,6 +27,22 @@ std::string_view IndexEncodingName(IndexEncoding encoding) {
     case IndexEncoding::kDense: return "dense";
   }
   return "unknown";
+}
+
+absl::StatusOr<ValueType> ParseValueType(std::string_view name) {
+  if (name == "fp32") return ValueType::kFp32;
+  if (name == "fp16") return ValueType::kFp16;
+  if (name == "bf16") return ValueType::kBf16;
+  return absl::InvalidArgumentError("value type must be fp32, fp16 or bf16, got '" +
+                                    std::string(name) + "'");
+}
+
+absl::StatusOr<IndexEncoding> ParseIndexEncoding(std::string_view name) {
+  if (name == "delta") return IndexEncoding::kDeltaVarint;
+  if (name == "absolute") return IndexEncoding::kAbsoluteU32;
+  return absl::InvalidArgumentError(
+      "index encoding must be delta or absolute, got '" + std::string(name) +
+      "'");
 }
 
 float RoundToValueType(float v, ValueType type) {

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
+
 namespace cddp::common {
 
 // Scalar type of values on the wire (mirrors cddp.v1.ValueType).
@@ -20,6 +22,11 @@ enum class IndexEncoding { kAbsoluteU32 = 1, kDeltaVarint = 2, kDense = 3 };
 size_t BytesPerValue(ValueType type);
 std::string_view ValueTypeName(ValueType type);
 std::string_view IndexEncodingName(IndexEncoding encoding);
+
+// Parse the user-facing names: "fp32" | "fp16" | "bf16", and "delta" |
+// "absolute". INVALID_ARGUMENT naming the accepted values otherwise.
+absl::StatusOr<ValueType> ParseValueType(std::string_view name);
+absl::StatusOr<IndexEncoding> ParseIndexEncoding(std::string_view name);
 
 // Rounds `v` to what survives a round trip through `type`.
 float RoundToValueType(float v, ValueType type);

@@ -141,45 +141,44 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
   std::vector<std::string> server_addresses;
   std::vector<Proc> procs;
   procs.reserve(o.num_servers + o.num_workers);
+  // Starts one process with the flags every process gets (metrics port,
+  // checkpoint dir) after its own `argv` and before `extra`.
+  auto start = [&](const std::string& name, bool is_worker, uint32_t index,
+                   std::vector<std::string> argv,
+                   const std::vector<std::string>& extra) -> absl::Status {
+    if (o.metrics) {
+      const int mport = next_port();
+      argv.push_back(absl::StrCat("--metrics_listen=", endpoint(mport)));
+      result.metrics_endpoints.push_back(
+          absl::StrCat(name, ": http://", endpoint(mport), "/metrics"));
+    }
+    if (!o.checkpoint_dir.empty()) {
+      argv.push_back(absl::StrCat("--checkpoint_dir=", o.checkpoint_dir));
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
+    procs.push_back({name, is_worker, index, std::move(p)});
+    return absl::OkStatus();
+  };
   for (uint32_t s = 0; s < o.num_servers; ++s) {
     const int port = next_port();
     server_addresses.push_back(endpoint(port));
-    std::vector<std::string> argv = {
-        o.server_binary, absl::StrCat("--listen=", endpoint(port)),
-        absl::StrCat("--shard_index=", s),
-        absl::StrCat("--num_shards=", o.num_servers),
-        absl::StrCat("--num_workers=", o.num_workers)};
-    if (o.metrics) {
-      const int mport = next_port();
-      argv.push_back(absl::StrCat("--metrics_listen=", endpoint(mport)));
-      result.metrics_endpoints.push_back(
-          absl::StrCat("server ", s, ": http://", endpoint(mport), "/metrics"));
-    }
-    if (!o.checkpoint_dir.empty()) {
-      argv.push_back(absl::StrCat("--checkpoint_dir=", o.checkpoint_dir));
-    }
-    argv.insert(argv.end(), o.server_flags.begin(), o.server_flags.end());
-    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
-    procs.push_back({absl::StrCat("server ", s), false, s, std::move(p)});
+    CDDP_RETURN_IF_ERROR(start(
+        absl::StrCat("server ", s), false, s,
+        {o.server_binary, absl::StrCat("--listen=", endpoint(port)),
+         absl::StrCat("--shard_index=", s),
+         absl::StrCat("--num_shards=", o.num_servers),
+         absl::StrCat("--num_workers=", o.num_workers)},
+        o.server_flags));
   }
   for (uint32_t w = 0; w < o.num_workers; ++w) {
-    std::vector<std::string> argv = {
-        o.worker_binary,
-        absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
-        absl::StrCat("--worker_id=", w),
-        absl::StrCat("--num_workers=", o.num_workers)};
-    if (o.metrics) {
-      const int mport = next_port();
-      argv.push_back(absl::StrCat("--metrics_listen=", endpoint(mport)));
-      result.metrics_endpoints.push_back(
-          absl::StrCat("worker ", w, ": http://", endpoint(mport), "/metrics"));
-    }
-    if (!o.checkpoint_dir.empty()) {
-      argv.push_back(absl::StrCat("--checkpoint_dir=", o.checkpoint_dir));
-    }
-    argv.insert(argv.end(), o.worker_flags.begin(), o.worker_flags.end());
-    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
-    procs.push_back({absl::StrCat("worker ", w), true, w, std::move(p)});
+    CDDP_RETURN_IF_ERROR(start(
+        absl::StrCat("worker ", w), true, w,
+        {o.worker_binary,
+         absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
+         absl::StrCat("--worker_id=", w),
+         absl::StrCat("--num_workers=", o.num_workers)},
+        o.worker_flags));
   }
   if (!o.quiet) {
     std::printf("[launch] %u servers (%s), %u workers\n", o.num_servers,
@@ -192,6 +191,21 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
 
   std::vector<Proc*> workers, servers;
   for (auto& p : procs) (p.is_worker ? workers : servers).push_back(&p);
+  // Echoes a process's lines (tagged with its name unless the worker
+  // already tagged them) and records its RESULT line.
+  auto handle_lines = [&](const Proc& p, const std::vector<std::string>& lines) {
+    for (const auto& line : lines) {
+      if (p.is_worker && line.rfind("RESULT ", 0) == 0) {
+        ParseResult(line, &result.workers[p.index]);
+      }
+      if (o.quiet) continue;
+      if (line.rfind("[worker ", 0) == 0) {
+        std::printf("%s\n", line.c_str());
+      } else {
+        std::printf("[%s] %s\n", p.name.c_str(), line.c_str());
+      }
+    }
+  };
   uint32_t workers_done = 0;
   bool stopping = false;
   while (workers_done < o.num_workers) {
@@ -207,17 +221,7 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
     for (Proc* p : owners) {
       std::vector<std::string> lines;
       p->process.ReadAvailable(&lines);
-      for (const auto& line : lines) {
-        if (p->is_worker && line.rfind("RESULT ", 0) == 0) {
-          ParseResult(line, &result.workers[p->index]);
-        }
-        if (!o.quiet) {
-          const bool tagged = line.rfind("[worker ", 0) == 0;
-          std::printf("%s%s\n",
-                      tagged ? "" : absl::StrCat("[", p->name, "] ").c_str(),
-                      line.c_str());
-        }
-      }
+      handle_lines(*p, lines);
     }
     std::fflush(stdout);
     for (auto& p : procs) {
@@ -227,12 +231,7 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
       std::vector<std::string> lines;
       while (p.process.ReadAvailable(&lines)) {
       }
-      for (const auto& line : lines) {
-        if (p.is_worker && line.rfind("RESULT ", 0) == 0) {
-          ParseResult(line, &result.workers[p.index]);
-        }
-        if (!o.quiet) std::printf("[%s] %s\n", p.name.c_str(), line.c_str());
-      }
+      handle_lines(p, lines);
       p.exited = true;
       const bool clean = WIFEXITED(*st) && WEXITSTATUS(*st) == 0;
       if (p.is_worker && clean) {

@@ -67,9 +67,6 @@ int main(int argc, char** argv) {
       "Usage: cddp-worker --servers=h:p[,h:p...] --worker_id=I "
       "--num_workers=W [flags]");
   absl::ParseCommandLine(argc, argv);
-  using cddp::common::IndexEncoding;
-  using cddp::common::ValueType;
-
   cddp::worker::TrainerOptions o;
   o.model = absl::GetFlag(FLAGS_model);
   o.dataset = absl::GetFlag(FLAGS_dataset);
@@ -79,20 +76,15 @@ int main(int argc, char** argv) {
   o.compress = absl::GetFlag(FLAGS_compress);
   o.ratio = absl::GetFlag(FLAGS_ratio);
   o.min_compress_numel = absl::GetFlag(FLAGS_min_compress_numel);
-  const std::string vt = absl::GetFlag(FLAGS_value_type);
-  if (vt == "fp16") {
-    o.value_type = ValueType::kFp16;
-  } else if (vt == "bf16") {
-    o.value_type = ValueType::kBf16;
-  } else if (vt != "fp32") {
-    return Usage("--value_type must be fp32, fp16 or bf16");
+  const auto vt = cddp::common::ParseValueType(absl::GetFlag(FLAGS_value_type));
+  if (!vt.ok()) return Usage("--value_type: " + std::string(vt.status().message()));
+  o.value_type = *vt;
+  const auto ie =
+      cddp::common::ParseIndexEncoding(absl::GetFlag(FLAGS_index_encoding));
+  if (!ie.ok()) {
+    return Usage("--index_encoding: " + std::string(ie.status().message()));
   }
-  const std::string ie = absl::GetFlag(FLAGS_index_encoding);
-  if (ie == "absolute") {
-    o.index_encoding = IndexEncoding::kAbsoluteU32;
-  } else if (ie != "delta") {
-    return Usage("--index_encoding must be delta or absolute");
-  }
+  o.index_encoding = *ie;
   for (absl::string_view s :
        absl::StrSplit(absl::GetFlag(FLAGS_servers), ',', absl::SkipEmpty())) {
     o.servers.emplace_back(s);
