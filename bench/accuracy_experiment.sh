@@ -8,18 +8,21 @@
 #   summary.tsv                dataset density accuracy uplink_B/step saving wall_s
 #   *.png                      accuracy vs step, final accuracy vs uplink bytes
 # Usage: bench/accuracy_experiment.sh [--epochs=3] [--datasets="mnist fashion-mnist"]
+#        [--densities="dense 0.1 0.01 0.001"] [--eval_every=200] [--plot_only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 epochs=3
 datasets="mnist fashion-mnist"
 densities="dense 0.1 0.01 0.001"
 eval_every=200
+plot_only=0
 for a in "$@"; do
   case "$a" in
     --epochs=*) epochs=${a#*=} ;;
     --datasets=*) datasets=${a#*=} ;;
     --densities=*) densities=${a#*=} ;;
     --eval_every=*) eval_every=${a#*=} ;;
+    --plot_only) plot_only=1 ;;
     -h|--help) sed -n 2,12p "$0"; exit 0 ;;
     *) echo "unknown argument $a" >&2; exit 2 ;;
   esac
@@ -30,6 +33,7 @@ cmake --build --preset default --target cddp-launch cddp-server cddp-worker >/de
 launch=build/default/worker/cddp-launch
 
 summary="$out/summary.tsv"
+if ((plot_only == 0)); then
 printf 'dataset\tdensity\taccuracy\tuplink_bytes_per_step\tsaving\twall_s\n' > "$summary"
 for ds in $datasets; do
   for d in $densities; do
@@ -53,6 +57,7 @@ for ds in $datasets; do
     echo "[experiment] $name: accuracy $acc%, uplink $per_step B/step/worker, saving $saving%, $wall s"
   done
 done
+fi  # plot_only
 column -t "$summary"
 
 # Plots (gnuplot from Debian's gnuplot-nox).
@@ -72,13 +77,19 @@ set xlabel 'step'; set ylabel 'test accuracy (%)'; set key bottom right; set gri
 plot $plot
 GP
   done
+  plot=""
+  for ds in $datasets; do
+    awk -F'\t' -v ds="$ds" '$1 == ds' "$summary" > "$out/summary_${ds}.tsv"
+    [[ -n $plot ]] && plot+=", "
+    plot+="'$out/summary_${ds}.tsv' using 4:3 with linespoints title '$ds'"
+  done
   gnuplot <<GP
 set terminal pngcairo size 800,500
 set output '$out/accuracy_vs_uplink.png'
 set title 'Final test accuracy vs uplink bytes per step per worker'
 set xlabel 'uplink bytes per step per worker (log)'; set ylabel 'final test accuracy (%)'
 set logscale x; set key bottom right; set grid
-plot for [ds in "$datasets"] '< grep "^'.ds.'\t" $summary' using 4:3 with linespoints title ds
+plot $plot
 GP
 fi
 echo "[experiment] results in $out"

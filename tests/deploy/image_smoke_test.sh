@@ -113,7 +113,11 @@ docker run -d --label "cddp-smoke=$$" --name "cddp-smoke-server-$$" --network no
   -e CDDP_SHARD_INDEX=0 -e CDDP_NUM_SERVERS=1 -e CDDP_NUM_WORKERS=1 \
   -e CDDP_CHECKPOINT_DIR=/checkpoints/server-0 cddp-server:latest >/dev/null
 wait_healthy "cddp-smoke-server-$$"
-docker exec "cddp-smoke-server-$$" curl -sf 127.0.0.1:9100/metrics | grep -q '^cddp_server_step' \
+# Read the whole page first: `curl | grep -q` under pipefail fails when grep
+# exits early and curl gets EPIPE on a page larger than the pipe buffer.
+metrics_page=$(docker exec "cddp-smoke-server-$$" curl -sf 127.0.0.1:9100/metrics) \
+  || die "the server container's :9100/metrics does not answer"
+grep -q '^cddp_server_step' <<<"$metrics_page" \
   || die "the server container serves no cddp_server_step on :9100"
 say "server image: non-root, no LibTorch, read-only root, healthy, /metrics served"
 

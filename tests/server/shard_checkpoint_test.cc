@@ -337,8 +337,13 @@ TEST(ServerCheckpointTest, ServerResumesFromItsDirectoryAndSavesAtShutdown) {
     }
     (*server)->Shutdown();
     EXPECT_TRUE((*server)->last_checkpoint_status().ok());
-    // One periodic checkpoint (step 2) and the one at shutdown (step 3).
-    EXPECT_EQ(MetricValue(*so.registry, "cddp_server_checkpoints_total"), 2);
+    // The periodic checkpoint (step 2) and the one at shutdown (step 3);
+    // the writer keeps only the newest snapshot waiting, so under load the
+    // shutdown one may supersede step 2 before it is written.
+    const double written =
+        MetricValue(*so.registry, "cddp_server_checkpoints_total");
+    EXPECT_GE(written, 1);
+    EXPECT_LE(written, 2);
     EXPECT_EQ(MetricValue(*so.registry, "cddp_server_checkpoint_step"), 3);
   }
   so.registry = std::make_shared<prometheus::Registry>();
