@@ -18,16 +18,13 @@ namespace cddp::common {
 // A threshold no key reaches: the pass collects nothing.
 constexpr uint32_t kCollectNothing = 0x80000000u;
 
-// First sets residual[i] = v for every (i, v) of `pending` (deferred writes,
-// indices ascending and < residual.size()), then for every i:
-// residual[i] += gradient[i], unless the sum is not finite (NaN
+// For every i: residual[i] += gradient[i], unless the sum is not finite (NaN
 // or +-inf): such elements keep their old value, so the residual never holds
 // a non-finite value. If MagnitudeKey(residual[i]) >= threshold, appends
 // (i, residual[i]) to `out`. Returns the first i whose sum was not finite, or
 // residual.size() if none. Requires equal sizes.
 size_t AccumulateAndCollect(std::span<float> residual,
                             std::span<const float> gradient,
-                            const SparseSelection& pending,
                             uint32_t threshold, Candidates* out);
 
 // Which instruction set the kernels use on this CPU ("avx2", "sse2",

@@ -28,39 +28,6 @@ ErrorFeedback::ErrorFeedback(std::vector<size_t> tensor_sizes)
     total += s;
   }
   residual_.assign(total, 0.0f);
-  pending_.resize(sizes_.size());
-}
-
-void ErrorFeedback::FlushPending() const {
-  for (size_t t = 0; t < pending_.size(); ++t) {
-    SparseSelection& p = pending_[t];
-    for (size_t j = 0; j < p.size(); ++j) {
-      residual_[offsets_[t] + p.indices[j]] = p.values[j];
-    }
-    p.clear();
-  }
-}
-
-void ErrorFeedback::SampleKeys(std::span<const float> r,
-                               std::span<const float> gradient,
-                               const SparseSelection& pending, size_t m) {
-  // The sample must see the true residual, so pending writes override r.
-  sample_.resize(m);
-  const size_t n = r.size();
-  auto p = pending.indices.begin();
-  const auto end = pending.indices.end();
-  for (size_t j = 0; j < m; ++j) {
-    const size_t pos = SamplePosition(j, m, n);
-    if (p == end || *p < pos || (p != pending.indices.begin() && p[-1] >= pos)) {
-      p = std::lower_bound(pending.indices.begin(), end, pos);
-    }
-    float rv = r[pos];
-    if (p != end && *p == pos) {
-      rv = pending.values[static_cast<size_t>(p - pending.indices.begin())];
-      ++p;
-    }
-    sample_[j] = MagnitudeKey(rv + gradient[pos]);
-  }
 }
 
 absl::Status ErrorFeedback::Step(size_t tensor,
@@ -82,21 +49,23 @@ absl::Status ErrorFeedback::Step(size_t tensor,
         absl::StrCat("k = ", k, " exceeds tensor ", tensor, "'s size ", n));
   }
   std::span<float> r = std::span<float>(residual_).subspan(offsets_[tensor], n);
-  SparseSelection& pending = pending_[tensor];
 
   // Threshold from a sample of r + g, taken before the pass writes r.
   uint32_t threshold = kCollectNothing;
   const size_t m = options.selector == Selector::kFast ? SampleSize(n, k) : 0;
   if (m > 0) {
-    SampleKeys(r, gradient, pending, m);
+    sample_.resize(m);
+    for (size_t j = 0; j < m; ++j) {
+      const size_t pos = SamplePosition(j, m, n);
+      sample_[j] = MagnitudeKey(r[pos] + gradient[pos]);
+    }
     threshold = ThresholdFromSample(sample_, n, k);
     if (threshold == 0) threshold = kCollectNothing;  // sampling won't pay
   }
 
   candidates_.clear();
   const size_t bad =
-      AccumulateAndCollect(r, gradient, pending, threshold, &candidates_);
-  pending.clear();  // applied by the pass
+      AccumulateAndCollect(r, gradient, threshold, &candidates_);
   if (bad != n) {
     const float bad_value = r[bad] + gradient[bad];
     // Non-finite sums were never stored; undo the finite ones.
@@ -114,9 +83,9 @@ absl::Status ErrorFeedback::Step(size_t tensor,
   }
   const uint32_t base = static_cast<uint32_t>(offsets_[tensor]);
   if (threshold != kCollectNothing && candidates_.size() >= k) {
-    // The candidates carry the values, so r is not visited again.
+    // The candidates carry the values: r is only visited to be updated.
     SelectFromCandidates(candidates_, k, &selected_);
-    Emit(candidates_, selected_, base, options.value_type, &pending, out);
+    Emit(candidates_, selected_, base, options.value_type, r, out);
   } else {
     ExactTopK(r, k, &selected_);
     candidates_.clear();
@@ -126,7 +95,7 @@ absl::Status ErrorFeedback::Step(size_t tensor,
     }
     selected_.resize(k);
     std::iota(selected_.begin(), selected_.end(), 0u);
-    Emit(candidates_, selected_, base, options.value_type, &pending, out);
+    Emit(candidates_, selected_, base, options.value_type, r, out);
   }
   stats_.RecordSelection(n, k);
   return absl::OkStatus();
@@ -134,31 +103,31 @@ absl::Status ErrorFeedback::Step(size_t tensor,
 
 void ErrorFeedback::Emit(const Candidates& candidates,
                          std::span<const uint32_t> positions, uint32_t base,
-                         ValueType value_type, SparseSelection* pending,
+                         ValueType value_type, std::span<float> r,
                          SparseSelection* out) {
   const size_t k = positions.size();
   const size_t old_size = out->indices.size();
   out->indices.resize(old_size + k);
   out->values.resize(old_size + k);
-  pending->indices.resize(k);
-  pending->values.resize(k);
   uint32_t* indices = out->indices.data() + old_size;
   float* values = out->values.data() + old_size;
+  // The writes to r land on scattered cache lines: prefetch well ahead so
+  // the misses overlap instead of being paid one at a time.
+  constexpr size_t kAhead = 48;
   for (size_t j = 0; j < k; ++j) {
+    if (j + kAhead < k) {
+      __builtin_prefetch(&r[candidates.index[positions[j + kAhead]]], 1);
+    }
     const uint32_t i = candidates.index[positions[j]];
     const float v = candidates.value[positions[j]];
     const float sent = RoundToValueType(v, value_type);
+    r[i] = v - sent;  // 0 for fp32; the rounding error stays behind
     indices[j] = base + i;
     values[j] = sent;
-    // r[i] becomes what was not sent (0 for fp32, the rounding error for
-    // fp16/bf16). Deferred: scattered writes would each miss the cache.
-    pending->indices[j] = i;
-    pending->values[j] = v - sent;
   }
 }
 
 absl::Status ErrorFeedback::Restore(const SparseSelection& unsent) {
-  FlushPending();
   if (unsent.indices.size() != unsent.values.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("restore: ", unsent.indices.size(), " indices but ",
@@ -176,14 +145,12 @@ absl::Status ErrorFeedback::Restore(const SparseSelection& unsent) {
 }
 
 double ErrorFeedback::ResidualNorm() const {
-  FlushPending();
   double sum = 0.0;
   for (float v : residual_) sum += static_cast<double>(v) * v;
   return std::sqrt(sum);
 }
 
 std::string ErrorFeedback::Serialize() const {
-  FlushPending();
   std::string payload;
   payload.reserve(8 + 8 * sizes_.size() + 4 * residual_.size());
   AppendU64(sizes_.size(), &payload);

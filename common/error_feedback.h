@@ -16,8 +16,7 @@
 // updated residual follows (three read passes). Either way the selection is
 // exact and identical to ExactTopK on r + g.
 //
-// Not thread-safe, not even the const methods: one ErrorFeedback per worker,
-// used by one thread.
+// Not thread-safe: one ErrorFeedback per worker, used by one thread.
 #ifndef CDDP_COMMON_ERROR_FEEDBACK_H_
 #define CDDP_COMMON_ERROR_FEEDBACK_H_
 
@@ -76,10 +75,7 @@ class ErrorFeedback {
 
   // The residuals (all tensors back to back, or one tensor). Valid until
   // the next non-const call.
-  std::span<const float> residual() const {
-    FlushPending();
-    return residual_;
-  }
+  std::span<const float> residual() const { return residual_; }
   std::span<const float> residual(size_t t) const {
     return residual().subspan(offsets_[t], sizes_[t]);
   }
@@ -96,28 +92,17 @@ class ErrorFeedback {
 
  private:
   // Appends the chosen candidates (ascending `positions` into `candidates`)
-  // to `out` with indices offset by `base`, rounded to `value_type`; the
-  // residual's new values there (the rounding error, 0 for fp32) become
-  // `pending`.
+  // to `out` with indices offset by `base`, rounded to `value_type`, and
+  // leaves what was not sent (0 for fp32, the rounding error for fp16/bf16)
+  // in `r`.
   static void Emit(const Candidates& candidates,
                    std::span<const uint32_t> positions, uint32_t base,
-                   ValueType value_type, SparseSelection* pending,
+                   ValueType value_type, std::span<float> r,
                    SparseSelection* out);
-  // Fills sample_ with m keys of r + g at SamplePosition(j, m, n), seeing
-  // through `pending`.
-  void SampleKeys(std::span<const float> r, std::span<const float> gradient,
-                  const SparseSelection& pending, size_t m);
-  // Applies every tensor's deferred writes to residual_.
-  void FlushPending() const;
 
   std::vector<size_t> sizes_;
   std::vector<size_t> offsets_;
-  // Logically const accessors apply deferred writes, hence mutable.
-  mutable std::vector<float> residual_;
-  // Per tensor: residual writes deferred from the last step (tensor-local
-  // indices, ascending). The next step's pass applies them to cache lines it
-  // loads anyway, instead of Step paying a cache miss for each.
-  mutable std::vector<SparseSelection> pending_;
+  std::vector<float> residual_;
   CompressionStats stats_;
   // Scratch reused across steps to avoid allocation on the hot path.
   Candidates candidates_;
