@@ -45,6 +45,10 @@ absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
 
 }  // namespace
 
+absl::Status WithPath(const absl::Status& s, const std::string& path) {
+  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
+}
+
 void AppendU32(uint32_t v, std::string* out) {
   out->append(reinterpret_cast<const char*>(&v), 4);
 }

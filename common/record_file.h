@@ -48,6 +48,10 @@ absl::Status WriteFileAtomically(const std::string& path,
 // Reads a whole file. NOT_FOUND if it does not exist.
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path);
 
+// `s` with "<path>: " in front of its message (same code), for errors about
+// a file.
+absl::Status WithPath(const absl::Status& s, const std::string& path);
+
 // Little-endian append/consume helpers for payload encoders.
 void AppendU32(uint32_t v, std::string* out);
 void AppendU64(uint64_t v, std::string* out);

@@ -14,10 +14,6 @@ namespace {
 constexpr std::string_view kKind = "SHRD";
 constexpr uint32_t kVersion = 1;
 
-absl::Status WithPath(const absl::Status& s, const std::string& path) {
-  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
-}
-
 void AppendFloat(float v, std::string* out) {
   common::AppendFloats(&v, 1, out);
 }
@@ -199,9 +195,9 @@ absl::StatusOr<std::optional<ShardCheckpoint>> LoadShardCheckpoint(
   if (absl::IsNotFound(data.status())) return std::nullopt;
   if (!data.ok()) return data.status();
   absl::StatusOr<ShardCheckpoint> ckpt = DecodeShardCheckpoint(*data);
-  if (!ckpt.ok()) return WithPath(ckpt.status(), path);
+  if (!ckpt.ok()) return common::WithPath(ckpt.status(), path);
   if (auto s = CheckShardCheckpoint(*ckpt, options); !s.ok()) {
-    return WithPath(s, path);
+    return common::WithPath(s, path);
   }
   return std::optional<ShardCheckpoint>(std::move(*ckpt));
 }

@@ -12,10 +12,6 @@ namespace {
 constexpr std::string_view kKind = "WRKR";
 constexpr uint32_t kVersion = 1;
 
-absl::Status WithPath(const absl::Status& s, const std::string& path) {
-  return absl::Status(s.code(), absl::StrCat(path, ": ", s.message()));
-}
-
 }  // namespace
 
 std::string WorkerCheckpointPath(const std::string& dir, uint32_t worker_id) {
@@ -53,14 +49,14 @@ absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
   if (!data.ok()) return data.status();
   absl::StatusOr<std::string_view> payload =
       common::ParseRecord(*data, kKind, kVersion);
-  if (!payload.ok()) return WithPath(payload.status(), path);
+  if (!payload.ok()) return common::WithPath(payload.status(), path);
   common::PayloadReader reader(*payload);
   WorkerCheckpoint ckpt;
   uint64_t epoch = 0, batch = 0;
   for (absl::Status s :
        {reader.ReadU32(&ckpt.worker_id), reader.ReadU64(&ckpt.step),
         reader.ReadU64(&epoch), reader.ReadU64(&batch)}) {
-    if (!s.ok()) return WithPath(s, path);
+    if (!s.ok()) return common::WithPath(s, path);
   }
   if (ckpt.worker_id != worker_id) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -70,7 +66,7 @@ absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
   const size_t used = payload->size() - reader.remaining();
   absl::StatusOr<common::ErrorFeedback> residuals =
       common::ErrorFeedback::Deserialize(payload->substr(used));
-  if (!residuals.ok()) return WithPath(residuals.status(), path);
+  if (!residuals.ok()) return common::WithPath(residuals.status(), path);
   ckpt.residuals = std::move(*residuals);
   return ckpt;
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/subprocess.h"
+#include "worker/launcher.h"
 
 namespace cddp {
 namespace {
@@ -37,30 +38,11 @@ bool HaveMnist() {
          std::filesystem::exists(d + "train-labels-idx1-ubyte.gz");
 }
 
-bool CanBind(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const bool ok =
-      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
-// Free ports below the ephemeral range, so no outgoing connection takes
-// one while its server is down.
+// Free ports below the ephemeral range (as cddp-launch picks them), so no
+// outgoing connection takes one while its server is down.
 std::vector<int> FreePorts(int count) {
-  std::vector<int> ports;
-  for (int i = 0; i < 12000 && static_cast<int>(ports.size()) < count; ++i) {
-    const int port = 20000 + (getpid() * 7919 + 4001 + i) % 12000;
-    if (CanBind(port)) ports.push_back(port);
-  }
-  return ports;
+  auto ports = worker::PickFreePorts("127.0.0.1", count);
+  return ports.ok() ? *ports : std::vector<int>{};
 }
 
 struct Proc {
