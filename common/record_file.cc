@@ -56,6 +56,7 @@ void AppendU64(uint64_t v, std::string* out) {
   out->append(reinterpret_cast<const char*>(&v), 8);
 }
 void AppendFloats(const float* v, size_t n, std::string* out) {
+  if (n == 0) return;  // `v` may be null for an empty buffer
   out->append(reinterpret_cast<const char*>(v), n * sizeof(float));
 }
 
@@ -81,6 +82,7 @@ absl::Status PayloadReader::ReadU64(uint64_t* v) {
 }
 absl::Status PayloadReader::ReadFloats(float* v, size_t n) {
   if (n > data_.size() / sizeof(float)) return Need(n * sizeof(float));
+  if (n == 0) return absl::OkStatus();  // `v` may be null for an empty buffer
   std::memcpy(v, data_.data(), n * sizeof(float));
   data_.remove_prefix(n * sizeof(float));
   return absl::OkStatus();
