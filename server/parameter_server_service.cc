@@ -15,13 +15,21 @@ namespace {
 using cddp::v1::PullResponse;
 using cddp::v1::PushPullResponse;
 
-// Copies values[offset, offset + piece) into `out`; returns the new offset.
-size_t FillPiece(std::span<const float> values, size_t offset, size_t piece,
-                 std::string* out) {
-  const size_t len = std::min(piece, values.size() - offset);
-  out->assign(reinterpret_cast<const char*>(values.data() + offset),
-              len * sizeof(float));
-  return offset + len;
+// Puts the dense piece values[*offset, *offset + piece) into `response`
+// (offset, dense_values, last) and advances *offset. Returns whether this
+// was the last piece. Works for PushPullResponse and PullResponse alike.
+template <typename Response>
+bool FillDensePiece(std::span<const float> values, size_t piece,
+                    size_t* offset, Response* response) {
+  const size_t len = std::min(piece, values.size() - *offset);
+  response->set_offset(*offset);
+  response->mutable_dense_values()->assign(
+      reinterpret_cast<const char*>(values.data() + *offset),
+      len * sizeof(float));
+  *offset += len;
+  const bool last = *offset == values.size();
+  response->set_last(last);
+  return last;
 }
 
 // Answers one PushPull: registers the push with the shard and, once its
@@ -128,14 +136,11 @@ class PushPullReactor final
       u->set_indices(result_->sparse_indices);
       u->set_values(result_->sparse_values);
       wrote_last_ = true;
+      response_.set_last(true);
     } else {
-      const auto values = state_->values();
-      response_.set_offset(offset_);
-      offset_ = FillPiece(values, offset_, piece_floats_,
-                          response_.mutable_dense_values());
-      wrote_last_ = offset_ == values.size();
+      wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
+                                   &response_);
     }
-    response_.set_last(wrote_last_);
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
     StartWrite(&response_);
@@ -218,14 +223,10 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
   // The lease is kept to OnDone: pulls are rare, and the lock order
   // (EndRead may deliver to other reactors) stays simple.
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const auto values = state_->values();
     response_.Clear();
     response_.set_step(step_);
-    response_.set_offset(offset_);
-    offset_ = FillPiece(values, offset_, piece_floats_,
-                        response_.mutable_dense_values());
-    wrote_last_ = offset_ == values.size();
-    response_.set_last(wrote_last_);
+    wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
+                                 &response_);
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
     StartWrite(&response_);
