@@ -194,15 +194,17 @@ absl::Status ShardClient::PullShards(const std::vector<uint32_t>& shards,
   const uint32_t num_shards = shard_map_.num_shards();
   std::vector<std::unique_ptr<StreamCall<PullResponse>>> calls(num_shards);
   std::vector<uint64_t> next(num_shards, 0), steps(num_shards, 0);
-  std::vector<bool> last(num_shards, false);
+  // Not vector<bool>: gRPC threads set different shards' flags at once, and
+  // vector<bool> packs them into shared bytes (a data race that lost flags).
+  std::vector<char> last(num_shards, 0);
   const auto attempt = [&](uint32_t s) -> Waiter {
     next[s] = 0;
-    last[s] = false;
+    last[s] = 0;
     const auto range = params.subspan(shard_map_.begin(s), shard_map_.size(s));
     calls[s] = std::make_unique<StreamCall<PullResponse>>(
         [&, s, range](const PullResponse& r) -> absl::Status {
           steps[s] = r.step();
-          if (r.last()) last[s] = true;
+          if (r.last()) last[s] = 1;
           return TakeDensePiece(r.offset(), r.dense_values(), range, &next[s]);
         });
     StreamCall<PullResponse>* call = calls[s].get();
@@ -289,7 +291,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   // Each request is encoded just before its first attempt (so shard 0 is on
   // the wire while shard 1 is encoded) and reused by retries.
   std::vector<cddp::v1::PushPullRequest> requests(num_shards);
-  std::vector<bool> encoded(num_shards, false);
+  std::vector<char> encoded(num_shards, 0);  // per shard; see `last` above
   const auto encode = [&](uint32_t s) {
     auto& req = requests[s];
     req.set_step(steps[s]);
@@ -310,7 +312,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
                                    chunk->mutable_indices(),
                                    chunk->mutable_values())
                    .ok());
-    encoded[s] = true;
+    encoded[s] = 1;
   };
 
   struct Reply {
