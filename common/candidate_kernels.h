@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <span>
 
-#include "common/sparse.h"
 #include "common/topk.h"
 
 namespace cddp::common {

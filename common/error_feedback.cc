@@ -30,6 +30,29 @@ ErrorFeedback::ErrorFeedback(std::vector<size_t> tensor_sizes)
   residual_.assign(total, 0.0f);
 }
 
+absl::StatusOr<ErrorFeedback> ErrorFeedback::FromResidual(
+    std::vector<size_t> tensor_sizes, std::vector<float> residual) {
+  uint64_t total = 0;
+  for (size_t s : tensor_sizes) total += s;
+  if (total != residual.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("residual has ", residual.size(),
+                     " values, the tensor sizes add up to ", total));
+  }
+  if (total > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError("residual: flat size exceeds 2^32");
+  }
+  for (size_t i = 0; i < residual.size(); ++i) {
+    if (MagnitudeKey(residual[i]) >= kInfinityKey) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "residual element ", i, " is ", residual[i], " (not finite)"));
+    }
+  }
+  ErrorFeedback ef(std::move(tensor_sizes));
+  ef.residual_ = std::move(residual);
+  return ef;
+}
+
 absl::Status ErrorFeedback::Step(size_t tensor,
                                  std::span<const float> gradient, size_t k,
                                  const StepOptions& options,

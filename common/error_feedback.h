@@ -30,12 +30,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/compression_stats.h"
+#include "common/compression_types.h"  // Selector, ValueType
 #include "common/sparse.h"
 #include "common/topk.h"
 
 namespace cddp::common {
-
-enum class Selector { kExact, kFast };
 
 struct StepOptions {
   Selector selector = Selector::kFast;
@@ -48,6 +47,14 @@ class ErrorFeedback {
   // flat vector (tensor t starts at tensor_offset(t)); all zero. The flat
   // size must be below 2^32.
   explicit ErrorFeedback(std::vector<size_t> tensor_sizes);
+
+  // Residuals with the given sizes and values (all tensors back to back),
+  // e.g. a device residual copied to the host (cuda::DeviceErrorFeedback).
+  // INVALID_ARGUMENT if the sizes do not add up to residual.size(), the
+  // flat size is not below 2^32, or a value is NaN/inf (a residual never
+  // holds one).
+  static absl::StatusOr<ErrorFeedback> FromResidual(
+      std::vector<size_t> tensor_sizes, std::vector<float> residual);
 
   size_t num_tensors() const { return sizes_.size(); }
   size_t tensor_size(size_t t) const { return sizes_[t]; }

@@ -45,15 +45,6 @@ absl::StatusOr<IndexEncoding> ParseIndexEncoding(std::string_view name) {
       "'");
 }
 
-float RoundToValueType(float v, ValueType type) {
-  switch (type) {
-    case ValueType::kFp32: return v;
-    case ValueType::kFp16: return Fp16ToFloat(FloatToFp16(v));
-    case ValueType::kBf16: return Bf16ToFloat(FloatToBf16(v));
-  }
-  return v;
-}
-
 void ScatterAdd(const SparseSelection& s, std::span<float> dense) {
   CDDP_CHECK(s.indices.size() == s.values.size());
   for (size_t i = 0; i < s.indices.size(); ++i) {

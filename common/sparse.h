@@ -11,11 +11,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/compression_types.h"  // ValueType, RoundToValueType
 
 namespace cddp::common {
 
-// Scalar type of values on the wire (mirrors cddp.v1.ValueType).
-enum class ValueType { kFp32 = 1, kFp16 = 2, kBf16 = 3 };
 // Index layout on the wire (mirrors cddp.v1.IndexEncoding).
 enum class IndexEncoding { kAbsoluteU32 = 1, kDeltaVarint = 2, kDense = 3 };
 
@@ -27,9 +26,6 @@ std::string_view IndexEncodingName(IndexEncoding encoding);
 // "absolute". INVALID_ARGUMENT naming the accepted values otherwise.
 absl::StatusOr<ValueType> ParseValueType(std::string_view name);
 absl::StatusOr<IndexEncoding> ParseIndexEncoding(std::string_view name);
-
-// Rounds `v` to what survives a round trip through `type`.
-float RoundToValueType(float v, ValueType type);
 
 // (index, value) pairs; indices strictly ascending.
 struct SparseSelection {

@@ -13,11 +13,6 @@
 namespace cddp::common {
 namespace {
 
-// Below this many elements, sampling costs more than it saves.
-constexpr size_t kMinSampledSize = 1 << 14;
-constexpr size_t kMaxSampleSize = 1 << 15;
-constexpr size_t kSampleRun = 64;  // consecutive elements per sampled run
-
 // Finds the key T of the k-th element (1-based) in descending key order from
 // a histogram, and how many elements lie strictly above T's bucket.
 template <size_t kBuckets>
@@ -84,36 +79,11 @@ void ExactTopK(std::span<const float> x, size_t k, std::vector<uint32_t>* out) {
   CDDP_DCHECK(out->size() == k);
 }
 
-size_t SampleSize(size_t n, size_t k) {
-  if (n < kMinSampledSize || k == 0) return 0;
-  const size_t m = std::min(kMaxSampleSize, n / 16) / kSampleRun * kSampleRun;
-  // With expected hits m*k/n in the sample, sampling stops paying once the
-  // threshold would have to sit below a sizeable fraction of the sample.
-  if (static_cast<double>(k) / static_cast<double>(n) > 0.2) return 0;
-  return m;
-}
-
-size_t SamplePosition(size_t j, size_t m, size_t n) {
-  // Runs of kSampleRun consecutive elements (whole cache lines, so the
-  // sample costs few memory round trips), one run per stride of the array,
-  // with a deterministic jitter so regular structure is not aliased.
-  const size_t runs = m / kSampleRun;
-  const size_t run = j / kSampleRun;
-  const size_t stride = n / runs;
-  const size_t jitter = (run * 2654435761u) % (stride - kSampleRun + 1);
-  return run * stride + jitter + j % kSampleRun;
-}
-
 uint32_t ThresholdFromSample(std::vector<uint32_t>& sample_keys, size_t n,
                              size_t k) {
   const size_t m = sample_keys.size();
   if (m == 0) return 0;
-  // Expected sample hits above the true threshold, plus ~3.5 standard
-  // deviations, so that the candidate set covers the top k almost always.
-  const double expected =
-      static_cast<double>(m) * static_cast<double>(k) / static_cast<double>(n);
-  const size_t rank =
-      static_cast<size_t>(std::ceil(expected + 3.5 * std::sqrt(expected) + 2));
+  const size_t rank = SampleThresholdRank(m, n, k);
   if (rank >= m) return 0;
   std::nth_element(sample_keys.begin(), sample_keys.begin() + rank,
                    sample_keys.end(), std::greater<>());

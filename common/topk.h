@@ -23,6 +23,8 @@
 #include <span>
 #include <vector>
 
+#include "common/topk_sample.h"
+
 namespace cddp::common {
 
 // k = ceil(ratio * n), clamped to [1, n] (0 when n == 0). `ratio` is clamped to
@@ -49,13 +51,12 @@ struct Candidates {
   size_t size() const { return index.size(); }
 };
 
-// A magnitude-key threshold estimated from a sample, such that with high
-// probability at least k of the n keys are >= it, and not many more.
-// Returns 0 (everything is a candidate: use ExactTopK instead) when k is too
-// large a fraction of n for sampling to pay. `sample_key(j)` for j < m must
-// return the key of the element at SamplePosition(j, m, n).
-size_t SampleSize(size_t n, size_t k);
-size_t SamplePosition(size_t j, size_t m, size_t n);
+// A magnitude-key threshold estimated from a sample (SampleSize,
+// SamplePosition in topk_sample.h), such that with high probability at least
+// k of the n keys are >= it, and not many more. Returns 0 (everything is a
+// candidate: use ExactTopK instead) when k is too large a fraction of n for
+// sampling to pay. `sample_keys[j]` must be the key of the element at
+// SamplePosition(j, m, n); the vector is reordered.
 uint32_t ThresholdFromSample(std::vector<uint32_t>& sample_keys, size_t n,
                              size_t k);
 

@@ -9,18 +9,31 @@
 #                                 also build the server container image and
 #                                 smoke-test it (=WORKER: the worker image
 #                                 too); what CI runs
+# The default preset builds the CUDA kernels (common/cuda, issue 6) whenever
+# nvcc is found (on PATH or in /usr/local/cuda/bin); their tests skip without
+# a GPU. CDDP_REQUIRE_CUDA=1 (CI) makes a missing nvcc an error. The asan
+# preset never builds CUDA.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 
+cuda=OFF
+if command -v nvcc >/dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
+  cuda=ON
+elif [[ "${CDDP_REQUIRE_CUDA:-0}" == 1 ]]; then
+  echo "[test] CDDP_REQUIRE_CUDA=1 but nvcc was not found (PATH, /usr/local/cuda/bin): CI must build the CUDA code" >&2
+  exit 1
+fi
+
 jobs=${CDDP_JOBS:-$(nproc)}
 run_preset() {
   local preset=$1
   echo "[test] === preset $preset: configure"
-  local extra=()
+  local extra=(-DCDDP_WITH_CUDA=OFF)
   if [[ $preset == default ]]; then
-    extra=(-DCDDP_IMAGE_TESTS="${CDDP_IMAGE_TESTS:-OFF}")
+    extra=(-DCDDP_IMAGE_TESTS="${CDDP_IMAGE_TESTS:-OFF}" -DCDDP_WITH_CUDA="$cuda")
+    echo "[test] CUDA kernels: $cuda"
   fi
   cmake --preset "$preset" "${extra[@]}" >/dev/null
   echo "[test] === preset $preset: build (-j$jobs)"

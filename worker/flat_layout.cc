@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <cstring>
@@ -36,6 +37,15 @@ void CopyOut(const at::Tensor& t, float* dst, size_t n) {
 void CopyIn(const float* src, size_t at, size_t n, const at::Tensor& p) {
   if (p.is_cpu() && p.is_contiguous()) {
     std::memcpy(p.data_ptr<float>() + at, src, n * sizeof(float));
+    return;
+  }
+  if (p.is_cuda() && p.is_contiguous()) {
+    // Asynchronous from pinned memory (see ScatterRange); `src` is only read.
+    const at::Tensor host = at::from_blob(
+        const_cast<float*>(src), {static_cast<int64_t>(n)}, at::kFloat);
+    p.detach().view({-1}).narrow(0, static_cast<int64_t>(at),
+                                 static_cast<int64_t>(n))
+        .copy_(host, /*non_blocking=*/true);
     return;
   }
   at::Tensor c = p.detach().to(at::kCPU).contiguous();
@@ -153,6 +163,34 @@ absl::Status FlatLayout::GatherGradients(
   return absl::OkStatus();
 }
 
+absl::Status FlatLayout::GradientPointers(
+    const std::vector<at::Tensor>& parameters,
+    std::vector<const float*>* pointers) const {
+  CDDP_RETURN_IF_ERROR(Matches(parameters));
+  try {
+    std::vector<const float*> out(parameters.size(), nullptr);
+    for (size_t t = 0; t < parameters.size(); ++t) {
+      const at::Tensor g = parameters[t].grad();
+      if (!g.defined()) continue;
+      if (g.scalar_type() != at::kFloat ||
+          static_cast<size_t>(g.numel()) != sizes_[t] || !g.is_contiguous() ||
+          g.device() != parameters[t].device()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "gradient of ", name(t), " is not a contiguous float32 tensor of ",
+            sizes_[t], " elements on its parameter's device (got ",
+            std::string(c10::toString(g.scalar_type())), ", ", g.numel(),
+            " elements, ", g.is_contiguous() ? "contiguous" : "strided",
+            ", on ", g.device().str(), ")"));
+      }
+      out[t] = g.data_ptr<float>();
+    }
+    *pointers = std::move(out);
+  } catch (const c10::Error& e) {
+    return TorchError("GradientPointers", e);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FlatLayout::GatherParameters(
     const std::vector<at::Tensor>& parameters, std::span<float> flat) const {
   CDDP_RETURN_IF_ERROR(Matches(parameters));
@@ -209,6 +247,60 @@ absl::Status FlatLayout::ScatterRange(
     }
   } catch (const c10::Error& e) {
     return TorchError("ScatterRange", e);
+  }
+  return absl::OkStatus();
+}
+
+FlatBuffers::FlatBuffers(const FlatLayout& layout, bool cuda)
+    : layout_(&layout), cuda_(cuda), grad_ptrs_(layout.num_tensors()) {}
+
+FlatBuffers::~FlatBuffers() {
+  if (!cuda_ || !pinned_.defined()) return;  // CPU, or moved from
+  try {
+    torch::cuda::synchronize();
+  } catch (const c10::Error&) {
+    // Nothing to report to: the device is failing anyway.
+  }
+}
+
+absl::StatusOr<FlatBuffers> FlatBuffers::Create(const FlatLayout& layout,
+                                                bool cuda) {
+  FlatBuffers b(layout, cuda);
+  const size_t n = layout.total_size();
+  if (!cuda) {
+    b.plain_.resize(n);
+    b.params_ = b.plain_;
+    b.grad_.resize(n);
+    for (size_t t = 0; t < layout.num_tensors(); ++t) {
+      b.grad_ptrs_[t] = b.grad_.data() + layout.offset(t);
+    }
+    return b;
+  }
+  try {
+    b.pinned_ = at::zeros({static_cast<int64_t>(n)},
+                          at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
+  } catch (const c10::Error& e) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("pinned host buffer of ", n,
+                     " floats: ", e.what_without_backtrace()));
+  }
+  b.params_ = std::span<float>(b.pinned_.data_ptr<float>(), n);
+  return b;
+}
+
+absl::StatusOr<std::span<const float* const>> FlatBuffers::Gradients(
+    const std::vector<at::Tensor>& parameters) {
+  CDDP_RETURN_IF_ERROR(cuda_ ? layout_->GradientPointers(parameters, &grad_ptrs_)
+                             : layout_->GatherGradients(parameters, grad_));
+  return std::span<const float* const>(grad_ptrs_);
+}
+
+absl::Status FlatBuffers::WaitForDevice() const {
+  if (!cuda_) return absl::OkStatus();
+  try {
+    torch::cuda::synchronize();
+  } catch (const c10::Error& e) {
+    return TorchError("CUDA synchronize", e);
   }
   return absl::OkStatus();
 }

@@ -6,8 +6,10 @@
 // `ErrorFeedback(layout.sizes())` lines up index for index).
 //
 // The copies between tensors and flat buffers are one memcpy per tensor when
-// the tensor is a contiguous float32 CPU tensor (the normal case); anything
-// else (another device, a strided view) goes through a contiguous CPU copy.
+// the tensor is a contiguous float32 CPU tensor (the normal case). Into a
+// contiguous CUDA tensor they are one asynchronous host-to-device copy per
+// tensor (see ScatterRange); anything else (a strided view, reading from a
+// device) goes through a contiguous CPU copy.
 // Every method checks the whole argument list against the layout before it
 // writes anything, so a mismatch changes nothing.
 //
@@ -63,6 +65,15 @@ class FlatLayout {
   absl::Status GatherGradients(const std::vector<at::Tensor>& parameters,
                                std::span<float> flat) const;
 
+  // The device address of each parameter's gradient, for compressing on the
+  // device where backward left them: (*pointers)[t] is tensor t's gradient
+  // data (its size() floats), or nullptr when it has none (unused in the
+  // last backward). INVALID_ARGUMENT if the parameters do not match, or a
+  // gradient is not a contiguous float32 tensor of its parameter's size on
+  // its parameter's device; INTERNAL if LibTorch throws.
+  absl::Status GradientPointers(const std::vector<at::Tensor>& parameters,
+                                std::vector<const float*>* pointers) const;
+
   // Copies the parameter values into `flat`. Errors as GatherGradients.
   absl::Status GatherParameters(const std::vector<at::Tensor>& parameters,
                                 std::span<float> flat) const;
@@ -78,6 +89,12 @@ class FlatLayout {
   // Copies `values` into flat positions [begin, begin + values.size()) of
   // the parameters; the range may start and end inside tensors. This is how
   // a shard's dense reply is applied without assembling the whole vector.
+  // Into parameters on a CUDA device the copies are asynchronous on the
+  // current stream: from pageable memory `values` may be reused as soon as
+  // this returns (CUDA stages it), but from pinned memory the copies may
+  // still be reading it, so keep it unchanged until the stream has passed
+  // them (e.g. torch::cuda::synchronize()). Work queued later on the stream
+  // (the next forward) sees the new values.
   // INVALID_ARGUMENT if the range exceeds total_size() or the parameters do
   // not match; INTERNAL if LibTorch throws.
   absl::Status ScatterRange(uint64_t begin, std::span<const float> values,
@@ -90,6 +107,51 @@ class FlatLayout {
   std::vector<size_t> offsets_;
   size_t total_size_ = 0;
   std::vector<std::string> names_;
+};
+
+// The host side of a training loop's flat vectors, for parameters on the CPU
+// or on a CUDA device: the flat parameters the shard client fills (pinned
+// host memory on CUDA, so that ScatterParameters' copies are asynchronous)
+// and the gradients handed to the compressor (gathered into host memory on
+// the CPU; left where backward put them on CUDA). `layout` must outlive it.
+//
+// Not thread-safe: used by the training thread.
+class FlatBuffers {
+ public:
+  // Zeroed buffers for `layout`. RESOURCE_EXHAUSTED (or INTERNAL) when the
+  // pinned buffer cannot be had.
+  static absl::StatusOr<FlatBuffers> Create(const FlatLayout& layout,
+                                            bool cuda);
+  // On CUDA, waits for copies still reading params() before freeing it.
+  ~FlatBuffers();
+  FlatBuffers(FlatBuffers&&) = default;
+  FlatBuffers& operator=(FlatBuffers&&) = delete;
+
+  // The flat parameters in host memory (layout.total_size() floats). Call
+  // WaitForDevice before writing them after a ScatterParameters.
+  std::span<float> params() const { return params_; }
+
+  // Each parameter's gradient for GradientCompressor::Step: pointers into a
+  // host copy on the CPU (zeros for a parameter without a gradient), device
+  // pointers on CUDA (nullptr for one without). Valid until the next call.
+  // Errors as FlatLayout::GatherGradients / GradientPointers.
+  absl::StatusOr<std::span<const float* const>> Gradients(
+      const std::vector<at::Tensor>& parameters);
+
+  // On CUDA, blocks until the device has done what was queued (the copies
+  // out of params()); nothing on the CPU. INTERNAL on a CUDA error.
+  absl::Status WaitForDevice() const;
+
+ private:
+  FlatBuffers(const FlatLayout& layout, bool cuda);
+
+  const FlatLayout* layout_;
+  bool cuda_;
+  at::Tensor pinned_;         // CUDA: owns params_
+  std::vector<float> plain_;  // CPU: owns params_
+  std::span<float> params_;
+  std::vector<float> grad_;   // CPU: the gathered gradients
+  std::vector<const float*> grad_ptrs_;
 };
 
 }  // namespace cddp::worker

@@ -36,6 +36,8 @@ ABSL_FLAG(int64_t, eval_limit, 0, "evaluate on the first N test examples");
 ABSL_FLAG(int64_t, train_limit, 0, "train on the first N examples (0: all)");
 ABSL_FLAG(int64_t, max_steps, 0, "stop after N steps (0: --epochs decides)");
 ABSL_FLAG(int, threads, 0, "LibTorch threads per worker (0: cores/workers)");
+ABSL_FLAG(std::string, device, "auto",
+          "cpu | cuda | auto: where the workers train (see cddp-worker --help)");
 // Optimizer: passed to every server.
 ABSL_FLAG(std::string, optimizer, "sgd", "sgd | adam (run on the servers)");
 ABSL_FLAG(double, lr, 0.05, "learning rate");
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
       absl::StrCat("--train_limit=", absl::GetFlag(FLAGS_train_limit)),
       absl::StrCat("--max_steps=", absl::GetFlag(FLAGS_max_steps)),
       absl::StrCat("--threads=", absl::GetFlag(FLAGS_threads)),
+      absl::StrCat("--device=", absl::GetFlag(FLAGS_device)),
       absl::StrCat("--checkpoint_every=", checkpoint_every)};
   if (!o.checkpoint_dir.empty()) {
     o.server_flags.push_back(absl::StrCat("--checkpoint_every=", checkpoint_every));

@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_split.h"
 #include "common/metrics_http_server.h"
 #include "worker/trainer.h"
@@ -44,6 +45,16 @@ ABSL_FLAG(std::string, checkpoint_dir, "",
           "where to keep this worker's checkpoint (empty: none)");
 ABSL_FLAG(int64_t, checkpoint_every, 100, "steps between checkpoints");
 ABSL_FLAG(int, threads, 0, "LibTorch threads (0: cores / num_workers)");
+ABSL_FLAG(std::string, device, "auto",
+          "cpu | cuda | auto: where the model trains and the gradients are "
+          "compressed. cuda: the model, the batches and the residuals on the "
+          "current CUDA device (pick one per worker with "
+          "CUDA_VISIBLE_DEVICES); only the selected pairs come to the host. "
+          "It needs a build with -DCDDP_WITH_CUDA=ON against a LibTorch with "
+          "CUDA (Debian's is CPU-only) and a visible device; without them "
+          "--device cuda fails saying which is missing. auto: cuda when all "
+          "of that is there, else cpu (the start-up line says which and "
+          "why)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port for Prometheus /metrics (empty: no metrics endpoint)");
 ABSL_FLAG(int64_t, progress_every, 20,
@@ -100,6 +111,12 @@ int main(int argc, char** argv) {
   o.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   o.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   o.threads = absl::GetFlag(FLAGS_threads);
+  const auto device =
+      cddp::worker::ParseDeviceRequest(absl::GetFlag(FLAGS_device));
+  if (!device.ok()) {
+    return Usage("--device: " + std::string(device.status().message()));
+  }
+  o.device = *device;
   o.progress_every = std::max<int64_t>(1, absl::GetFlag(FLAGS_progress_every));
   o.reconnect_timeout = absl::Seconds(absl::GetFlag(FLAGS_reconnect_timeout_s));
 
@@ -126,7 +143,15 @@ int main(int argc, char** argv) {
   }
 
   auto trainer = cddp::worker::Trainer::Create(o);
-  if (!trainer.ok()) return Usage(std::string(trainer.status().message()));
+  if (!trainer.ok()) {
+    if (absl::IsInvalidArgument(trainer.status())) {
+      return Usage(std::string(trainer.status().message()));
+    }
+    // Not a flag error: e.g. --device cuda on a machine or build without it.
+    std::fprintf(stderr, "cddp-worker: %s\n",
+                 std::string(trainer.status().message()).c_str());
+    return 1;
+  }
   cddp::worker::Trainer* t = trainer->get();
   std::thread([signals, t]() mutable {
     int sig = 0;

@@ -21,9 +21,9 @@
 #include "common/topk.h"
 #include "worker/dataset.h"
 #include "worker/flat_layout.h"
+#include "worker/gradient_compressor.h"
 #include "worker/models.h"
 #include "worker/shard_client.h"
-#include "worker/worker_checkpoint.h"
 #include "worker/worker_metrics.h"
 
 namespace cddp::worker {
@@ -53,8 +53,10 @@ struct Evaluation {
   double accuracy = 0;
 };
 
-// Loss and accuracy of `model` on `data` (in batches, no autograd).
-absl::StatusOr<Evaluation> Evaluate(Classifier& model, const Dataset& data) {
+// Loss and accuracy of `model` (on `device`) on `data` (in batches, no
+// autograd).
+absl::StatusOr<Evaluation> Evaluate(Classifier& model, const Dataset& data,
+                                    const torch::Device& device) {
   constexpr int64_t kBatch = 1000;
   torch::NoGradGuard no_grad;
   model.eval();
@@ -64,13 +66,14 @@ absl::StatusOr<Evaluation> Evaluate(Classifier& model, const Dataset& data) {
     for (int64_t begin = 0; begin < data.size(); begin += kBatch) {
       CDDP_ASSIGN_OR_RETURN(
           Batch b, data.Slice(begin, std::min(data.size(), begin + kBatch)));
-      torch::Tensor logits = model.forward(b.images);
+      const torch::Tensor labels = b.labels.to(device);
+      torch::Tensor logits = model.forward(b.images.to(device));
       loss_sum += torch::nn::functional::cross_entropy(
-                      logits, b.labels,
+                      logits, labels,
                       torch::nn::functional::CrossEntropyFuncOptions()
                           .reduction(torch::kSum))
                       .item<double>();
-      correct += logits.argmax(1).eq(b.labels).sum().item<int64_t>();
+      correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
     }
   } catch (const c10::Error& e) {
     model.train();
@@ -79,6 +82,19 @@ absl::StatusOr<Evaluation> Evaluate(Classifier& model, const Dataset& data) {
   model.train();
   const double n = static_cast<double>(data.size());
   return Evaluation{loss_sum / n, static_cast<double>(correct) / n};
+}
+
+// What LibTorch and the kernels offer for CUDA (probed only when wanted:
+// it initialises the CUDA runtime).
+CudaSupport ProbeCudaSupport() {
+  CudaSupport s = ProbeKernelCudaSupport();
+  s.torch_has_cuda = CDDP_TORCH_HAS_CUDA;  // worker/CMakeLists.txt
+  try {
+    s.torch_sees_device = s.torch_has_cuda && torch::cuda::is_available();
+  } catch (const c10::Error&) {
+    s.torch_sees_device = false;
+  }
+  return s;
 }
 
 }  // namespace
@@ -109,10 +125,17 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       options.train_limit < 0 || options.eval_limit < 0) {
     return bad("--eval_every, --max_steps and the limits must be >= 0");
   }
-  return std::unique_ptr<Trainer>(new Trainer(std::move(options)));
+  const CudaSupport support = options.device == DeviceRequest::kCpu
+                                  ? CudaSupport{}
+                                  : ProbeCudaSupport();
+  CDDP_ASSIGN_OR_RETURN(DeviceChoice device,
+                        ChooseDevice(options.device, support));
+  return std::unique_ptr<Trainer>(
+      new Trainer(std::move(options), std::move(device)));
 }
 
-Trainer::Trainer(TrainerOptions options) : options_(std::move(options)) {}
+Trainer::Trainer(TrainerOptions options, DeviceChoice device)
+    : options_(std::move(options)), device_(std::move(device)) {}
 Trainer::~Trainer() = default;
 
 absl::StatusOr<TrainResult> Trainer::Run() {
@@ -125,6 +148,10 @@ absl::StatusOr<TrainResult> Trainer::Run() {
                           : std::max(1, cores / static_cast<int>(o.num_workers));
   at::set_num_threads(threads);
   torch::manual_seed(o.seed * 1000 + o.worker_id);  // dropout masks
+  const bool cuda = device_.cuda;
+  const torch::Device device(cuda ? torch::kCUDA : torch::kCPU);
+  std::printf("%sdevice %s (%s)\n", tag.c_str(), cuda ? "cuda" : "cpu",
+              device_.reason.c_str());
 
   // Data and model.
   DatasetOptions data_options;
@@ -149,11 +176,19 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   CDDP_ASSIGN_OR_RETURN(std::shared_ptr<Classifier> model,
                         MakeModel(o.model, model_options));
   model->train();
+  try {
+    model->to(device);
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("moving the model to ",
+                                            device.str(), ": ",
+                                            e.what_without_backtrace()));
+  }
   const std::vector<at::Tensor> params = model->parameters();
   CDDP_ASSIGN_OR_RETURN(FlatLayout layout,
                         FlatLayout::Create(params, model->parameter_names()));
   const size_t n = layout.total_size();
-  std::vector<float> flat(n), grad(n);
+  CDDP_ASSIGN_OR_RETURN(FlatBuffers buffers, FlatBuffers::Create(layout, cuda));
+  const std::span<float> flat = buffers.params();
   CDDP_RETURN_IF_ERROR(layout.GatherParameters(params, flat));
 
   // Cluster.
@@ -174,20 +209,17 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   }
 
   // Residuals: from this worker's checkpoint when there is one.
-  common::ErrorFeedback ef(layout.sizes());
+  std::vector<std::string> names(layout.num_tensors());
+  for (size_t t = 0; t < names.size(); ++t) names[t] = layout.name(t);
+  CDDP_ASSIGN_OR_RETURN(
+      std::unique_ptr<GradientCompressor> ef,
+      MakeGradientCompressor(cuda, layout.sizes(), std::move(names)));
   if (!o.checkpoint_dir.empty()) {
-    CDDP_ASSIGN_OR_RETURN(std::optional<WorkerCheckpoint> ckpt,
-                          LoadWorkerCheckpoint(o.checkpoint_dir, o.worker_id));
-    if (ckpt.has_value()) {
-      if (ckpt->residuals.num_tensors() != layout.num_tensors() ||
-          ckpt->residuals.total_size() != n) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            WorkerCheckpointPath(o.checkpoint_dir, o.worker_id),
-            ": residuals do not match model ", o.model));
-      }
-      ef = std::move(ckpt->residuals);
+    CDDP_ASSIGN_OR_RETURN(std::optional<uint64_t> resumed,
+                          ResumeResiduals(o.checkpoint_dir, o.worker_id, *ef));
+    if (resumed.has_value()) {
       std::printf("%sresumed residuals from checkpoint (step %llu)\n",
-                  tag.c_str(), static_cast<unsigned long long>(ckpt->step));
+                  tag.c_str(), static_cast<unsigned long long>(*resumed));
     }
   }
   const std::vector<uint64_t> sizes(layout.sizes().begin(),
@@ -197,6 +229,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
     const auto deadline = Clock::now() + absl::ToChronoSeconds(o.reconnect_timeout);
     absl::Status last;
     while (true) {
+      CDDP_RETURN_IF_ERROR(buffers.WaitForDevice());  // before `flat` changes
       absl::StatusOr<uint64_t> step = client->Join(sizes, flat);
       if (step.ok()) {
         CDDP_RETURN_IF_ERROR(layout.ScatterParameters(flat, params));
@@ -262,12 +295,12 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   uint64_t samples_since_report = 0;
   auto save_checkpoint = [&]() -> absl::Status {
     if (o.checkpoint_dir.empty()) return absl::OkStatus();
-    return SaveWorkerCheckpoint(o.checkpoint_dir, o.worker_id, step,
-                                batches.position(), ef);
+    return SaveResiduals(o.checkpoint_dir, o.worker_id, step,
+                         batches.position(), *ef);
   };
   auto evaluate = [&]() -> absl::Status {
     if (!test.has_value()) return absl::OkStatus();
-    CDDP_ASSIGN_OR_RETURN(Evaluation ev, Evaluate(*model, *test));
+    CDDP_ASSIGN_OR_RETURN(Evaluation ev, Evaluate(*model, *test, device));
     result.test_accuracy = ev.accuracy;
     result.test_loss = ev.loss;
     if (metrics) {
@@ -294,9 +327,9 @@ absl::StatusOr<TrainResult> Trainer::Run() {
     double loss_value = 0;
     try {
       model->zero_grad();
-      torch::Tensor logits = model->forward(batch.images);
-      torch::Tensor loss =
-          torch::nn::functional::cross_entropy(logits, batch.labels);
+      torch::Tensor logits = model->forward(batch.images.to(device));
+      torch::Tensor loss = torch::nn::functional::cross_entropy(
+          logits, batch.labels.to(device));
       lap(Phase::kForward);
       loss.backward();
       loss_value = loss.item<double>();
@@ -304,20 +337,16 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       return absl::InternalError(
           absl::StrCat("training step ", step, ": ", e.what_without_backtrace()));
     }
-    CDDP_RETURN_IF_ERROR(layout.GatherGradients(params, grad));
+    CDDP_ASSIGN_OR_RETURN(std::span<const float* const> grads,
+                          buffers.Gradients(params));
     lap(Phase::kBackward);
-    selection.clear();
-    for (size_t t = 0; t < layout.num_tensors(); ++t) {
-      absl::Status s = ef.Step(
-          t, std::span<const float>(grad).subspan(layout.offset(t), layout.size(t)),
-          k_of[t], step_options, &selection);
-      if (!s.ok()) {
-        return absl::Status(s.code(), absl::StrCat("step ", step, ", ",
-                                                   layout.name(t), ": ",
-                                                   s.message()));
-      }
+    if (absl::Status s = ef->Step(grads, k_of, step_options, &selection);
+        !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("step ", step, ", ", s.message()));
     }
     lap(Phase::kCompress);
+    CDDP_RETURN_IF_ERROR(buffers.WaitForDevice());  // before `flat` changes
     // Each shard is pushed at its own step; `step` is the job's, the
     // largest of them (a shard restarted from an older checkpoint lags
     // behind by a fixed number of rounds and is pushed at its step).
@@ -328,7 +357,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       // Nothing is lost: what did not reach a shard goes back into the
       // residual; then re-join (which pulls) and carry on from the servers'
       // step.
-      CDDP_RETURN_IF_ERROR(ef.Restore(undelivered));
+      CDDP_RETURN_IF_ERROR(ef->Restore(undelivered));
       std::printf("%s%spush for step %llu failed (%s); resynchronising\n",
                   tty ? "\n" : "", tag.c_str(),
                   static_cast<unsigned long long>(step),
@@ -362,7 +391,10 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       metrics->selected_fraction->Set(static_cast<double>(k_total) / n);
       metrics->uplink_wire_bytes->Increment(pushed->bytes_sent);
       metrics->uplink_dense_bytes->Increment(dense_bytes);
-      if (step % 10 == 0) metrics->residual_norm->Set(ef.ResidualNorm());
+      if (step % 10 == 0) {
+        CDDP_ASSIGN_OR_RETURN(const double norm, ef->ResidualNorm());
+        metrics->residual_norm->Set(norm);
+      }
     }
     const bool report_now = tty || step % o.progress_every == 0 ||
                             step == total_steps;
@@ -403,7 +435,10 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   result.params_crc32 = Crc32(flat);
   result.steps = step;
   result.seconds = Seconds(Clock::now() - t_start);
-  if (metrics) metrics->residual_norm->Set(ef.ResidualNorm());
+  if (metrics) {
+    CDDP_ASSIGN_OR_RETURN(const double norm, ef->ResidualNorm());
+    metrics->residual_norm->Set(norm);
+  }
   return result;
 }
 

@@ -11,6 +11,12 @@
 // restarted from an older checkpoint lags behind by a fixed number of
 // rounds and is pushed at its own step, so its rounds keep closing.
 //
+// Device: on CUDA the model, the batches and the residuals live on the
+// device; the gradients are compressed there and only the selected pairs
+// come to the host; the servers' reply lands in pinned host memory and goes
+// back with asynchronous copies. The CPU path is common::ErrorFeedback on a
+// host copy of the gradients. Checkpoints are the same on both.
+//
 // A Trainer is driven by one thread (Run); RequestStop may be called from
 // any thread (e.g. a signal handler's helper) and makes Run finish the
 // current step, checkpoint, and return.
@@ -27,6 +33,7 @@
 #include "absl/time/time.h"
 #include "common/sparse.h"
 #include "prometheus/registry.h"
+#include "worker/device_choice.h"
 
 namespace cddp::worker {
 
@@ -41,6 +48,9 @@ struct TrainerOptions {
   int64_t max_steps = 0;    // stop after this many steps (0: epochs decide)
   uint64_t seed = 1;
   int threads = 0;          // LibTorch intra-op threads (0: cores / workers)
+  // Where the model trains and the gradients are compressed (device_choice.h;
+  // CUDA means the current device).
+  DeviceRequest device = DeviceRequest::kAuto;
   // Compression.
   bool compress = true;
   double ratio = 0.01;
@@ -77,8 +87,9 @@ struct TrainResult {
 
 class Trainer {
  public:
-  // Validates the options (INVALID_ARGUMENT naming the bad one); loads
-  // nothing yet.
+  // Validates the options (INVALID_ARGUMENT naming the bad one) and picks
+  // the device (FAILED_PRECONDITION for --device cuda where CUDA cannot be
+  // used, saying why); loads nothing yet.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       TrainerOptions options);
   ~Trainer();
@@ -92,10 +103,10 @@ class Trainer {
   void RequestStop() { stop_.store(true); }
 
  private:
-  explicit Trainer(TrainerOptions options);
-  struct State;
+  Trainer(TrainerOptions options, DeviceChoice device);
 
   TrainerOptions options_;
+  DeviceChoice device_;
   std::atomic<bool> stop_{false};
 };
 

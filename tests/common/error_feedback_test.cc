@@ -221,5 +221,33 @@ TEST(ErrorFeedbackTest, CorruptOrTruncatedCheckpointIsRefused) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(ErrorFeedbackTest, FromResidualTakesTheValuesAndStepsOnFromThem) {
+  auto ef = ErrorFeedback::FromResidual({2, 3}, {1, -2, 0.5f, 4, -8});
+  ASSERT_TRUE(ef.ok()) << ef.status();
+  EXPECT_EQ(ef->num_tensors(), 2u);
+  EXPECT_EQ(ef->tensor_offset(1), 2u);
+  EXPECT_EQ(std::vector<float>(ef->residual(1).begin(), ef->residual(1).end()),
+            (std::vector<float>{0.5f, 4, -8}));
+  SparseSelection out;
+  ASSERT_TRUE(ef->Step(1, std::vector<float>{0, 0, 1}, 1, {}, &out).ok());
+  EXPECT_EQ(out.indices, (std::vector<uint32_t>{4}));
+  EXPECT_EQ(out.values, (std::vector<float>{-7}));
+  // A checkpoint of it reads back the same.
+  auto back = ErrorFeedback::Deserialize(ef->Serialize());
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(std::vector<float>(back->residual().begin(), back->residual().end()),
+            std::vector<float>(ef->residual().begin(), ef->residual().end()));
+}
+
+TEST(ErrorFeedbackTest, FromResidualRefusesMismatchedSizesAndNonFinite) {
+  EXPECT_EQ(ErrorFeedback::FromResidual({2, 3}, {1, 2, 3}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorFeedback::FromResidual({2}, {1, NAN}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorFeedback::FromResidual({1}, {INFINITY}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(ErrorFeedback::FromResidual({}, {}).ok());
+}
+
 }  // namespace
 }  // namespace cddp::common

@@ -1,9 +1,12 @@
 // Tests for worker/flat_layout.h: offsets, gradient / parameter round trips,
-// partial-range scatter, size and dtype mismatches (nothing written).
+// partial-range scatter, size and dtype mismatches (nothing written), the
+// gradients' addresses and the host buffers (FlatBuffers), on the CPU and,
+// where LibTorch sees one, on a CUDA device.
 #include "worker/flat_layout.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include <numeric>
 #include <vector>
@@ -121,6 +124,72 @@ TEST(FlatLayoutTest, MismatchesAreErrorsAndWriteNothing) {
   EXPECT_FALSE(FlatLayout::Create({at::Tensor()}).ok());
   EXPECT_FALSE(FlatLayout::Create(Params(), {"only one"}).ok());
   EXPECT_FALSE(FlatLayout::FromSizes({size_t{1} << 31, size_t{1} << 31}).ok());
+}
+
+TEST(FlatLayoutTest, GradientPointersAreWhereBackwardLeftThem) {
+  std::vector<at::Tensor> p = Params();
+  absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p, {"a", "b", "c"});
+  ASSERT_TRUE(layout.ok());
+  ((p[0] * 2).sum() + p[1].sum()).backward();
+  std::vector<const float*> ptrs;
+  ASSERT_TRUE(layout->GradientPointers(p, &ptrs).ok());
+  ASSERT_EQ(ptrs.size(), 3u);
+  EXPECT_EQ(ptrs[0], p[0].grad().data_ptr<float>());
+  EXPECT_EQ(ptrs[1], p[1].grad().data_ptr<float>());
+  EXPECT_EQ(ptrs[2], nullptr);  // unused: no gradient
+  // A strided gradient is refused, naming the parameter.
+  p[0].mutable_grad() = at::zeros({3, 2}).t();
+  const absl::Status s = layout->GradientPointers(p, &ptrs);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("gradient of a"), std::string::npos) << s;
+}
+
+TEST(FlatLayoutTest, CpuBuffersGatherGradientsWithZerosForNone) {
+  std::vector<at::Tensor> p = Params();
+  absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
+  ASSERT_TRUE(layout.ok());
+  absl::StatusOr<FlatBuffers> buffers = FlatBuffers::Create(*layout, false);
+  ASSERT_TRUE(buffers.ok()) << buffers.status();
+  ASSERT_EQ(buffers->params().size(), 15u);
+  for (float v : buffers->params()) EXPECT_EQ(v, 0.0f);
+  (p[1] * 3).sum().backward();
+  auto grads = buffers->Gradients(p);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  ASSERT_EQ(grads->size(), 3u);
+  EXPECT_EQ((*grads)[0][5], 0.0f);  // host copies, zeros where none
+  EXPECT_EQ((*grads)[1][0], 3.0f);
+  EXPECT_EQ((*grads)[2][4], 0.0f);
+  EXPECT_NE((*grads)[1], p[1].grad().data_ptr<float>());
+  EXPECT_TRUE(buffers->WaitForDevice().ok());
+}
+
+TEST(FlatLayoutTest, CudaParametersTakePinnedValuesAndGiveDevicePointers) {
+  if (!torch::cuda::is_available()) {
+    GTEST_SKIP() << "LibTorch sees no CUDA device (a CPU-only LibTorch, such "
+                    "as Debian's, never does)";
+  }
+  std::vector<at::Tensor> p;
+  for (const at::Tensor& t : Params()) {
+    p.push_back(t.detach().to(at::kCUDA).set_requires_grad(true));
+  }
+  absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
+  ASSERT_TRUE(layout.ok());
+  absl::StatusOr<FlatBuffers> buffers = FlatBuffers::Create(*layout, true);
+  ASSERT_TRUE(buffers.ok()) << buffers.status();
+  const std::vector<float> values = Iota(15, 1);
+  std::copy(values.begin(), values.end(), buffers->params().begin());
+  ASSERT_TRUE(layout->ScatterParameters(buffers->params(), p).ok());
+  ASSERT_TRUE(buffers->WaitForDevice().ok());
+  std::fill(buffers->params().begin(), buffers->params().end(), -1.0f);
+  std::vector<float> back(15);
+  ASSERT_TRUE(layout->GatherParameters(p, back).ok());
+  EXPECT_EQ(back, values);
+
+  ((p[0] * 2).sum() + p[1].sum()).backward();
+  auto grads = buffers->Gradients(p);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  EXPECT_EQ((*grads)[0], p[0].grad().data_ptr<float>());  // device memory
+  EXPECT_EQ((*grads)[2], nullptr);
 }
 
 }  // namespace

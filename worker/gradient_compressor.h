@@ -1,0 +1,89 @@
+// GradientCompressor: the training loop's error-feedback step behind one
+// interface, so that the loop is the same whether the gradients are in host
+// memory (common::ErrorFeedback) or on a CUDA device
+// (cddp::cuda::DeviceErrorFeedback, where only the selected pairs cross to
+// the host). Both keep the residual in the flat layout (tensor t at the sum
+// of the sizes before it), give the same kind of selection, and hand
+// checkpoints the same host form, so a worker may resume on either device
+// from the other's checkpoint.
+//
+// No LibTorch: gradients are raw pointers. Not thread-safe: one per worker,
+// used by the training thread.
+#ifndef CDDP_WORKER_GRADIENT_COMPRESSOR_H_
+#define CDDP_WORKER_GRADIENT_COMPRESSOR_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/error_feedback.h"
+#include "common/sparse.h"
+#include "worker/shard_sampler.h"
+
+namespace cddp::worker {
+
+class GradientCompressor {
+ public:
+  virtual ~GradientCompressor() = default;
+
+  // True when Step takes device pointers (CUDA), false for host memory.
+  virtual bool on_device() const = 0;
+
+  // One error-feedback step for every tensor: gradients[t] points at tensor
+  // t's gradient (its size in floats, contiguous float32, in host or device
+  // memory as on_device() says; nullptr: a zero gradient) and k[t] is its
+  // budget. Replaces `out` with the selected pairs over the flat vector,
+  // ascending. INVALID_ARGUMENT for wrong counts, k[t] > size, or a
+  // NaN/inf in residual + gradient (the message names the tensor; the
+  // residual never keeps the non-finite sum); INTERNAL for a CUDA error.
+  virtual absl::Status Step(std::span<const float* const> gradients,
+                            std::span<const size_t> k,
+                            const common::StepOptions& options,
+                            common::SparseSelection* out) = 0;
+
+  // Puts pairs selected but not delivered back into the residual (flat
+  // indices). INVALID_ARGUMENT (nothing changed) for a bad index.
+  virtual absl::Status Restore(const common::SparseSelection& unsent) = 0;
+
+  // L2 norm of the whole residual. INTERNAL for a CUDA error.
+  virtual absl::StatusOr<double> ResidualNorm() = 0;
+
+  // The residual in host memory, for a checkpoint; valid until the next
+  // non-const call. INTERNAL for a CUDA error.
+  virtual absl::StatusOr<const common::ErrorFeedback*> HostResiduals() = 0;
+
+  // Replaces the residual with a checkpoint's. FAILED_PRECONDITION (nothing
+  // changed) when its tensor sizes differ from this compressor's.
+  virtual absl::Status LoadResiduals(common::ErrorFeedback host) = 0;
+};
+
+// A compressor for tensors of `sizes` (names[t] is used in error messages)
+// on the CPU (`on_cuda` false) or the current CUDA device. For CUDA:
+// FAILED_PRECONDITION when this build has no CUDA kernels
+// (-DCDDP_WITH_CUDA=OFF), else DeviceErrorFeedback::Create's errors.
+absl::StatusOr<std::unique_ptr<GradientCompressor>> MakeGradientCompressor(
+    bool on_cuda, std::vector<size_t> sizes, std::vector<std::string> names);
+
+// Worker checkpoints (worker_checkpoint.h) of a compressor's residuals.
+// They hold the host form whatever the device, so a CPU worker resumes from
+// a GPU worker's checkpoint and the other way round.
+// Save: errors as SaveWorkerCheckpoint and HostResiduals.
+absl::Status SaveResiduals(const std::string& dir, uint32_t worker_id,
+                           uint64_t step, DataPosition position,
+                           GradientCompressor& compressor);
+// Resume: loads the checkpointed residuals into `compressor` and returns the
+// checkpoint's step, or std::nullopt when there is no checkpoint. Errors as
+// LoadWorkerCheckpoint; FAILED_PRECONDITION naming the file when its
+// residuals do not fit the compressor's tensors.
+absl::StatusOr<std::optional<uint64_t>> ResumeResiduals(
+    const std::string& dir, uint32_t worker_id, GradientCompressor& compressor);
+
+}  // namespace cddp::worker
+
+#endif  // CDDP_WORKER_GRADIENT_COMPRESSOR_H_
