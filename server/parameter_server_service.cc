@@ -32,6 +32,42 @@ bool FillDensePiece(std::span<const float> values, size_t piece,
   return last;
 }
 
+}  // namespace
+
+// The sparse-downlink reply of the latest round. Every waiter of a round
+// gets the same message, so it is built once (the first waiter to ask) and
+// shared; gRPC only reads it (const serialisation is thread-safe).
+class SparseReplyCache {
+ public:
+  std::shared_ptr<const PushPullResponse> Get(
+      const std::shared_ptr<const RoundResult>& result) {
+    absl::MutexLock lock(&mu_);
+    if (reply_ == nullptr || result_.lock() != result) {
+      auto reply = std::make_shared<PushPullResponse>();
+      reply->set_step(result->step);
+      reply->set_contributors(result->contributors);
+      auto* u = reply->mutable_sparse_update();
+      u->set_count(result->sparse_count);
+      u->set_value_type(cddp::v1::VALUE_TYPE_FP32);
+      u->set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
+      u->set_indices(result->sparse_indices);
+      u->set_values(result->sparse_values);
+      reply->set_last(true);
+      reply->ByteSizeLong();  // cache the size before threads share it
+      reply_ = std::move(reply);
+      result_ = result;
+    }
+    return reply_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::weak_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const PushPullResponse> reply_ ABSL_GUARDED_BY(mu_);
+};
+
+namespace {
+
 // Answers one PushPull: registers the push with the shard and, once its
 // round closes, streams the reply. Deletes itself in OnDone.
 class PushPullReactor final
@@ -40,9 +76,11 @@ class PushPullReactor final
  public:
   PushPullReactor(grpc::CallbackServerContext* context,
                   const cddp::v1::PushPullRequest* request, ShardState* state,
-                  ServerMetrics* metrics, size_t piece_floats)
+                  ServerMetrics* metrics, SparseReplyCache* sparse_replies,
+                  size_t piece_floats)
       : context_(context), request_(request), state_(state),
-        metrics_(metrics), piece_floats_(piece_floats) {}
+        metrics_(metrics), sparse_replies_(sparse_replies),
+        piece_floats_(piece_floats) {}
 
   void Start() {
     const auto& c = request_->chunk();
@@ -125,22 +163,19 @@ class PushPullReactor final
   // Builds and starts the next piece; true once the values are no longer
   // needed (the last piece is built), so the caller can end the lease.
   bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (result_->sparse) {
+      sparse_reply_ = sparse_replies_->Get(result_);
+      wrote_last_ = true;
+      metrics_->sent_bytes.Increment(
+          static_cast<double>(sparse_reply_->ByteSizeLong()));
+      StartWrite(sparse_reply_.get());
+      return true;
+    }
     response_.Clear();
     response_.set_step(result_->step);
     response_.set_contributors(result_->contributors);
-    if (result_->sparse) {
-      auto* u = response_.mutable_sparse_update();
-      u->set_count(result_->sparse_count);
-      u->set_value_type(cddp::v1::VALUE_TYPE_FP32);
-      u->set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
-      u->set_indices(result_->sparse_indices);
-      u->set_values(result_->sparse_values);
-      wrote_last_ = true;
-      response_.set_last(true);
-    } else {
-      wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
-                                   &response_);
-    }
+    wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
+                                 &response_);
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
     StartWrite(&response_);
@@ -158,6 +193,7 @@ class PushPullReactor final
   const cddp::v1::PushPullRequest* const request_;
   ShardState* const state_;
   ServerMetrics* const metrics_;
+  SparseReplyCache* const sparse_replies_;
   const size_t piece_floats_;
 
   absl::Mutex mu_;
@@ -168,7 +204,8 @@ class PushPullReactor final
   bool wrote_last_ ABSL_GUARDED_BY(mu_) = false;
   size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
-  PushPullResponse response_ ABSL_GUARDED_BY(mu_);
+  PushPullResponse response_ ABSL_GUARDED_BY(mu_);  // dense pieces
+  std::shared_ptr<const PushPullResponse> sparse_reply_ ABSL_GUARDED_BY(mu_);
 };
 
 // Streams the shard's current values under a read lease.
@@ -245,10 +282,13 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
 
 }  // namespace
 
+ParameterServerService::~ParameterServerService() = default;
+
 ParameterServerService::ParameterServerService(ShardState* state,
                                                ServerMetrics* metrics,
                                                size_t piece_bytes)
     : state_(state), metrics_(metrics),
+      sparse_replies_(std::make_unique<SparseReplyCache>()),
       piece_floats_(piece_bytes / sizeof(float)) {
   CDDP_CHECK(piece_floats_ > 0);
 }
@@ -280,7 +320,8 @@ grpc::ServerWriteReactor<PushPullResponse>* ParameterServerService::PushPull(
     grpc::CallbackServerContext* context,
     const cddp::v1::PushPullRequest* request) {
   auto* reactor =
-      new PushPullReactor(context, request, state_, metrics_, piece_floats_);
+      new PushPullReactor(context, request, state_, metrics_,
+                          sparse_replies_.get(), piece_floats_);
   reactor->Start();
   return reactor;
 }

@@ -12,12 +12,15 @@
 #define CDDP_SERVER_PARAMETER_SERVER_SERVICE_H_
 
 #include <cstddef>
+#include <memory>
 
 #include "cddp/v1/parameter_server.grpc.pb.h"
 #include "server/server_metrics.h"
 #include "server/shard_state.h"
 
 namespace cddp::server {
+
+class SparseReplyCache;
 
 inline constexpr size_t kDefaultPieceBytes = size_t{1} << 20;
 
@@ -27,6 +30,7 @@ class ParameterServerService final
   // `state` and `metrics` outlive the service; piece_bytes is a multiple of 4.
   ParameterServerService(ShardState* state, ServerMetrics* metrics,
                          size_t piece_bytes = kDefaultPieceBytes);
+  ~ParameterServerService() override;
 
   grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
                                  const cddp::v1::JoinRequest* request,
@@ -41,6 +45,7 @@ class ParameterServerService final
  private:
   ShardState* const state_;
   ServerMetrics* const metrics_;
+  const std::unique_ptr<SparseReplyCache> sparse_replies_;
   const size_t piece_floats_;
 };
 

@@ -95,6 +95,65 @@ TEST(WireCodecTest, ExtremeIndicesRoundTrip) {
   }
 }
 
+// The varint fast paths (one- and two-byte gaps without branches, longer
+// ones the general way) against the bytes LEB128 defines, at every length
+// boundary and with the last varint one byte from the end.
+TEST(WireCodecTest, DeltaVarintBytesAtEveryLengthBoundary) {
+  SparseSelection s;
+  uint32_t index = 0;
+  for (uint32_t gap : {0u, 1u, 127u, 128u, 129u, 16383u, 16384u, 1u, 2097151u,
+                       2097152u, 268435455u, 268435456u, 5u}) {
+    index += gap;
+    s.indices.push_back(index);
+    s.values.push_back(1.0f);
+  }
+  s.indices.push_back(0xfffffffeu);  // a five-byte gap, the largest index
+  s.values.push_back(2.0f);
+  const Encoded e = Encode(s, ValueType::kFp32, IndexEncoding::kDeltaVarint);
+  std::string expected;
+  uint32_t prev = 0;
+  for (uint32_t i : s.indices) {
+    uint32_t gap = i - prev;
+    prev = i;
+    while (gap >= 0x80) {
+      expected.push_back(static_cast<char>((gap & 0x7f) | 0x80));
+      gap >>= 7;
+    }
+    expected.push_back(static_cast<char>(gap));
+  }
+  EXPECT_EQ(e.indices, expected);
+  SparseSelection back;
+  const uint32_t n = static_cast<uint32_t>(s.size());
+  ASSERT_TRUE(DecodeChunk(e.View(n, ValueType::kFp32,
+                                 IndexEncoding::kDeltaVarint),
+                          0xffffffffu, &back)
+                  .ok());
+  EXPECT_EQ(back.indices, s.indices);
+}
+
+TEST(WireCodecTest, RandomGapsRoundTripThroughTheFastPaths) {
+  std::mt19937_64 rng(7);
+  for (uint32_t mean_gap : {1u, 50u, 100u, 3000u, 100000u}) {
+    SparseSelection s;
+    std::uniform_int_distribution<uint32_t> gap(1, 2 * mean_gap);
+    for (uint64_t i = gap(rng) - 1; i < (1u << 30) && s.size() < 20000;
+         i += gap(rng)) {
+      s.indices.push_back(static_cast<uint32_t>(i));
+      s.values.push_back(static_cast<float>(s.size()));
+    }
+    const Encoded e = Encode(s, ValueType::kFp32, IndexEncoding::kDeltaVarint);
+    SparseSelection back;
+    ASSERT_TRUE(DecodeChunk(e.View(static_cast<uint32_t>(s.size()),
+                                   ValueType::kFp32,
+                                   IndexEncoding::kDeltaVarint),
+                            1u << 30, &back)
+                    .ok())
+        << "mean gap " << mean_gap;
+    EXPECT_EQ(back.indices, s.indices) << "mean gap " << mean_gap;
+    EXPECT_EQ(back.values, s.values) << "mean gap " << mean_gap;
+  }
+}
+
 TEST(WireCodecTest, EncodeRefusesUnsortedOrMismatchedInput) {
   std::string i, v;
   SparseSelection s;
@@ -215,6 +274,21 @@ TEST(WireCodecTest, RejectsOverlongVarint) {
   big.values.assign(4, '\0');
   ExpectRejected(big.View(1, ValueType::kFp32, IndexEncoding::kDeltaVarint),
                  100, "exceeds 2^32 - 1");
+}
+
+TEST(WireCodecTest, RejectsVarintCutShortAtTheEnd) {
+  // One byte left and it continues (the fast path reads two bytes, so this
+  // is the tail case), and a longer varint cut short.
+  for (const std::string& bytes :
+       {std::string("\x05\x81", 2), std::string("\x81", 1),
+        std::string("\x05\x80\x80", 3)}) {
+    Encoded e;
+    e.indices = bytes;
+    const uint32_t count = bytes.size() == 1 ? 1 : 2;
+    e.values.assign(4 * count, '\0');
+    ExpectRejected(e.View(count, ValueType::kFp32, IndexEncoding::kDeltaVarint),
+                   1000, "end inside varint");
+  }
 }
 
 TEST(WireCodecTest, RejectsNonFiniteValues) {

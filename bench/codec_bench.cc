@@ -1,0 +1,118 @@
+// Google Benchmark for the per-round codec work of a 1 % round with W = 2,
+// S = 2 and N = 25.6 M (what cddp_ps_bench runs end to end): one shard's
+// push chunk (128 K pairs over 12.8 M elements, gaps of 1..199), and the
+// shard's sparse reply (the union of two such pushes, ~255 K pairs).
+//   BM_EncodePush        EncodeChunk, delta varint + fp32 (worker, per shard)
+//   BM_DecodePush        DecodeChunk with every check (server, per push)
+//   BM_ApplyReply        ApplySparseUpdate into the worker's 51 MB shard
+//                        range (worker, per shard reply)
+//   BM_AggregateSparse   the shard's round close with the sparse downlink:
+//                        sum two pushes in worker order, plain SGD on the
+//                        51 MB shard, encode the reply
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "cddp/v1/parameter_server.pb.h"
+#include "common/check.h"
+#include "common/huge_pages.h"
+#include "common/wire_codec.h"
+#include "server/aggregate.h"
+#include "server/optimizer.h"
+#include "worker/sparse_apply.h"
+
+namespace cddp {
+namespace {
+
+constexpr uint32_t kRange = 12'800'000;
+
+common::SparseSelection RandomSelection(uint64_t seed, uint32_t mean_gap) {
+  common::SparseSelection s;
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<uint32_t> gap(1, 2 * mean_gap - 1);
+  std::uniform_real_distribution<float> value(-1e-3f, 1e-3f);
+  for (uint64_t i = gap(rng) / 2; i < kRange; i += gap(rng)) {
+    s.indices.push_back(static_cast<uint32_t>(i));
+    s.values.push_back(value(rng));
+  }
+  return s;
+}
+
+cddp::v1::SparseChunk Encode(const common::SparseSelection& s) {
+  cddp::v1::SparseChunk c;
+  c.set_count(static_cast<uint32_t>(s.size()));
+  c.set_value_type(cddp::v1::VALUE_TYPE_FP32);
+  c.set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
+  CDDP_CHECK(common::EncodeChunk(s, common::ValueType::kFp32,
+                                 common::IndexEncoding::kDeltaVarint,
+                                 c.mutable_indices(), c.mutable_values())
+                 .ok());
+  return c;
+}
+
+void BM_EncodePush(benchmark::State& state) {
+  const common::SparseSelection s = RandomSelection(1, 100);
+  std::string indices, values;
+  for (auto _ : state) {
+    CDDP_CHECK(common::EncodeChunk(s, common::ValueType::kFp32,
+                                   common::IndexEncoding::kDeltaVarint,
+                                   &indices, &values)
+                   .ok());
+    benchmark::DoNotOptimize(indices.data());
+  }
+  state.SetItemsProcessed(state.iterations() * s.size());
+}
+BENCHMARK(BM_EncodePush)->Unit(benchmark::kMicrosecond);
+
+void BM_DecodePush(benchmark::State& state) {
+  const cddp::v1::SparseChunk c = Encode(RandomSelection(1, 100));
+  common::SparseSelection out;
+  for (auto _ : state) {
+    CDDP_CHECK(common::DecodeChunk({c.count(), c.value_type(),
+                                    c.index_encoding(), c.indices(),
+                                    c.values()},
+                                   kRange, &out)
+                   .ok());
+    benchmark::DoNotOptimize(out.indices.data());
+  }
+  state.SetItemsProcessed(state.iterations() * c.count());
+}
+BENCHMARK(BM_DecodePush)->Unit(benchmark::kMicrosecond);
+
+void BM_ApplyReply(benchmark::State& state) {
+  const cddp::v1::SparseChunk c = Encode(RandomSelection(3, 50));
+  common::HugePageFloats range(kRange);
+  for (auto _ : state) {
+    CDDP_CHECK(worker::ApplySparseUpdate(c, range.span()).ok());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * c.count());
+}
+BENCHMARK(BM_ApplyReply)->Unit(benchmark::kMicrosecond);
+
+void BM_AggregateSparse(benchmark::State& state) {
+  const common::SparseSelection a = RandomSelection(1, 100);
+  const common::SparseSelection b = RandomSelection(2, 100);
+  const common::SparseSelection* pushes[] = {&a, &b};
+  common::HugePageFloats values(kRange);
+  server::Optimizer sgd(server::OptimizerOptions{}, kRange);
+  common::SparseSelection sum;
+  std::string indices, encoded_values;
+  for (auto _ : state) {
+    server::SumInWorkerOrder(pushes, &sum);
+    sgd.StepSparse(values.span(), &sum, 0.5f);
+    CDDP_CHECK(common::EncodeChunk(sum, common::ValueType::kFp32,
+                                   common::IndexEncoding::kDeltaVarint,
+                                   &indices, &encoded_values)
+                   .ok());
+    benchmark::DoNotOptimize(indices.data());
+  }
+  state.SetItemsProcessed(state.iterations() * sum.size());
+}
+BENCHMARK(BM_AggregateSparse)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace cddp
+
+BENCHMARK_MAIN();
