@@ -1,7 +1,8 @@
 // Google Benchmark for the per-round codec work of a 1 % round with W = 2,
 // S = 2 and N = 25.6 M (what cddp_ps_bench runs end to end): one shard's
-// push chunk (128 K pairs over 12.8 M elements, gaps of 1..199), and the
-// shard's sparse reply (the union of two such pushes, ~255 K pairs).
+// push chunk (128 K pairs over 12.8 M elements, gaps of 1..199, as
+// cddp_ps_bench draws them), and the shard's sparse reply (the union of two
+// such pushes, ~255 K pairs).
 //   BM_EncodePush        EncodeChunk, delta varint + fp32 (worker, per shard)
 //   BM_DecodePush        DecodeChunk with every check (server, per push)
 //   BM_ApplyReply        ApplySparseUpdate into the worker's 51 MB shard
@@ -80,8 +81,19 @@ void BM_DecodePush(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodePush)->Unit(benchmark::kMicrosecond);
 
+// The shard's sparse reply: the union of the two workers' pushes, as the
+// server sends it.
+common::SparseSelection Union() {
+  const common::SparseSelection a = RandomSelection(1, 100);
+  const common::SparseSelection b = RandomSelection(2, 100);
+  const common::SparseSelection* pushes[] = {&a, &b};
+  common::SparseSelection sum;
+  server::SumInWorkerOrder(pushes, &sum);
+  return sum;
+}
+
 void BM_ApplyReply(benchmark::State& state) {
-  const cddp::v1::SparseChunk c = Encode(RandomSelection(3, 50));
+  const cddp::v1::SparseChunk c = Encode(Union());
   common::HugePageFloats range(kRange);
   for (auto _ : state) {
     CDDP_CHECK(worker::ApplySparseUpdate(c, range.span()).ok());
