@@ -12,7 +12,8 @@
 # The default preset builds the CUDA kernels (common/cuda, issue 6) whenever
 # nvcc is found (on PATH or in /usr/local/cuda/bin); their tests skip without
 # a GPU. CDDP_REQUIRE_CUDA=1 (CI) makes a missing nvcc an error. The asan
-# preset never builds CUDA.
+# preset never builds CUDA. Both presets run the kernel tests on a CPU
+# emulator (cddp_cuda_emulated_test, tests/cuda_emulation/), GPU or not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

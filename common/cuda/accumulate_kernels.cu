@@ -8,6 +8,7 @@
 
 #include "common/candidate_kernels.h"  // kCollectNothing
 #include "common/cuda/detail/cuda_check.h"
+#include "common/cuda/detail/launch.h"
 #include "common/cuda/detail/launchers.h"
 #include "common/cuda/detail/radix_digit.cuh"
 #include "common/cuda/detail/tile_rank.cuh"
@@ -280,7 +281,7 @@ KernelStatus LaunchPrepare(const Plan& p, const WorkspaceBuffers& b,
                       b.state,
                       b.batch_failed,
                       b.sample_keys};
-  PrepareKernel<<<1, kPrepareThreads, 0, stream>>>(a);
+  Launch(PrepareKernel, 1, kPrepareThreads, stream, a);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("PrepareKernel");
   return KernelStatus::Ok();
 }
@@ -293,13 +294,13 @@ KernelStatus LaunchPass(const Plan& p, const WorkspaceBuffers& b,
   const bool sample = p.sample_size > 0;
   if (p.residual == nullptr) {  // top-k: only the fast selector has a pass
     if (!sample) return KernelStatus::Ok();
-    PassKernel<false, true, false><<<p.grid, kThreads, 0, stream>>>(a);
+    Launch(PassKernel<false, true, false>, p.grid, kThreads, stream, a);
   } else if (p.k == 0) {
-    PassKernel<true, false, false><<<p.grid, kThreads, 0, stream>>>(a);
+    Launch(PassKernel<true, false, false>, p.grid, kThreads, stream, a);
   } else if (sample) {
-    PassKernel<true, true, false><<<p.grid, kThreads, 0, stream>>>(a);
+    Launch(PassKernel<true, true, false>, p.grid, kThreads, stream, a);
   } else {
-    PassKernel<true, false, true><<<p.grid, kThreads, 0, stream>>>(a);
+    Launch(PassKernel<true, false, true>, p.grid, kThreads, stream, a);
   }
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("PassKernel");
   return KernelStatus::Ok();
@@ -307,8 +308,8 @@ KernelStatus LaunchPass(const Plan& p, const WorkspaceBuffers& b,
 
 KernelStatus LaunchRestore(const Plan& p, const WorkspaceBuffers& b,
                            cudaStream_t stream) {
-  RestoreKernel<<<p.grid, kThreads, 0, stream>>>(p.residual, p.gradient, p.n,
-                                                 p.report, b.batch_failed);
+  Launch(RestoreKernel, p.grid, kThreads, stream, p.residual, p.gradient, p.n,
+         p.report, b.batch_failed);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("RestoreKernel");
   return KernelStatus::Ok();
 }
@@ -322,7 +323,7 @@ KernelStatus LaunchGather(const Plan& p, const WorkspaceBuffers& b,
   const GatherArgs a{b.state,      b.batch_failed, p.k,          p.tiles,
                      b.tile_count, b.tile_offset,  b.slot_index, b.slot_value,
                      b.cand_index, b.cand_value};
-  GatherKernel<<<p.grid, kThreads, 0, stream>>>(a);
+  Launch(GatherKernel, p.grid, kThreads, stream, a);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("GatherKernel");
   return KernelStatus::Ok();
 }

@@ -9,6 +9,7 @@
 
 #include "common/compression_types.h"
 #include "common/cuda/detail/cuda_check.h"
+#include "common/cuda/detail/launch.h"
 #include "common/cuda/detail/launchers.h"
 #include "common/cuda/detail/radix_digit.cuh"
 #include "common/cuda/detail/tile_rank.cuh"
@@ -173,8 +174,8 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
 
 KernelStatus LaunchHistogram(int pass, const Plan& p, const WorkspaceBuffers& b,
                              cudaStream_t stream) {
-  HistogramKernel<<<p.grid, kThreads, 0, stream>>>(b.state, b.batch_failed,
-                                                   pass);
+  Launch(HistogramKernel, p.grid, kThreads, stream, b.state, b.batch_failed,
+         pass);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("HistogramKernel");
   return KernelStatus::Ok();
 }
@@ -183,8 +184,8 @@ KernelStatus LaunchOrderedWrite(const Plan& p, common::ValueType value_type,
                                 uint32_t index_base, uint32_t* out_index,
                                 float* out_value, const WorkspaceBuffers& b,
                                 cudaStream_t stream) {
-  CountKernel<<<p.grid, kThreads, 0, stream>>>(b.state, b.batch_failed, p.tiles,
-                                               b.tile_pair);
+  Launch(CountKernel, p.grid, kThreads, stream, b.state, b.batch_failed,
+         p.tiles, b.tile_pair);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("CountKernel");
   size_t temp_bytes = b.scan_temp_bytes;
   CDDP_CUDA_RETURN_IF_ERROR(cub::DeviceScan::ExclusiveSum(
@@ -193,7 +194,7 @@ KernelStatus LaunchOrderedWrite(const Plan& p, common::ValueType value_type,
   const WriteArgs a{b.state,    b.batch_failed, p.tiles,    b.tile_pair_offset,
                     p.residual, value_type,     index_base, out_index,
                     out_value};
-  WriteKernel<<<p.grid, kThreads, 0, stream>>>(a);
+  Launch(WriteKernel, p.grid, kThreads, stream, a);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("WriteKernel");
   return KernelStatus::Ok();
 }

@@ -7,6 +7,7 @@
 
 #include "common/cuda/compression_kernels.h"
 #include "common/cuda/detail/cuda_check.h"
+#include "common/cuda/detail/launch.h"
 #include "common/cuda/detail/workspace_buffers.h"
 
 namespace cddp::cuda {
@@ -67,8 +68,8 @@ KernelStatus EnqueueScatterAdd(float* r, const uint32_t* index,
   }
   const size_t blocks =
       std::min<size_t>((count + kThreads - 1) / kThreads, 4096);
-  ScatterAddKernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
-      r, index, value, count);
+  detail::Launch(ScatterAddKernel, static_cast<unsigned>(blocks), kThreads,
+                 stream, r, index, value, count);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("ScatterAddKernel");
   return KernelStatus::Ok();
 }
@@ -80,8 +81,8 @@ KernelStatus EnqueueSumOfSquares(const float* x, size_t n, double* result,
                                "null array");
   }
   const detail::WorkspaceBuffers& b = ws.buffers();
-  SumOfSquaresKernel<<<b.grid, kThreads, 0, stream>>>(x, n, b.partials,
-                                                      b.partials_done, result);
+  detail::Launch(SumOfSquaresKernel, b.grid, kThreads, stream, x, n, b.partials,
+                 b.partials_done, result);
   CDDP_CUDA_RETURN_IF_LAUNCH_FAILED("SumOfSquaresKernel");
   return KernelStatus::Ok();
 }
