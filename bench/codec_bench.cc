@@ -70,11 +70,11 @@ void BM_DecodePush(benchmark::State& state) {
   const cddp::v1::SparseChunk c = Encode(RandomSelection(1, 100));
   common::SparseSelection out;
   for (auto _ : state) {
-    CDDP_CHECK(common::DecodeChunk({c.count(), c.value_type(),
-                                    c.index_encoding(), c.indices(),
-                                    c.values()},
-                                   kRange, &out)
-                   .ok());
+    CDDP_CHECK(
+        common::DecodeChunk({c.count(), c.value_type(), c.index_encoding(),
+                             c.indices(), c.values()},
+                            kRange, &out)
+            .ok());
     benchmark::DoNotOptimize(out.indices.data());
   }
   state.SetItemsProcessed(state.iterations() * c.count());

@@ -42,12 +42,14 @@ void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
       // take_a = x <= y, take_b = y <= x, from the sign of y - x: written
       // as arithmetic so that the compiler cannot turn them into a branch.
       const int64_t d = int64_t{y} - int64_t{x};
-      const uint32_t take_a = static_cast<uint32_t>(~static_cast<uint64_t>(d) >> 63);
-      const uint32_t take_b = static_cast<uint32_t>(static_cast<uint64_t>(d - 1) >> 63);
-      const float va = std::bit_cast<float>(std::bit_cast<uint32_t>(av[i]) &
-                                            (0u - take_a));
-      const float vb = std::bit_cast<float>(std::bit_cast<uint32_t>(bv[j]) &
-                                            (0u - take_b));
+      const uint32_t take_a =
+          static_cast<uint32_t>(~static_cast<uint64_t>(d) >> 63);
+      const uint32_t take_b =
+          static_cast<uint32_t>(static_cast<uint64_t>(d - 1) >> 63);
+      const float va =
+          std::bit_cast<float>(std::bit_cast<uint32_t>(av[i]) & (0u - take_a));
+      const float vb =
+          std::bit_cast<float>(std::bit_cast<uint32_t>(bv[j]) & (0u - take_b));
       oi[k] = std::min(x, y);
       ov[k++] = (0.0f + va) + vb;
       i += take_a;
@@ -70,8 +72,7 @@ void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
       if (!any) break;
       float sum = 0.0f;
       for (size_t w = 0; w < pushes.size(); ++w) {
-        if (pos[w] < pushes[w]->size() &&
-            pushes[w]->indices[pos[w]] == next) {
+        if (pos[w] < pushes[w]->size() && pushes[w]->indices[pos[w]] == next) {
           sum += pushes[w]->values[pos[w]++];
         }
       }

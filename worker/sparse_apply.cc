@@ -22,10 +22,10 @@ absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& u,
   if (u.value_type() != cddp::v1::VALUE_TYPE_FP32 ||
       u.index_encoding() != cddp::v1::INDEX_ENCODING_DELTA_VARINT) {
     common::SparseSelection s;
-    absl::Status st = common::DecodeChunk(
-        {u.count(), u.value_type(), u.index_encoding(), u.indices(),
-         u.values()},
-        static_cast<uint32_t>(range.size()), &s);
+    absl::Status st =
+        common::DecodeChunk({u.count(), u.value_type(), u.index_encoding(),
+                             u.indices(), u.values()},
+                            static_cast<uint32_t>(range.size()), &s);
     if (!st.ok()) return Bad(std::string(st.message()));
     for (size_t k = 0; k < s.size(); ++k) range[s.indices[k]] = s.values[k];
     return absl::OkStatus();
@@ -58,10 +58,10 @@ absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& u,
       });
   if (!ok) {
     common::SparseSelection ignored;  // names the broken rule
-    absl::Status st = common::DecodeChunk(
-        {u.count(), u.value_type(), u.index_encoding(), u.indices(),
-         u.values()},
-        static_cast<uint32_t>(range.size()), &ignored);
+    absl::Status st =
+        common::DecodeChunk({u.count(), u.value_type(), u.index_encoding(),
+                             u.indices(), u.values()},
+                            static_cast<uint32_t>(range.size()), &ignored);
     return Bad(st.ok() ? std::string("indices malformed")
                        : std::string(st.message()));
   }

@@ -14,9 +14,9 @@
 namespace cddp::worker {
 namespace {
 
-cddp::v1::SparseChunk Chunk(const common::SparseSelection& s,
-                            common::IndexEncoding encoding =
-                                common::IndexEncoding::kDeltaVarint) {
+cddp::v1::SparseChunk Chunk(
+    const common::SparseSelection& s,
+    common::IndexEncoding encoding = common::IndexEncoding::kDeltaVarint) {
   cddp::v1::SparseChunk c;
   c.set_count(static_cast<uint32_t>(s.size()));
   c.set_value_type(cddp::v1::VALUE_TYPE_FP32);
@@ -37,7 +37,8 @@ common::SparseSelection Random(size_t n, uint32_t range, uint64_t seed) {
     if (!used[i]) used[i] = 1, s.indices.push_back(i);
   }
   std::sort(s.indices.begin(), s.indices.end());
-  for (size_t k = 0; k < n; ++k) s.values.push_back(static_cast<float>(k) + 0.5f);
+  for (size_t k = 0; k < n; ++k)
+    s.values.push_back(static_cast<float>(k) + 0.5f);
   return s;
 }
 
