@@ -39,6 +39,9 @@ ABSL_FLAG(int, warmup, 1, "unmeasured rounds first");
 ABSL_FLAG(std::string, densities, "1.0,0.01", "push densities to run");
 ABSL_FLAG(std::string, downlinks, "dense,sparse", "downlink modes to run");
 ABSL_FLAG(int, piece_kb, 1024, "dense reply piece size, KiB");
+ABSL_FLAG(uint32_t, sparse_piece_pairs,
+          cddp::server::ShardOptions{}.sparse_piece_pairs,
+          "sparse reply: pairs per message");
 ABSL_FLAG(double, gloo_ms, 0, "gloo all_reduce median (ms) to compare with");
 
 namespace {
@@ -172,6 +175,7 @@ Row RunConfig(double density, cddp::server::DownlinkMode downlink) {
     o.shard.num_workers = W;
     o.shard.optimizer.lr = 0.01f;
     o.shard.downlink = downlink;
+    o.shard.sparse_piece_pairs = absl::GetFlag(FLAGS_sparse_piece_pairs);
     o.max_message_mb = 1024;
     o.piece_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_piece_kb)) << 10;
     o.observer = &traces;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
 
 #include "absl/strings/str_cat.h"
 #include "common/float_formats.h"
@@ -59,18 +60,19 @@ bool Ascending(const uint32_t* idx, size_t n) {
   return ok != 0;
 }
 
-absl::Status CheckAscending(const SparseSelection& s) {
-  if (s.indices.size() != s.values.size()) {
+absl::Status CheckAscending(std::span<const uint32_t> indices,
+                            std::span<const float> values) {
+  if (indices.size() != values.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "selection has ", s.indices.size(), " indices but ", s.values.size(),
+        "selection has ", indices.size(), " indices but ", values.size(),
         " values"));
   }
-  if (Ascending(s.indices.data(), s.indices.size())) return absl::OkStatus();
-  for (size_t i = 1; i < s.indices.size(); ++i) {
-    if (s.indices[i] <= s.indices[i - 1]) {
+  if (Ascending(indices.data(), indices.size())) return absl::OkStatus();
+  for (size_t i = 1; i < indices.size(); ++i) {
+    if (indices[i] <= indices[i - 1]) {
       return absl::InvalidArgumentError(absl::StrCat(
           "indices not strictly increasing at position ", i, ": ",
-          s.indices[i - 1], " then ", s.indices[i]));
+          indices[i - 1], " then ", indices[i]));
     }
   }
   return absl::OkStatus();
@@ -238,38 +240,46 @@ size_t EncodedSize(const SparseSelection& s, ValueType value_type,
   return bytes;
 }
 
-absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
+absl::Status EncodeChunk(std::span<const uint32_t> indices,
+                         std::span<const float> values, ValueType value_type,
                          IndexEncoding index_encoding,
                          std::string* indices_out, std::string* values_out) {
-  if (auto st = CheckAscending(s); !st.ok()) return st;
-  const size_t n = s.size();
+  if (auto st = CheckAscending(indices, values); !st.ok()) return st;
+  const size_t n = indices.size();
   if (index_encoding == IndexEncoding::kDense) {
-    if (n > 0 && s.indices.back() != n - 1) {  // ascending + last == n-1
+    if (n > 0 && indices.back() != n - 1) {  // ascending + last == n-1
       return absl::InvalidArgumentError(
           "a dense chunk needs indices 0, 1, ..., size - 1");
     }
     indices_out->clear();
   } else if (index_encoding == IndexEncoding::kAbsoluteU32) {
-    indices_out->assign(reinterpret_cast<const char*>(s.indices.data()),
+    indices_out->assign(reinterpret_cast<const char*>(indices.data()),
                         4 * n);
   } else {
     indices_out->resize(5 * n);
-    char* p = PutDeltaVarints(s.indices.data(), n, indices_out->data());
+    char* p = PutDeltaVarints(indices.data(), n, indices_out->data());
     indices_out->resize(static_cast<size_t>(p - indices_out->data()));
   }
   if (value_type == ValueType::kFp32) {
-    values_out->assign(reinterpret_cast<const char*>(s.values.data()), 4 * n);
+    values_out->assign(reinterpret_cast<const char*>(values.data()), 4 * n);
   } else {
     values_out->resize(2 * n);
     char* p = values_out->data();
     for (size_t i = 0; i < n; ++i) {
       const uint16_t h = value_type == ValueType::kFp16
-                             ? FloatToFp16(s.values[i])
-                             : FloatToBf16(s.values[i]);
+                             ? FloatToFp16(values[i])
+                             : FloatToBf16(values[i]);
       std::memcpy(p + 2 * i, &h, 2);
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
+                         IndexEncoding index_encoding,
+                         std::string* indices_out, std::string* values_out) {
+  return EncodeChunk(s.indices, s.values, value_type, index_encoding,
+                     indices_out, values_out);
 }
 
 absl::Status DecodeChunk(const EncodedChunkView& chunk, uint32_t range_size,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -34,26 +35,35 @@ bool FillDensePiece(std::span<const float> values, size_t piece,
 
 }  // namespace
 
-// The sparse-downlink reply of the latest round. Every waiter of a round
-// gets the same message, so it is built once (the first waiter to ask) and
-// shared; gRPC only reads it (const serialisation is thread-safe).
+// The sparse-downlink reply of the latest round: one message per piece
+// (RoundResult::sparse_pieces), the last one marked. Every waiter of a
+// round gets the same messages, so they are built once (by the first
+// waiter to ask) and shared; gRPC only reads them (const serialisation is
+// thread-safe).
 class SparseReplyCache {
  public:
-  std::shared_ptr<const PushPullResponse> Get(
+  using Reply = std::vector<std::shared_ptr<const PushPullResponse>>;
+
+  std::shared_ptr<const Reply> Get(
       const std::shared_ptr<const RoundResult>& result) {
     absl::MutexLock lock(&mu_);
     if (reply_ == nullptr || result_.lock() != result) {
-      auto reply = std::make_shared<PushPullResponse>();
-      reply->set_step(result->step);
-      reply->set_contributors(result->contributors);
-      auto* u = reply->mutable_sparse_update();
-      u->set_count(result->sparse_count);
-      u->set_value_type(cddp::v1::VALUE_TYPE_FP32);
-      u->set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
-      u->set_indices(result->sparse_indices);
-      u->set_values(result->sparse_values);
-      reply->set_last(true);
-      reply->ByteSizeLong();  // cache the size before threads share it
+      auto reply = std::make_shared<Reply>();
+      for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
+        const SparsePiece& piece = result->sparse_pieces[p];
+        auto message = std::make_shared<PushPullResponse>();
+        message->set_step(result->step);
+        message->set_contributors(result->contributors);
+        auto* u = message->mutable_sparse_update();
+        u->set_count(piece.count);
+        u->set_value_type(cddp::v1::VALUE_TYPE_FP32);
+        u->set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
+        u->set_indices(piece.indices);
+        u->set_values(piece.values);
+        message->set_last(p + 1 == result->sparse_pieces.size());
+        message->ByteSizeLong();  // cache the size before threads share it
+        reply->push_back(std::move(message));
+      }
       reply_ = std::move(reply);
       result_ = result;
     }
@@ -63,7 +73,7 @@ class SparseReplyCache {
  private:
   absl::Mutex mu_;
   std::weak_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const PushPullResponse> reply_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Reply> reply_ ABSL_GUARDED_BY(mu_);
 };
 
 namespace {
@@ -164,12 +174,14 @@ class PushPullReactor final
   // needed (the last piece is built), so the caller can end the lease.
   bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (result_->sparse) {
-      sparse_reply_ = sparse_replies_->Get(result_);
-      wrote_last_ = true;
-      metrics_->sent_bytes.Increment(
-          static_cast<double>(sparse_reply_->ByteSizeLong()));
-      StartWrite(sparse_reply_.get());
-      return true;
+      if (sparse_reply_ == nullptr) sparse_reply_ = sparse_replies_->Get(result_);
+      const PushPullResponse& piece = *(*sparse_reply_)[sparse_next_++];
+      wrote_last_ = sparse_next_ == sparse_reply_->size();
+      metrics_->sent_bytes.Increment(static_cast<double>(piece.ByteSizeLong()));
+      StartWrite(&piece);
+      // The pieces hold their own bytes and never read the shard's values:
+      // the lease can end with the first piece (and only once).
+      return sparse_next_ == 1;
     }
     response_.Clear();
     response_.set_step(result_->step);
@@ -205,7 +217,10 @@ class PushPullReactor final
   size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
   PushPullResponse response_ ABSL_GUARDED_BY(mu_);  // dense pieces
-  std::shared_ptr<const PushPullResponse> sparse_reply_ ABSL_GUARDED_BY(mu_);
+  // Sparse downlink: the round's shared messages and the next to write.
+  std::shared_ptr<const SparseReplyCache::Reply> sparse_reply_
+      ABSL_GUARDED_BY(mu_);
+  size_t sparse_next_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Streams the shard's current values under a read lease.

@@ -19,6 +19,9 @@ absl::Status ShardOptions::Validate() const {
   if (round_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("round_timeout must be positive");
   }
+  if (sparse_piece_pairs == 0) {
+    return absl::InvalidArgumentError("sparse_piece_pairs must be positive");
+  }
   if (auto s = optimizer.Validate(); !s.ok()) return s;
   if (downlink == DownlinkMode::kSparse && !optimizer.IsPlainSgd()) {
     return absl::FailedPreconditionError(absl::StrCat(

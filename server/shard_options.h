@@ -21,6 +21,10 @@ struct ShardOptions {
   OptimizerOptions optimizer;
   DownlinkMode downlink = DownlinkMode::kDense;
   absl::Duration round_timeout = absl::Seconds(30);
+  // Sparse downlink: (index, value) pairs per reply message. The reply
+  // streams in pieces, so a worker applies one while the next is on the
+  // wire (bench/ps_bench.cc); > 0.
+  uint32_t sparse_piece_pairs = 1 << 16;
 
   // INVALID_ARGUMENT for inconsistent counts or a bad optimizer;
   // FAILED_PRECONDITION for the sparse downlink with anything but plain SGD

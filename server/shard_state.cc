@@ -367,12 +367,22 @@ void ShardState::Aggregate(RoundResult* result) {
     // Plain SGD (checked at start-up): the changed entries are exactly the
     // summed ones, ascending, and StepSparse left their new values in sum_.
     result->sparse = true;
-    result->sparse_count = static_cast<uint32_t>(sum_.size());
-    CDDP_CHECK(common::EncodeChunk(sum_, common::ValueType::kFp32,
-                                   common::IndexEncoding::kDeltaVarint,
-                                   &result->sparse_indices,
-                                   &result->sparse_values)
-                   .ok());
+    const size_t n = sum_.size();
+    const size_t per_piece = options_.sparse_piece_pairs;
+    result->sparse_pieces.resize(std::max<size_t>(1, (n + per_piece - 1) / per_piece));
+    for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
+      const size_t begin = p * per_piece;
+      const size_t count = std::min(per_piece, n - begin);
+      SparsePiece& piece = result->sparse_pieces[p];
+      piece.count = static_cast<uint32_t>(count);
+      CDDP_CHECK(common::EncodeChunk(
+                     std::span<const uint32_t>(sum_.indices).subspan(begin, count),
+                     std::span<const float>(sum_.values).subspan(begin, count),
+                     common::ValueType::kFp32,
+                     common::IndexEncoding::kDeltaVarint, &piece.indices,
+                     &piece.values)
+                     .ok());
+    }
   }
   for (uint32_t w = 0; w < options_.num_workers; ++w) pending_[w].clear();
 }

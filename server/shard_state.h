@@ -44,16 +44,25 @@
 
 namespace cddp::server {
 
+// One message's worth of a sparse reply: consecutive entries of the
+// round's changed set, encoded fp32 / delta-varint (the first index
+// absolute, as in any chunk).
+struct SparsePiece {
+  uint32_t count = 0;
+  std::string indices;
+  std::string values;
+};
+
 // The outcome of a closed round, shared by all of its waiters. Immutable.
 struct RoundResult {
   uint64_t step = 0;  // the step the shard expects next
   uint32_t contributors = 0;
   // Sparse downlink only: the entries this round changed, with their new
-  // absolute values, encoded fp32 / delta-varint.
+  // absolute values, in ascending pieces of at most
+  // ShardOptions::sparse_piece_pairs pairs (at least one piece, possibly
+  // empty).
   bool sparse = false;
-  uint32_t sparse_count = 0;
-  std::string sparse_indices;
-  std::string sparse_values;
+  std::vector<SparsePiece> sparse_pieces;
 };
 
 // Timestamps of one round (from the injected clock), for benchmarks.

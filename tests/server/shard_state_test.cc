@@ -74,11 +74,13 @@ std::string Bytes(const std::vector<float>& v) {
 class ShardStateTest : public ::testing::Test {
  protected:
   void Make(const OptimizerOptions& opt, uint32_t workers,
-            DownlinkMode downlink = DownlinkMode::kDense) {
+            DownlinkMode downlink = DownlinkMode::kDense,
+            uint32_t sparse_piece_pairs = ShardOptions{}.sparse_piece_pairs) {
     ShardOptions o;
     o.num_workers = workers;
     o.optimizer = opt;
     o.downlink = downlink;
+    o.sparse_piece_pairs = sparse_piece_pairs;
     o.round_timeout = absl::Seconds(5);
     metrics_ = std::make_unique<ServerMetrics>(registry_, 0);
     state_ = std::make_unique<ShardState>(o, &clock_, metrics_.get(), nullptr);
@@ -223,26 +225,39 @@ TEST_F(ShardStateTest, ReadLeaseDefersTheClose) {
 }
 
 TEST_F(ShardStateTest, SparseDownlinkCarriesExactlyTheChangedEntries) {
-  OptimizerOptions opt;
-  opt.lr = 0.25f;
-  Make(opt, 2, DownlinkMode::kSparse);
-  const auto a = testing::RandomSelection(1, kN, 0.05);
-  const auto b = testing::RandomSelection(2, kN, 0.05);
-  FakeWaiter w0(state_.get()), w1(state_.get());
-  ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
-  ASSERT_TRUE(Push(1, 0, Encode(b), &w1).ok());
-  ASSERT_TRUE(w0.result->sparse);
-  common::SparseSelection update;
-  ASSERT_TRUE(common::DecodeChunk({w0.result->sparse_count, 1, 2,
-                                   w0.result->sparse_indices,
-                                   w0.result->sparse_values},
-                                  kN, &update)
-                  .ok());
-  std::vector<float> patched = init_;
-  for (size_t k = 0; k < update.size(); ++k) {
-    patched[update.indices[k]] = update.values[k];
+  // One piece (the default size), and many small ones.
+  for (uint32_t piece_pairs : {ShardOptions{}.sparse_piece_pairs, 7u}) {
+    OptimizerOptions opt;
+    opt.lr = 0.25f;
+    Make(opt, 2, DownlinkMode::kSparse, piece_pairs);
+    const auto a = testing::RandomSelection(1, kN, 0.05);
+    const auto b = testing::RandomSelection(2, kN, 0.05);
+    FakeWaiter w0(state_.get()), w1(state_.get());
+    ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
+    ASSERT_TRUE(Push(1, 0, Encode(b), &w1).ok());
+    ASSERT_TRUE(w0.result->sparse);
+    const auto& pieces = w0.result->sparse_pieces;
+    ASSERT_FALSE(pieces.empty());
+    std::vector<float> patched = init_;
+    int64_t last_index = -1;
+    size_t total = 0;
+    for (const SparsePiece& piece : pieces) {
+      EXPECT_LE(piece.count, piece_pairs);
+      common::SparseSelection update;
+      ASSERT_TRUE(common::DecodeChunk({piece.count, 1, 2, piece.indices,
+                                       piece.values},
+                                      kN, &update)
+                      .ok());
+      for (size_t k = 0; k < update.size(); ++k) {
+        EXPECT_GT(int64_t{update.indices[k]}, last_index);  // ascending
+        last_index = update.indices[k];
+        patched[update.indices[k]] = update.values[k];
+      }
+      total += update.size();
+    }
+    EXPECT_EQ(pieces.size(), (total + piece_pairs - 1) / piece_pairs);
+    EXPECT_EQ(patched, Values()) << piece_pairs << " pairs per piece";
   }
-  EXPECT_EQ(patched, Values());
 }
 
 TEST(ShardOptionsTest, SparseDownlinkNeedsPlainSgd) {

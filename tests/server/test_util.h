@@ -53,6 +53,7 @@ struct ClusterOptions {
   std::shared_ptr<prometheus::Registry> registry;  // shared by all shards
   int max_message_mb = 64;
   size_t piece_bytes = 4096;  // small, so replies take several pieces
+  uint32_t sparse_piece_pairs = 64;  // likewise for sparse replies
 };
 
 // S servers on 127.0.0.1 ephemeral ports. Construction CHECKs success.
