@@ -369,18 +369,20 @@ void ShardState::Aggregate(RoundResult* result) {
     result->sparse = true;
     const size_t n = sum_.size();
     const size_t per_piece = options_.sparse_piece_pairs;
-    result->sparse_pieces.resize(std::max<size_t>(1, (n + per_piece - 1) / per_piece));
+    const std::span<const uint32_t> indices = sum_.indices;
+    const std::span<const float> values = sum_.values;
+    result->sparse_pieces.resize(
+        std::max<size_t>(1, (n + per_piece - 1) / per_piece));
     for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
       const size_t begin = p * per_piece;
       const size_t count = std::min(per_piece, n - begin);
       SparsePiece& piece = result->sparse_pieces[p];
       piece.count = static_cast<uint32_t>(count);
-      CDDP_CHECK(common::EncodeChunk(
-                     std::span<const uint32_t>(sum_.indices).subspan(begin, count),
-                     std::span<const float>(sum_.values).subspan(begin, count),
-                     common::ValueType::kFp32,
-                     common::IndexEncoding::kDeltaVarint, &piece.indices,
-                     &piece.values)
+      CDDP_CHECK(common::EncodeChunk(indices.subspan(begin, count),
+                                     values.subspan(begin, count),
+                                     common::ValueType::kFp32,
+                                     common::IndexEncoding::kDeltaVarint,
+                                     &piece.indices, &piece.values)
                      .ok());
     }
   }
