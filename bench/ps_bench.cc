@@ -38,7 +38,9 @@ ABSL_FLAG(int, rounds, 5, "measured rounds per configuration");
 ABSL_FLAG(int, warmup, 1, "unmeasured rounds first");
 ABSL_FLAG(std::string, densities, "1.0,0.01", "push densities to run");
 ABSL_FLAG(std::string, downlinks, "dense,sparse", "downlink modes to run");
-ABSL_FLAG(int, piece_kb, 1024, "dense reply piece size, KiB");
+ABSL_FLAG(int, piece_kb,
+          static_cast<int>(cddp::server::kDefaultPieceBytes >> 10),
+          "dense reply piece size, KiB");
 ABSL_FLAG(uint32_t, sparse_piece_pairs,
           cddp::server::ShardOptions{}.sparse_piece_pairs,
           "sparse reply: pairs per message");
