@@ -30,7 +30,7 @@ done
 out=${OUT:-out/accuracy}
 mkdir -p "$out"
 cmake --build --preset default --target cddp-launch cddp-server cddp-worker >/dev/null
-launch=build/default/worker/cddp-launch
+launch=build/default/deploy/local/cddp-launch
 
 summary="$out/summary.tsv"
 if ((plot_only == 0)); then

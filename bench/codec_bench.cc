@@ -18,10 +18,10 @@
 #include "cddp/v1/parameter_server.pb.h"
 #include "common/check.h"
 #include "common/huge_pages.h"
-#include "common/wire_codec.h"
-#include "server/aggregate.h"
-#include "server/optimizer.h"
-#include "worker/sparse_apply.h"
+#include "common/wire/wire_codec.h"
+#include "server/shard/aggregate.h"
+#include "server/shard/optimizer.h"
+#include "worker/client/sparse_apply.h"
 
 namespace cddp {
 namespace {

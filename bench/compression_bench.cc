@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/candidate_kernels.h"
-#include "common/error_feedback.h"
-#include "common/topk.h"
+#include "common/compress/candidate_kernels.h"
+#include "common/compress/error_feedback.h"
+#include "common/compress/topk.h"
 
 #ifdef CDDP_BENCH_WITH_TORCH
 #include <ATen/Parallel.h>

@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "common/cuda/compression_kernels.h"
-#include "common/topk.h"
+#include "common/compress/cuda/compression_kernels.h"
+#include "common/compress/topk.h"
 
 namespace {
 

@@ -29,7 +29,7 @@
 #include "common/check.h"
 #include "common/huge_pages.h"
 #include "server/server.h"
-#include "worker/shard_client.h"
+#include "worker/client/shard_client.h"
 
 ABSL_FLAG(uint32_t, workers, 2, "W: workers");
 ABSL_FLAG(uint32_t, shards, 2, "S: parameter-server shards");

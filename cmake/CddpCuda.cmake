@@ -1,4 +1,4 @@
-# The CUDA language for common/cuda/ (CDDP_WITH_CUDA=ON): finds nvcc (on
+# The CUDA language for common/compress/cuda/ (CDDP_WITH_CUDA=ON): finds nvcc (on
 # PATH, in CUDACXX, or /usr/local/cuda/bin), targets sm_90 with compute_90
 # PTX embedded (override with -DCMAKE_CUDA_ARCHITECTURES=...), and defines
 # cddp_cuda_options(<target>), the flags of our .cu targets.

@@ -10,7 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "common/float_formats.h"
+#include "common/little_endian.h"
 
 namespace cddp::common {
 namespace {

@@ -137,7 +137,7 @@ log "tests"
 : >"$out/test_log.txt"
 for t in "${targets[@]}"; do
   [[ $t == cddp_gpu_bench ]] && continue
-  timeout 300 "$build/tests/cuda/$t" --gtest_output="xml:$out/$t.xml" \
+  timeout 300 "$build/tests/common/compress/cuda/$t" --gtest_output="xml:$out/$t.xml" \
     >>"$out/test_log.txt" 2>&1 || { status=1; log "$t FAILED"; }
 done
 grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/test_log.txt" || true

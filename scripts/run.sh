@@ -15,4 +15,4 @@ fi
 echo "[run] building cddp-launch, cddp-server, cddp-worker"
 cmake --build --preset default --target cddp-launch cddp-server cddp-worker \
   >/dev/null
-exec build/default/worker/cddp-launch --flagfile=configs/distributed.flags "$@"
+exec build/default/deploy/local/cddp-launch --flagfile=configs/distributed.flags "$@"

@@ -15,8 +15,8 @@
 #include <memory>
 
 #include "cddp/v1/parameter_server.grpc.pb.h"
-#include "server/server_metrics.h"
-#include "server/shard_state.h"
+#include "server/shard/server_metrics.h"
+#include "server/shard/shard_state.h"
 
 namespace cddp::server {
 

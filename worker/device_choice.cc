@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 
 #if CDDP_WITH_CUDA
-#include "common/cuda/device_error_feedback.h"
+#include "common/compress/cuda/device_error_feedback.h"
 #endif
 
 namespace cddp::worker {

@@ -11,7 +11,7 @@
 #include "worker/worker_checkpoint.h"
 
 #if CDDP_WITH_CUDA
-#include "common/cuda/device_error_feedback.h"
+#include "common/compress/cuda/device_error_feedback.h"
 #endif
 
 namespace cddp::worker {

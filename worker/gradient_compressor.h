@@ -22,9 +22,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/error_feedback.h"
-#include "common/sparse.h"
-#include "worker/shard_sampler.h"
+#include "common/compress/error_feedback.h"
+#include "common/compress/sparse.h"
+#include "worker/data/worker_sampler.h"
 
 namespace cddp::worker {
 

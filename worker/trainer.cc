@@ -15,15 +15,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "common/error_feedback.h"
-#include "common/shard_map.h"
+#include "common/compress/error_feedback.h"
+#include "common/wire/shard_map.h"
 #include "common/status_macros.h"
-#include "common/topk.h"
-#include "worker/dataset.h"
-#include "worker/flat_layout.h"
+#include "common/compress/topk.h"
+#include "worker/torch/dataset.h"
+#include "worker/torch/flat_layout.h"
 #include "worker/gradient_compressor.h"
-#include "worker/models.h"
-#include "worker/shard_client.h"
+#include "worker/torch/models.h"
+#include "worker/client/shard_client.h"
 #include "worker/worker_metrics.h"
 
 namespace cddp::worker {
@@ -245,7 +245,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   };
   CDDP_ASSIGN_OR_RETURN(uint64_t step, join());
 
-  ShardSamplerOptions sampler_options;
+  WorkerSamplerOptions sampler_options;
   sampler_options.dataset_size = train.size();
   sampler_options.worker_id = o.worker_id;
   sampler_options.num_workers = o.num_workers;

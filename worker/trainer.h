@@ -31,7 +31,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "common/sparse.h"
+#include "common/compress/sparse.h"
 #include "prometheus/registry.h"
 #include "worker/device_choice.h"
 

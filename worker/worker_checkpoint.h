@@ -13,8 +13,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/error_feedback.h"
-#include "worker/shard_sampler.h"
+#include "common/compress/error_feedback.h"
+#include "worker/data/worker_sampler.h"
 
 namespace cddp::worker {
 

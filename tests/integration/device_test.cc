@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <string>
 
-#include "tests/integration/launch_util.h"
+#include "tests/support/launch_util.h"
 
 namespace cddp {
 namespace {

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "common/subprocess.h"
-#include "worker/launcher.h"
+#include "deploy/local/subprocess.h"
+#include "deploy/local/launcher.h"
 
 namespace cddp {
 namespace {

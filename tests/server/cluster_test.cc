@@ -9,7 +9,7 @@
 
 #include "gtest/gtest.h"
 #include "proto/status_convert.h"
-#include "tests/server/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace cddp::testing {
 namespace {

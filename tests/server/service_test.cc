@@ -15,12 +15,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/metrics_http_server.h"
-#include "common/wire_codec.h"
+#include "common/wire/wire_codec.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "proto/status_convert.h"
-#include "tests/server/test_util.h"
+#include "tests/support/test_util.h"
 
 namespace cddp::testing {
 namespace {

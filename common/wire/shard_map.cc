@@ -1,0 +1,79 @@
+#include "common/wire/shard_map.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "common/check.h"
+#include "absl/strings/str_cat.h"
+
+namespace cddp::common {
+
+absl::StatusOr<ShardMap> ShardMap::Create(uint64_t total_size,
+                                          uint32_t num_shards) {
+  if (num_shards == 0) {
+    return absl::InvalidArgumentError("num_shards must be at least 1");
+  }
+  if (total_size < num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot split ", total_size, " elements into ", num_shards,
+        " non-empty shards"));
+  }
+  if (total_size > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flat size ", total_size, " exceeds 2^32 - 1"));
+  }
+  std::vector<uint64_t> bounds(num_shards + 1, 0);
+  const uint64_t base = total_size / num_shards;
+  const uint64_t extra = total_size % num_shards;
+  for (uint32_t s = 0; s < num_shards; ++s) {
+    bounds[s + 1] = bounds[s] + base + (s < extra ? 1 : 0);
+  }
+  return ShardMap(std::move(bounds));
+}
+
+absl::StatusOr<ShardMap> ShardMap::FromBounds(std::vector<uint64_t> bounds) {
+  if (bounds.size() < 2 || bounds.front() != 0) {
+    return absl::InvalidArgumentError(
+        "shard bounds must be S + 1 >= 2 offsets starting at 0");
+  }
+  for (size_t i = 1; i < bounds.size(); ++i) {
+    if (bounds[i] <= bounds[i - 1]) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "shard bounds must strictly increase; bound ", i, " is ", bounds[i],
+          " after ", bounds[i - 1]));
+    }
+  }
+  if (bounds.back() > std::numeric_limits<uint32_t>::max()) {
+    return absl::InvalidArgumentError("flat size exceeds 2^32 - 1");
+  }
+  return ShardMap(std::move(bounds));
+}
+
+uint32_t ShardMap::ShardOf(uint64_t i) const {
+  CDDP_DCHECK(i < total_size());
+  const auto it = std::upper_bound(bounds_.begin(), bounds_.end(), i);
+  return static_cast<uint32_t>(it - bounds_.begin() - 1);
+}
+
+void ShardMap::Split(const SparseSelection& flat,
+                     std::vector<SparseSelection>* out) const {
+  out->resize(num_shards());
+  auto first = flat.indices.begin();
+  for (uint32_t s = 0; s < num_shards(); ++s) {
+    SparseSelection& part = (*out)[s];
+    part.clear();
+    const auto last = std::lower_bound(first, flat.indices.end(), end(s));
+    const size_t from = static_cast<size_t>(first - flat.indices.begin());
+    const size_t to = static_cast<size_t>(last - flat.indices.begin());
+    const uint32_t offset = static_cast<uint32_t>(begin(s));
+    part.indices.reserve(to - from);
+    for (size_t i = from; i < to; ++i) {
+      part.indices.push_back(flat.indices[i] - offset);
+    }
+    part.values.assign(flat.values.begin() + static_cast<ptrdiff_t>(from),
+                       flat.values.begin() + static_cast<ptrdiff_t>(to));
+    first = last;
+  }
+}
+
+}  // namespace cddp::common

@@ -1,0 +1,272 @@
+#include "deploy/local/launcher.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "deploy/local/subprocess.h"
+
+namespace cddp::worker {
+namespace {
+
+using common::Subprocess;
+using Clock = std::chrono::steady_clock;
+
+struct Proc {
+  std::string name;  // "server 0", "worker 1"
+  bool is_worker = false;
+  uint32_t index = 0;
+  Subprocess process;
+  bool exited = false;
+};
+
+// Parses "RESULT key=value ..." into `report`.
+void ParseResult(const std::string& line, WorkerReport* report) {
+  std::map<std::string, std::string> kv;
+  for (absl::string_view part : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+    const size_t eq = part.find('=');
+    if (eq != absl::string_view::npos) {
+      kv[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
+    }
+  }
+  report->seen = true;
+  (void)absl::SimpleAtod(kv["test_accuracy"], &report->test_accuracy);
+  (void)absl::SimpleAtoi(kv["uplink_wire_bytes"], &report->uplink_wire_bytes);
+  (void)absl::SimpleAtoi(kv["uplink_dense_bytes"], &report->uplink_dense_bytes);
+  (void)absl::SimpleAtoi(kv["steps"], &report->steps);
+  report->params_crc32 = kv["params_crc32"];
+  report->params_match_servers = kv["params_match_servers"] == "1";
+}
+
+void PrintTail(const Proc& p) {
+  std::fprintf(stderr, "---- last lines of %s ----\n", p.name.c_str());
+  for (const auto& line : p.process.tail()) {
+    std::fprintf(stderr, "  %s\n", line.c_str());
+  }
+  std::fprintf(stderr, "----\n");
+}
+
+// Asks `procs` to stop (SIGTERM), waits up to `grace`, then kills them.
+void StopAll(std::vector<Proc*> procs, std::chrono::seconds grace,
+             bool quiet) {
+  for (Proc* p : procs) {
+    if (!p->exited) p->process.Signal(SIGTERM);
+  }
+  const auto deadline = Clock::now() + grace;
+  for (Proc* p : procs) {
+    if (p->exited) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - Clock::now());
+    const int st = p->process.Wait(std::max(left, std::chrono::milliseconds(0)));
+    std::vector<std::string> lines;
+    while (p->process.ReadAvailable(&lines)) {
+    }
+    if (!quiet) {
+      for (const auto& l : lines) std::printf("[%s] %s\n", p->name.c_str(), l.c_str());
+    }
+    p->exited = true;
+    (void)st;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+bool CanBind(const std::string& host, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
+                  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<int>> PickFreePorts(const std::string& host,
+                                               int count) {
+  // Below Linux's ephemeral range (32768+), so that the outgoing connections
+  // the processes make cannot take a port before its server binds it.
+  constexpr int kLow = 20000, kHigh = 32000;
+  sockaddr_in probe{};
+  if (inet_pton(AF_INET, host.c_str(), &probe.sin_addr) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("not an IPv4 address: ", host));
+  }
+  std::vector<int> ports;
+  const int start = kLow + static_cast<int>(getpid() * 7919 % (kHigh - kLow));
+  for (int i = 0; i < kHigh - kLow && static_cast<int>(ports.size()) < count;
+       ++i) {
+    const int port = kLow + (start - kLow + i) % (kHigh - kLow);
+    if (CanBind(host, port)) ports.push_back(port);
+  }
+  if (static_cast<int>(ports.size()) < count) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("found only ", ports.size(), " free ports on ", host));
+  }
+  return ports;
+}
+
+absl::StatusOr<LaunchResult> RunLocalCluster(
+    const LaunchOptions& o, const std::atomic<bool>& interrupted) {
+  const auto t_start = Clock::now();
+  LaunchResult result;
+  result.workers.resize(o.num_workers);
+  auto endpoint = [&](int port) { return absl::StrCat(o.host, ":", port); };
+
+  const int per_server = o.metrics ? 2 : 1;
+  CDDP_ASSIGN_OR_RETURN(
+      std::vector<int> ports,
+      PickFreePorts(o.host, static_cast<int>(o.num_servers) * per_server +
+                                (o.metrics ? static_cast<int>(o.num_workers) : 0)));
+  auto next_port = [&ports, i = size_t{0}]() mutable { return ports[i++]; };
+  std::vector<std::string> server_addresses;
+  std::vector<Proc> procs;
+  procs.reserve(o.num_servers + o.num_workers);
+  // Starts one process with the flags every process gets (metrics port,
+  // checkpoint dir) after its own `argv` and before `extra`.
+  auto start = [&](const std::string& name, bool is_worker, uint32_t index,
+                   std::vector<std::string> argv,
+                   const std::vector<std::string>& extra) -> absl::Status {
+    if (o.metrics) {
+      const int mport = next_port();
+      argv.push_back(absl::StrCat("--metrics_listen=", endpoint(mport)));
+      result.metrics_endpoints.push_back(
+          absl::StrCat(name, ": http://", endpoint(mport), "/metrics"));
+    }
+    if (!o.checkpoint_dir.empty()) {
+      argv.push_back(absl::StrCat("--checkpoint_dir=", o.checkpoint_dir));
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
+    procs.push_back({name, is_worker, index, std::move(p)});
+    return absl::OkStatus();
+  };
+  for (uint32_t s = 0; s < o.num_servers; ++s) {
+    const int port = next_port();
+    server_addresses.push_back(endpoint(port));
+    CDDP_RETURN_IF_ERROR(start(
+        absl::StrCat("server ", s), false, s,
+        {o.server_binary, absl::StrCat("--listen=", endpoint(port)),
+         absl::StrCat("--shard_index=", s),
+         absl::StrCat("--num_shards=", o.num_servers),
+         absl::StrCat("--num_workers=", o.num_workers)},
+        o.server_flags));
+  }
+  for (uint32_t w = 0; w < o.num_workers; ++w) {
+    CDDP_RETURN_IF_ERROR(start(
+        absl::StrCat("worker ", w), true, w,
+        {o.worker_binary,
+         absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
+         absl::StrCat("--worker_id=", w),
+         absl::StrCat("--num_workers=", o.num_workers)},
+        o.worker_flags));
+  }
+  if (!o.quiet) {
+    std::printf("[launch] %u servers (%s), %u workers\n", o.num_servers,
+                absl::StrJoin(server_addresses, ", ").c_str(), o.num_workers);
+    for (const auto& e : result.metrics_endpoints) {
+      std::printf("[launch] metrics %s\n", e.c_str());
+    }
+    std::fflush(stdout);
+  }
+
+  std::vector<Proc*> workers, servers;
+  for (auto& p : procs) (p.is_worker ? workers : servers).push_back(&p);
+  // Echoes a process's lines (tagged with its name unless the worker
+  // already tagged them) and records its RESULT line.
+  auto handle_lines = [&](const Proc& p, const std::vector<std::string>& lines) {
+    for (const auto& line : lines) {
+      if (p.is_worker && line.rfind("RESULT ", 0) == 0) {
+        ParseResult(line, &result.workers[p.index]);
+      }
+      if (o.quiet) continue;
+      if (line.rfind("[worker ", 0) == 0) {
+        std::printf("%s\n", line.c_str());
+      } else {
+        std::printf("[%s] %s\n", p.name.c_str(), line.c_str());
+      }
+    }
+  };
+  uint32_t workers_done = 0;
+  bool stopping = false;
+  while (workers_done < o.num_workers) {
+    std::vector<pollfd> fds;
+    std::vector<Proc*> owners;
+    for (auto& p : procs) {
+      if (p.process.output_fd() >= 0) {
+        fds.push_back({p.process.output_fd(), POLLIN, 0});
+        owners.push_back(&p);
+      }
+    }
+    poll(fds.data(), fds.size(), 100);
+    for (Proc* p : owners) {
+      std::vector<std::string> lines;
+      p->process.ReadAvailable(&lines);
+      handle_lines(*p, lines);
+    }
+    std::fflush(stdout);
+    for (auto& p : procs) {
+      if (p.exited) continue;
+      std::optional<int> st = p.process.Poll();
+      if (!st.has_value()) continue;
+      std::vector<std::string> lines;
+      while (p.process.ReadAvailable(&lines)) {
+      }
+      handle_lines(p, lines);
+      p.exited = true;
+      const bool clean = WIFEXITED(*st) && WEXITSTATUS(*st) == 0;
+      if (p.is_worker && clean) {
+        ++workers_done;
+        continue;
+      }
+      if (stopping) continue;  // expected during an interrupt
+      result.exit_code = 1;
+      result.failure = absl::StrCat(p.name, " failed: ",
+                                    Subprocess::ExitDescription(*st));
+      std::fprintf(stderr, "[launch] %s; stopping the job\n",
+                   result.failure.c_str());
+      PrintTail(p);
+      StopAll(workers, std::chrono::seconds(10), o.quiet);
+      StopAll(servers, std::chrono::seconds(10), o.quiet);
+      result.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+      return result;
+    }
+    if (interrupted.load() && !stopping) {
+      stopping = true;
+      std::fprintf(stderr,
+                   "[launch] interrupted: workers checkpoint and stop, then "
+                   "the servers\n");
+      StopAll(workers, std::chrono::seconds(60), o.quiet);
+      StopAll(servers, std::chrono::seconds(30), o.quiet);
+      result.exit_code = 130;
+      result.failure = "interrupted";
+      result.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+      return result;
+    }
+  }
+  // Every worker finished: the servers finish their open round and exit.
+  StopAll(servers, std::chrono::seconds(30), o.quiet);
+  result.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+  return result;
+}
+
+}  // namespace cddp::worker

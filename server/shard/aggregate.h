@@ -1,0 +1,24 @@
+// Summing a round's sparse pushes deterministically: a merge of the
+// workers' ascending selections that adds, for each index, the workers'
+// values in worker-id order starting from 0.0f. The result is therefore
+// bit-identical whatever order the pushes arrived in, and equal to
+// scatter-adding each worker's selection, in worker order, into zeros.
+// Stateless; thread-compatible.
+#ifndef CDDP_SERVER_SHARD_AGGREGATE_H_
+#define CDDP_SERVER_SHARD_AGGREGATE_H_
+
+#include <span>
+
+#include "common/compress/sparse.h"
+
+namespace cddp::server {
+
+// `pushes` in worker-id order (absent workers left out), each with strictly
+// ascending indices. Replaces `out` with the union of their indices,
+// ascending, and the sums. Reuses out's capacity.
+void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
+                      common::SparseSelection* out);
+
+}  // namespace cddp::server
+
+#endif  // CDDP_SERVER_SHARD_AGGREGATE_H_

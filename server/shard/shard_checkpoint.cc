@@ -1,0 +1,205 @@
+#include "server/shard/shard_checkpoint.h"
+
+#include <cmath>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/record_file.h"
+
+namespace cddp::server {
+namespace {
+
+constexpr std::string_view kKind = "SHRD";
+constexpr uint32_t kVersion = 1;
+
+void AppendFloat(float v, std::string* out) {
+  common::AppendFloats(&v, 1, out);
+}
+
+void AppendVector(const std::vector<float>& v, std::string* out) {
+  common::AppendU64(v.size(), out);
+  common::AppendFloats(v.data(), v.size(), out);
+}
+
+void AppendU64s(const std::vector<uint64_t>& v, std::string* out) {
+  common::AppendU32(static_cast<uint32_t>(v.size()), out);
+  for (uint64_t x : v) common::AppendU64(x, out);
+}
+
+// Reads a u64 count and that many floats, refusing counts the payload
+// cannot hold before allocating anything.
+absl::Status ReadVector(common::PayloadReader& r, std::vector<float>* v) {
+  uint64_t n = 0;
+  if (auto s = r.ReadU64(&n); !s.ok()) return s;
+  if (n > r.remaining() / sizeof(float)) {
+    return absl::DataLossError(absl::StrCat("payload truncated: ", n,
+                                            " floats announced, ",
+                                            r.remaining(), " bytes left"));
+  }
+  v->resize(n);
+  return r.ReadFloats(v->data(), n);
+}
+
+absl::Status ReadU64s(common::PayloadReader& r, std::vector<uint64_t>* v) {
+  uint32_t n = 0;
+  if (auto s = r.ReadU32(&n); !s.ok()) return s;
+  if (n > r.remaining() / sizeof(uint64_t)) {
+    return absl::DataLossError(absl::StrCat("payload truncated: ", n,
+                                            " sizes announced, ", r.remaining(),
+                                            " bytes left"));
+  }
+  v->resize(n);
+  for (uint64_t& x : *v) {
+    if (auto s = r.ReadU64(&x); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Mismatch(const char* what, const std::string& in_file,
+                      const std::string& configured) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("checkpoint is for ", what, " ", in_file,
+                   ", this server has ", configured));
+}
+
+// Bitwise equality of the optimizer configuration (floats as written).
+bool SameOptimizer(const OptimizerOptions& a, const OptimizerOptions& b) {
+  return a.kind == b.kind && a.lr == b.lr && a.momentum == b.momentum &&
+         a.nesterov == b.nesterov && a.weight_decay == b.weight_decay &&
+         a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.epsilon == b.epsilon;
+}
+
+}  // namespace
+
+std::string ShardCheckpointPath(const std::string& dir, uint32_t shard_index) {
+  return (std::filesystem::path(dir) /
+          absl::StrCat("server-", shard_index, ".ckpt"))
+      .string();
+}
+
+std::string EncodeShardCheckpoint(const ShardCheckpoint& c) {
+  std::string p;
+  p.reserve(128 + 4 * (c.values.size() + c.buf1.size() + c.buf2.size()));
+  common::AppendU32(c.shard_index, &p);
+  common::AppendU32(c.num_shards, &p);
+  common::AppendU32(c.num_workers, &p);
+  common::AppendU64(c.layout.total_size, &p);
+  AppendU64s(c.layout.shard_bounds, &p);
+  AppendU64s(c.layout.tensor_sizes, &p);
+  common::AppendU64(c.step, &p);
+  common::AppendU32(c.optimizer.kind == OptimizerKind::kAdam ? 1 : 0, &p);
+  common::AppendU32(c.optimizer.nesterov ? 1 : 0, &p);
+  for (float f :
+       {c.optimizer.lr, c.optimizer.momentum, c.optimizer.weight_decay,
+        c.optimizer.beta1, c.optimizer.beta2, c.optimizer.epsilon}) {
+    AppendFloat(f, &p);
+  }
+  common::AppendU64(c.optimizer_steps, &p);
+  AppendVector(c.buf1, &p);
+  AppendVector(c.buf2, &p);
+  AppendVector(c.values, &p);
+  return common::MakeRecord(kKind, kVersion, p);
+}
+
+absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data) {
+  absl::StatusOr<std::string_view> payload =
+      common::ParseRecord(data, kKind, kVersion);
+  if (!payload.ok()) return payload.status();
+  common::PayloadReader r(*payload);
+  ShardCheckpoint c;
+  uint32_t kind = 0, nesterov = 0;
+  OptimizerOptions& o = c.optimizer;
+  for (absl::Status s :
+       {r.ReadU32(&c.shard_index), r.ReadU32(&c.num_shards),
+        r.ReadU32(&c.num_workers), r.ReadU64(&c.layout.total_size),
+        ReadU64s(r, &c.layout.shard_bounds),
+        ReadU64s(r, &c.layout.tensor_sizes), r.ReadU64(&c.step),
+        r.ReadU32(&kind), r.ReadU32(&nesterov), r.ReadFloats(&o.lr, 1),
+        r.ReadFloats(&o.momentum, 1), r.ReadFloats(&o.weight_decay, 1),
+        r.ReadFloats(&o.beta1, 1), r.ReadFloats(&o.beta2, 1),
+        r.ReadFloats(&o.epsilon, 1), r.ReadU64(&c.optimizer_steps),
+        ReadVector(r, &c.buf1), ReadVector(r, &c.buf2),
+        ReadVector(r, &c.values)}) {
+    if (!s.ok()) return s;
+  }
+  if (!r.done()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(r.remaining(), " unexpected bytes after the values"));
+  }
+  if (kind > 1 || nesterov > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown optimizer kind ", kind, " or nesterov flag ", nesterov));
+  }
+  o.kind = kind == 1 ? OptimizerKind::kAdam : OptimizerKind::kSgd;
+  o.nesterov = nesterov == 1;
+  return c;
+}
+
+absl::Status CheckShardCheckpoint(const ShardCheckpoint& c,
+                                  const ShardOptions& options) {
+  if (c.shard_index != options.shard_index) {
+    return Mismatch("shard", absl::StrCat(c.shard_index),
+                    absl::StrCat("--shard_index=", options.shard_index));
+  }
+  if (c.num_shards != options.num_shards) {
+    return Mismatch("a job of", absl::StrCat(c.num_shards, " shards"),
+                    absl::StrCat("--num_shards=", options.num_shards));
+  }
+  if (c.num_workers != options.num_workers) {
+    return Mismatch("a job of", absl::StrCat(c.num_workers, " workers"),
+                    absl::StrCat("--num_workers=", options.num_workers));
+  }
+  if (!SameOptimizer(c.optimizer, options.optimizer)) {
+    return Mismatch("optimizer", c.optimizer.DebugString(),
+                    options.optimizer.DebugString());
+  }
+  if (auto s = CheckLayout(c.layout, c.num_shards, nullptr); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint layout: ", s.message()));
+  }
+  const uint64_t n = c.layout.shard_bounds[c.shard_index + 1] -
+                     c.layout.shard_bounds[c.shard_index];
+  if (c.values.size() != n || (!c.buf1.empty() && c.buf1.size() != n) ||
+      (!c.buf2.empty() && c.buf2.size() != n)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint holds ", c.values.size(), " values and ", c.buf1.size(),
+        "/", c.buf2.size(), " optimizer state entries; the shard has ", n));
+  }
+  for (size_t i = 0; i < c.values.size(); ++i) {
+    if (!std::isfinite(c.values[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint value ", i, " is not finite"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SaveShardCheckpoint(const std::string& dir,
+                                 const ShardCheckpoint& ckpt) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat(
+        "cannot create checkpoint directory ", dir, ": ", ec.message()));
+  }
+  return common::WriteFileAtomically(ShardCheckpointPath(dir, ckpt.shard_index),
+                                     EncodeShardCheckpoint(ckpt));
+}
+
+absl::StatusOr<std::optional<ShardCheckpoint>> LoadShardCheckpoint(
+    const std::string& dir, const ShardOptions& options) {
+  const std::string path = ShardCheckpointPath(dir, options.shard_index);
+  absl::StatusOr<std::string> data = common::ReadWholeFile(path);
+  if (absl::IsNotFound(data.status())) return std::nullopt;
+  if (!data.ok()) return data.status();
+  absl::StatusOr<ShardCheckpoint> ckpt = DecodeShardCheckpoint(*data);
+  if (!ckpt.ok()) return common::WithPath(ckpt.status(), path);
+  if (auto s = CheckShardCheckpoint(*ckpt, options); !s.ok()) {
+    return common::WithPath(s, path);
+  }
+  return std::optional<ShardCheckpoint>(std::move(*ckpt));
+}
+
+}  // namespace cddp::server

@@ -1,0 +1,402 @@
+#include "server/shard/shard_state.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/check.h"
+#include "common/huge_pages.h"
+#include "common/wire/shard_map.h"
+#include "server/shard/aggregate.h"
+
+namespace cddp::server {
+
+static_assert(std::endian::native == std::endian::little,
+              "wire values are little-endian fp32 copied as-is");
+
+ShardState::ShardState(const ShardOptions& options, Clock* clock,
+                       ServerMetrics* metrics, RoundObserver* observer,
+                       CheckpointSink* checkpoint_sink,
+                       uint64_t checkpoint_every)
+    : options_(options), clock_(clock), metrics_(metrics),
+      observer_(observer), checkpoint_sink_(checkpoint_sink),
+      checkpoint_every_(checkpoint_sink != nullptr ? checkpoint_every : 0) {
+  CDDP_CHECK(options_.Validate().ok());
+  joined_.assign(options_.num_workers, false);
+  pending_.resize(options_.num_workers);
+  pushed_.assign(options_.num_workers, false);
+  last_contributed_.assign(options_.num_workers, false);
+}
+
+absl::StatusOr<ShardState::JoinResult> ShardState::Join(
+    uint32_t worker_id, uint32_t shard_index, const Layout& layout,
+    std::string_view initial_values) {
+  absl::MutexLock lock(&mu_);
+  const auto reject = [&](RejectReason r, absl::Status s) {
+    metrics_->Reject(r);
+    return s;
+  };
+  if (draining_) {
+    return reject(RejectReason::kShuttingDown,
+                  absl::UnavailableError("server is shutting down"));
+  }
+  if (shard_index != options_.shard_index) {
+    return reject(RejectReason::kWrongShard,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "wrong shard: request for shard ", shard_index,
+                      ", this server holds shard ", options_.shard_index)));
+  }
+  if (worker_id >= options_.num_workers) {
+    return reject(RejectReason::kUnknownWorker,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "unknown worker ", worker_id, ": the job has ",
+                      options_.num_workers, " workers")));
+  }
+  if (auto s = CheckLayout(layout, options_.num_shards,
+                           initialized_ ? &layout_ : nullptr);
+      !s.ok()) {
+    return reject(RejectReason::kFingerprintMismatch, s);
+  }
+  JoinResult result;
+  if (!initialized_) {
+    const uint64_t n = layout.shard_bounds[shard_index + 1] -
+                       layout.shard_bounds[shard_index];
+    if (initial_values.size() != n * sizeof(float)) {
+      return reject(RejectReason::kBadInitialValues,
+                    absl::InvalidArgumentError(absl::StrCat(
+                        "initial values have ", initial_values.size(),
+                        " bytes; shard ", shard_index, " needs ", n, " fp32 (",
+                        n * sizeof(float), " bytes)")));
+    }
+    common::HugePageFloats values(n);
+    std::memcpy(values.data(), initial_values.data(), initial_values.size());
+    for (size_t i = 0; i < n; ++i) {
+      if (!std::isfinite(values.data()[i])) {
+        return reject(RejectReason::kBadInitialValues,
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "initial value ", i, " is not finite")));
+      }
+    }
+    values_ = std::move(values);
+    layout_ = layout;
+    optimizer_ = std::make_unique<Optimizer>(options_.optimizer, n);
+    if (!options_.optimizer.IsPlainSgd()) grad_.assign(n, 0.0f);
+    initialized_ = true;
+    result.initialized_by_this_worker = true;
+  }
+  joined_[worker_id] = true;
+  result.step = step_;
+  return result;
+}
+
+absl::Status ShardState::Admit(uint32_t worker_id, uint32_t shard_index,
+                               uint64_t step, Admission* admission,
+                               uint64_t* current_step) {
+  bool late = false;
+  absl::Status s = AdmitUncounted(worker_id, shard_index, step, admission,
+                                  current_step, &late);
+  // Pushes are counted by outcome: late ones have their own.
+  if (!s.ok() && !late) metrics_->pushes_rejected.Increment();
+  return s;
+}
+
+absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
+                                        uint32_t shard_index, uint64_t step,
+                                        Admission* admission,
+                                        uint64_t* current_step, bool* late) {
+  *current_step = step_;
+  if (draining_) {
+    metrics_->Reject(RejectReason::kShuttingDown);
+    return absl::UnavailableError("server is shutting down");
+  }
+  if (shard_index != options_.shard_index) {
+    metrics_->Reject(RejectReason::kWrongShard);
+    return absl::InvalidArgumentError(
+        absl::StrCat("wrong shard: push for shard ", shard_index,
+                     ", this server holds shard ", options_.shard_index));
+  }
+  if (worker_id >= options_.num_workers) {
+    metrics_->Reject(RejectReason::kUnknownWorker);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown worker ", worker_id, ": the job has ", options_.num_workers,
+        " workers"));
+  }
+  if (!initialized_ || !joined_[worker_id]) {
+    metrics_->Reject(RejectReason::kNotJoined);
+    return absl::FailedPreconditionError(
+        absl::StrCat("worker ", worker_id, " has not joined shard ",
+                     options_.shard_index));
+  }
+  if (step == step_) {
+    *admission = pushed_[worker_id] ? Admission::kDuplicateOpen
+                                    : Admission::kNew;
+    return absl::OkStatus();
+  }
+  if (step + 1 == step_ && last_contributed_[worker_id] && last_result_) {
+    *admission = Admission::kReplayClosed;
+    return absl::OkStatus();
+  }
+  metrics_->Reject(RejectReason::kStepMismatch);
+  if (step < step_) {
+    *late = true;
+    metrics_->pushes_late.Increment();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "late push: step ", step, " already closed; current step is ", step_));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "push for future step ", step, "; current step is ", step_));
+}
+
+absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
+                              uint64_t step,
+                              const common::EncodedChunkView& chunk,
+                              size_t wire_bytes, PushWaiter* waiter,
+                              uint64_t* current_step) {
+  Admission admission = Admission::kNew;
+  uint64_t n = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::Status s = Admit(worker_id, shard_index, step, &admission,
+                           current_step);
+    if (!s.ok()) return s;
+    n = values_.size();
+  }
+  // Decode without the lock: it touches no shared state and is the costly
+  // part of a push.
+  common::SparseSelection decoded;
+  const bool decoded_ok = admission == Admission::kNew;
+  if (decoded_ok) {
+    absl::Status s =
+        common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
+    if (!s.ok()) {
+      metrics_->Reject(RejectReason::kInvalidChunk);
+      metrics_->pushes_rejected.Increment();
+      return s;
+    }
+  }
+  Delivery delivery;
+  {
+    absl::MutexLock lock(&mu_);
+    // Re-admit: the round may have moved while we decoded.
+    absl::Status s = Admit(worker_id, shard_index, step, &admission,
+                           current_step);
+    if (!s.ok()) return s;
+    // Only kNew needs the decoded chunk; a push first seen as a duplicate
+    // cannot turn new (pushed_ resets only when the step moves on).
+    CDDP_CHECK(admission != Admission::kNew || decoded_ok);
+    switch (admission) {
+      case Admission::kNew: {
+        if (pushed_count_ == 0) first_push_ = clock_->Now();
+        last_push_ = clock_->Now();
+        pending_[worker_id] = std::move(decoded);
+        pushed_[worker_id] = true;
+        ++pushed_count_;
+        waiters_.push_back(waiter);
+        metrics_->pushes_accepted.Increment();
+        metrics_->received_wire_bytes.Increment(static_cast<double>(wire_bytes));
+        metrics_->received_dense_equivalent_bytes.Increment(
+            static_cast<double>(n * sizeof(float)));
+        if (pushed_count_ == options_.num_workers && !ready_) {
+          ready_ = true;
+          ready_cause_ = CloseCause::kAllPushed;
+        }
+        MaybeClose(&delivery);
+        break;
+      }
+      case Admission::kDuplicateOpen:
+        metrics_->pushes_duplicate.Increment();
+        waiters_.push_back(waiter);
+        MaybeClose(&delivery);
+        break;
+      case Admission::kReplayClosed:
+        metrics_->pushes_duplicate.Increment();
+        ++leases_;
+        delivery.waiters.push_back(waiter);
+        delivery.result = last_result_;
+        break;
+    }
+  }
+  Deliver(std::move(delivery));
+  return absl::OkStatus();
+}
+
+bool ShardState::CancelWaiter(PushWaiter* waiter) {
+  absl::MutexLock lock(&mu_);
+  const auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
+  if (it == waiters_.end()) return false;
+  waiters_.erase(it);
+  return true;
+}
+
+absl::StatusOr<uint64_t> ShardState::BeginRead() {
+  absl::MutexLock lock(&mu_);
+  if (draining_) {
+    metrics_->Reject(RejectReason::kShuttingDown);
+    return absl::UnavailableError("server is shutting down");
+  }
+  if (!initialized_) {
+    metrics_->Reject(RejectReason::kNotInitialized);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shard ", options_.shard_index, " has no values yet: no worker joined"));
+  }
+  ++leases_;
+  return step_;
+}
+
+void ShardState::EndRead() {
+  Delivery delivery;
+  {
+    absl::MutexLock lock(&mu_);
+    CDDP_CHECK(leases_ > 0);
+    --leases_;
+    MaybeClose(&delivery);
+  }
+  Deliver(std::move(delivery));
+}
+
+std::span<const float> ShardState::values() const { return values_.span(); }
+
+void ShardState::PollTimeout() {
+  Delivery delivery;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pushed_count_ == 0 || ready_) return;
+    if (clock_->Now() - first_push_ < options_.round_timeout) return;
+    ready_ = true;
+    ready_cause_ = CloseCause::kTimeout;
+    MaybeClose(&delivery);
+  }
+  Deliver(std::move(delivery));
+}
+
+void ShardState::BeginDrain() {
+  Delivery delivery;
+  {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+    if (pushed_count_ > 0 && !ready_) {
+      ready_ = true;
+      ready_cause_ = CloseCause::kShutdown;
+    }
+    MaybeClose(&delivery);
+  }
+  Deliver(std::move(delivery));
+}
+
+uint64_t ShardState::step() const {
+  absl::MutexLock lock(&mu_);
+  return step_;
+}
+
+uint64_t ShardState::size() const {
+  absl::MutexLock lock(&mu_);
+  return values_.size();
+}
+
+bool ShardState::Idle() const {
+  absl::MutexLock lock(&mu_);
+  return pushed_count_ == 0 && leases_ == 0;
+}
+
+uint32_t ShardState::pushed_count() const {
+  absl::MutexLock lock(&mu_);
+  return pushed_count_;
+}
+
+void ShardState::MaybeClose(Delivery* out) {
+  if (!ready_ || leases_ > 0 || pushed_count_ == 0) return;
+  RoundTrace& trace = out->trace;
+  out->traced = observer_ != nullptr;
+  trace.step = step_;
+  trace.contributors = pushed_count_;
+  trace.cause = ready_cause_;
+  trace.first_push = first_push_;
+  trace.last_push = last_push_;
+  trace.close_start = clock_->Now();
+  auto result = std::make_shared<RoundResult>();
+  Aggregate(result.get());
+  trace.close_end = clock_->Now();
+
+  ++step_;
+  result->step = step_;
+  result->contributors = pushed_count_;
+  metrics_->RoundClosed(ready_cause_);
+  metrics_->round_contributors.Observe(pushed_count_);
+  metrics_->last_round_contributors.Set(pushed_count_);
+  metrics_->current_step.Set(static_cast<double>(step_));
+  metrics_->aggregation_seconds.Observe(
+      absl::ToDoubleSeconds(trace.close_end - trace.close_start));
+  metrics_->round_duration_seconds.Observe(
+      absl::ToDoubleSeconds(trace.close_end - first_push_));
+
+  if (checkpoint_every_ > 0 && step_ % checkpoint_every_ == 0) {
+    out->checkpoint = SnapshotLocked();
+  }
+  last_contributed_ = pushed_;
+  last_result_ = result;
+  std::fill(pushed_.begin(), pushed_.end(), false);
+  pushed_count_ = 0;
+  ready_ = false;
+  out->waiters = std::move(waiters_);
+  waiters_.clear();
+  leases_ += static_cast<int>(out->waiters.size());
+  out->result = std::move(result);
+}
+
+void ShardState::Aggregate(RoundResult* result) {
+  std::vector<const common::SparseSelection*> present;
+  for (uint32_t w = 0; w < options_.num_workers; ++w) {
+    if (pushed_[w]) present.push_back(&pending_[w]);
+  }
+  SumInWorkerOrder(present, &sum_);
+  const float scale = 1.0f / static_cast<float>(pushed_count_);
+  if (options_.optimizer.IsPlainSgd()) {
+    optimizer_->StepSparse(values_.span(), &sum_, scale);  // sum_ now new values
+  } else {
+    // Momentum, decay and Adam move every entry: a dense step over a
+    // gradient buffer that is all zero between rounds.
+    for (size_t k = 0; k < sum_.size(); ++k) grad_[sum_.indices[k]] = sum_.values[k];
+    optimizer_->StepDense(values_.span(), grad_, scale);
+    for (const uint32_t i : sum_.indices) grad_[i] = 0.0f;
+  }
+  if (options_.downlink == DownlinkMode::kSparse) {
+    // Plain SGD (checked at start-up): the changed entries are exactly the
+    // summed ones, ascending, and StepSparse left their new values in sum_.
+    result->sparse = true;
+    const size_t n = sum_.size();
+    const size_t per_piece = options_.sparse_piece_pairs;
+    const std::span<const uint32_t> indices = sum_.indices;
+    const std::span<const float> values = sum_.values;
+    result->sparse_pieces.resize(
+        std::max<size_t>(1, (n + per_piece - 1) / per_piece));
+    for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
+      const size_t begin = p * per_piece;
+      const size_t count = std::min(per_piece, n - begin);
+      SparsePiece& piece = result->sparse_pieces[p];
+      piece.count = static_cast<uint32_t>(count);
+      CDDP_CHECK(common::EncodeChunk(indices.subspan(begin, count),
+                                     values.subspan(begin, count),
+                                     common::ValueType::kFp32,
+                                     common::IndexEncoding::kDeltaVarint,
+                                     &piece.indices, &piece.values)
+                     .ok());
+    }
+  }
+  for (uint32_t w = 0; w < options_.num_workers; ++w) pending_[w].clear();
+}
+
+void ShardState::Deliver(Delivery delivery) {
+  for (PushWaiter* w : delivery.waiters) w->OnRoundClosed(delivery.result);
+  if (delivery.traced) {
+    observer_->OnRoundClosed(options_.shard_index, delivery.trace);
+  }
+  if (delivery.checkpoint) {
+    checkpoint_sink_->OnCheckpoint(std::move(delivery.checkpoint));
+  }
+}
+
+}  // namespace cddp::server

@@ -1,0 +1,253 @@
+// The state of one parameter-server shard: its slice of the flat parameter
+// vector, the optimizer, the workers that joined, and the open round that
+// buffers this step's pushes until every expected worker pushed (or the
+// round timeout passed), then sums them in worker-id order, averages over the
+// contributors and applies the optimizer.
+//
+// No gRPC here: the service hands in decoded-or-raw requests and a
+// PushWaiter that is told when its round closes. Handlers never wait: a push
+// that does not close its round just leaves its waiter behind.
+//
+// Reads of values() (dense replies, pulls) happen outside the lock under a
+// read lease (BeginRead/EndRead, or the one each waiter is handed). A round
+// that is ready to close while leases are out closes when the last one ends,
+// so a reply streamed in pieces never mixes two steps.
+//
+// Checkpoints: Restore() resumes a fresh shard from a ShardCheckpoint;
+// Snapshot() and the periodic snapshots handed to a CheckpointSink copy the
+// state under the lock, so the file is written elsewhere, without it.
+//
+// Thread-safe: every public method may be called from any thread.
+#ifndef CDDP_SERVER_SHARD_SHARD_STATE_H_
+#define CDDP_SERVER_SHARD_SHARD_STATE_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/huge_pages.h"
+#include "common/compress/sparse.h"
+#include "common/wire/wire_codec.h"
+#include "server/shard/clock.h"
+#include "server/shard/optimizer.h"
+#include "server/shard/server_metrics.h"
+#include "server/shard/shard_checkpoint.h"
+#include "server/shard/shard_options.h"
+
+namespace cddp::server {
+
+// One message's worth of a sparse reply: consecutive entries of the
+// round's changed set, encoded fp32 / delta-varint (the first index
+// absolute, as in any chunk).
+struct SparsePiece {
+  uint32_t count = 0;
+  std::string indices;
+  std::string values;
+};
+
+// The outcome of a closed round, shared by all of its waiters. Immutable.
+struct RoundResult {
+  uint64_t step = 0;  // the step the shard expects next
+  uint32_t contributors = 0;
+  // Sparse downlink only: the entries this round changed, with their new
+  // absolute values, in ascending pieces of at most
+  // ShardOptions::sparse_piece_pairs pairs (at least one piece, possibly
+  // empty).
+  bool sparse = false;
+  std::vector<SparsePiece> sparse_pieces;
+};
+
+// Timestamps of one round (from the injected clock), for benchmarks.
+struct RoundTrace {
+  uint64_t step = 0;  // the step that closed
+  uint32_t contributors = 0;
+  CloseCause cause = CloseCause::kAllPushed;
+  absl::Time first_push, last_push, close_start, close_end;
+};
+
+class RoundObserver {
+ public:
+  virtual ~RoundObserver() = default;
+  // Called after each close, outside the shard's lock. Must not block.
+  virtual void OnRoundClosed(uint32_t shard_index, const RoundTrace& trace) = 0;
+};
+
+// Receives the shard's periodic checkpoints (the Server's CheckpointWriter).
+class CheckpointSink {
+ public:
+  virtual ~CheckpointSink() = default;
+  // Called outside the shard's lock, on the thread that closed the round.
+  // Must not block (queue the snapshot and write it elsewhere).
+  virtual void OnCheckpoint(std::unique_ptr<ShardCheckpoint> snapshot) = 0;
+};
+
+// Implemented by whatever answers a push (the gRPC reactor).
+class PushWaiter {
+ public:
+  virtual ~PushWaiter() = default;
+  // Called once when the waiter's round has closed (possibly from inside
+  // ShardState::Push, always outside the shard's lock), unless
+  // CancelWaiter() returned true for it first. The waiter then holds a read
+  // lease and must call ShardState::EndRead() once it stopped reading
+  // values().
+  virtual void OnRoundClosed(std::shared_ptr<const RoundResult> result) = 0;
+};
+
+class ShardState {
+ public:
+  // `options` must have passed Validate(); `clock` and `metrics` outlive
+  // this; `observer` may be null. With a `checkpoint_sink` (outlives this)
+  // and checkpoint_every > 0, every round that closes at a step that is a
+  // multiple of checkpoint_every hands the sink a snapshot taken at that
+  // step (copied under the lock as part of the close).
+  ShardState(const ShardOptions& options, Clock* clock, ServerMetrics* metrics,
+             RoundObserver* observer, CheckpointSink* checkpoint_sink = nullptr,
+             uint64_t checkpoint_every = 0);
+
+  // Resumes from a checkpoint, before any worker joined: values, optimizer
+  // state, step and layout are the checkpoint's; joining workers must then
+  // match that layout and their initial values are ignored. Errors (state
+  // unchanged): FAILED_PRECONDITION if the shard already has values, or as
+  // CheckShardCheckpoint for a checkpoint of another shard, job shape or
+  // optimizer; INVALID_ARGUMENT for an inconsistent one.
+  absl::Status Restore(const ShardCheckpoint& checkpoint);
+
+  // A consistent copy of the shard (values, optimizer state, step, layout),
+  // taken under the lock (no round closes halfway through it).
+  // FAILED_PRECONDITION before the shard has values (no join, no restore).
+  absl::StatusOr<std::unique_ptr<ShardCheckpoint>> Snapshot() const;
+
+  struct JoinResult {
+    uint64_t step = 0;
+    bool initialized_by_this_worker = false;
+  };
+  // Registers `worker_id`. The first join sets the layout and the shard's
+  // values from `initial_values` (fp32 little-endian, this shard's size);
+  // later joins must carry the same layout and their values are ignored.
+  // Errors (state unchanged): INVALID_ARGUMENT for a wrong shard, an unknown
+  // worker, a layout inconsistent with this server, or initial values of the
+  // wrong size or non-finite; FAILED_PRECONDITION when the layout differs
+  // from the one the shard was initialised with (the message says what);
+  // UNAVAILABLE while shutting down.
+  absl::StatusOr<JoinResult> Join(uint32_t worker_id, uint32_t shard_index,
+                                  const Layout& layout,
+                                  std::string_view initial_values);
+
+  // Validates a push and buffers it for `step`'s round; `waiter` is answered
+  // when that round closes. Returns OK once the waiter is registered (it may
+  // already have been answered). Errors (nothing buffered, waiter never
+  // called): UNAVAILABLE while shutting down; INVALID_ARGUMENT for a wrong
+  // shard, unknown worker or a chunk breaking a codec rule;
+  // FAILED_PRECONDITION if the worker has not joined, or `step` is not the
+  // open one — then *current_step holds the step the shard expects. A push
+  // repeated for the open step, or for the step that just closed by a worker
+  // that contributed to it, is answered with that round's result and not
+  // counted again. `wire_bytes` is only for metrics.
+  absl::Status Push(uint32_t worker_id, uint32_t shard_index, uint64_t step,
+                    const common::EncodedChunkView& chunk, size_t wire_bytes,
+                    PushWaiter* waiter, uint64_t* current_step);
+
+  // Withdraws a waiter whose call was cancelled. True if it was withdrawn
+  // (it will not be called); false if its round already closed and it has
+  // been or is about to be called. The push itself stays counted.
+  bool CancelWaiter(PushWaiter* waiter);
+
+  // Starts a read lease: returns the current step, FAILED_PRECONDITION if no
+  // worker has joined yet, UNAVAILABLE while shutting down.
+  absl::StatusOr<uint64_t> BeginRead();
+  // Ends a read lease (from BeginRead or a waiter); may close a ready round.
+  void EndRead();
+  // The shard's values; stable only while the caller holds a read lease.
+  std::span<const float> values() const;
+
+  // Closes the open round if it has waited round_timeout since its first
+  // push. Called periodically by the server.
+  void PollTimeout();
+  // Stops accepting pushes and joins, and closes the open round with the
+  // workers it has (once read leases allow).
+  void BeginDrain();
+
+  uint64_t step() const;
+  uint32_t shard_index() const { return options_.shard_index; }
+  uint32_t num_workers() const { return options_.num_workers; }
+  // Elements in this shard (0 before the first join).
+  uint64_t size() const;
+  // True once no round is open and no lease is out (for draining).
+  bool Idle() const;
+  // Workers that pushed for the open round (for tests and sequencing).
+  uint32_t pushed_count() const;
+
+ private:
+  struct Delivery {
+    std::vector<PushWaiter*> waiters;
+    std::shared_ptr<const RoundResult> result;
+    bool traced = false;
+    RoundTrace trace;
+    std::unique_ptr<ShardCheckpoint> checkpoint;  // periodic, for the sink
+  };
+  enum class Admission { kNew, kDuplicateOpen, kReplayClosed };
+
+  absl::Status Admit(uint32_t worker_id, uint32_t shard_index, uint64_t step,
+                     Admission* admission, uint64_t* current_step)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AdmitUncounted(uint32_t worker_id, uint32_t shard_index,
+                              uint64_t step, Admission* admission,
+                              uint64_t* current_step, bool* late)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Closes the round if it is ready and no lease is out.
+  void MaybeClose(Delivery* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Aggregate(RoundResult* result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Deliver(Delivery delivery);
+  std::unique_ptr<ShardCheckpoint> SnapshotLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ShardOptions options_;
+  Clock* const clock_;
+  ServerMetrics* const metrics_;
+  RoundObserver* const observer_;
+  CheckpointSink* const checkpoint_sink_;
+  const uint64_t checkpoint_every_;
+
+  mutable absl::Mutex mu_;
+  bool initialized_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  Layout layout_ ABSL_GUARDED_BY(mu_);
+  // Sized once at the first join and never reallocated, so leases can read
+  // it without the lock.
+  common::HugePageFloats values_;
+  std::unique_ptr<Optimizer> optimizer_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> joined_ ABSL_GUARDED_BY(mu_);
+  uint64_t step_ ABSL_GUARDED_BY(mu_) = 0;
+  int leases_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // The open round.
+  std::vector<common::SparseSelection> pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> pushed_ ABSL_GUARDED_BY(mu_);
+  uint32_t pushed_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<PushWaiter*> waiters_ ABSL_GUARDED_BY(mu_);
+  absl::Time first_push_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_push_ ABSL_GUARDED_BY(mu_);
+  bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  CloseCause ready_cause_ ABSL_GUARDED_BY(mu_) = CloseCause::kAllPushed;
+
+  // The last closed round, to answer retries of it.
+  std::shared_ptr<const RoundResult> last_result_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> last_contributed_ ABSL_GUARDED_BY(mu_);
+
+  // Aggregation scratch, kept between rounds. grad_ (dense optimizers
+  // only) is all zero between rounds.
+  common::SparseSelection sum_ ABSL_GUARDED_BY(mu_);
+  std::vector<float> grad_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cddp::server
+
+#endif  // CDDP_SERVER_SHARD_SHARD_STATE_H_

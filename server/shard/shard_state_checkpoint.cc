@@ -1,0 +1,66 @@
+// ShardState's checkpoint side: resuming from a checkpoint and taking
+// consistent snapshots. Kept apart from the round machinery in
+// shard_state.cc; see shard_state.h for the contracts.
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/shard/shard_state.h"
+
+namespace cddp::server {
+
+absl::Status ShardState::Restore(const ShardCheckpoint& c) {
+  absl::MutexLock lock(&mu_);
+  if (initialized_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shard ", options_.shard_index,
+        " already has values; a checkpoint is restored before any join"));
+  }
+  if (auto s = CheckShardCheckpoint(c, options_); !s.ok()) return s;
+  // Everything is checked: build the new state aside, then commit.
+  const size_t n = c.values.size();
+  auto optimizer = std::make_unique<Optimizer>(options_.optimizer, n);
+  if (auto s = optimizer->Restore(c.optimizer_steps, c.buf1, c.buf2); !s.ok()) {
+    return s;
+  }
+  common::HugePageFloats values(n);
+  if (n > 0) std::memcpy(values.data(), c.values.data(), n * sizeof(float));
+  values_ = std::move(values);
+  layout_ = c.layout;
+  optimizer_ = std::move(optimizer);
+  if (!options_.optimizer.IsPlainSgd()) grad_.assign(n, 0.0f);
+  step_ = c.step;
+  initialized_ = true;
+  metrics_->current_step.Set(static_cast<double>(step_));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ShardCheckpoint>> ShardState::Snapshot() const {
+  absl::MutexLock lock(&mu_);
+  if (!initialized_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "shard ", options_.shard_index, " has no values yet: nothing to save"));
+  }
+  return SnapshotLocked();
+}
+
+std::unique_ptr<ShardCheckpoint> ShardState::SnapshotLocked() const {
+  auto c = std::make_unique<ShardCheckpoint>();
+  c->shard_index = options_.shard_index;
+  c->num_shards = options_.num_shards;
+  c->num_workers = options_.num_workers;
+  c->layout = layout_;
+  c->step = step_;
+  c->optimizer = options_.optimizer;
+  c->optimizer_steps = optimizer_->steps_taken();
+  const auto b1 = optimizer_->buf1();
+  const auto b2 = optimizer_->buf2();
+  c->buf1.assign(b1.begin(), b1.end());
+  c->buf2.assign(b2.begin(), b2.end());
+  const auto v = values_.span();
+  c->values.assign(v.begin(), v.end());
+  return c;
+}
+
+}  // namespace cddp::server

@@ -1,0 +1,278 @@
+// ShardState without gRPC: round closing, determinism under arrival order,
+// retries, timeouts, late pushes, leases, validation leaving state unchanged.
+#include "server/shard/shard_state.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/wire/wire_codec.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "tests/support/test_util.h"
+
+namespace cddp::server {
+namespace {
+
+constexpr uint32_t kN = 1000;
+
+class FakeWaiter : public PushWaiter {
+ public:
+  explicit FakeWaiter(ShardState* state, bool hold_lease = false)
+      : state_(state), hold_(hold_lease) {}
+  void OnRoundClosed(std::shared_ptr<const RoundResult> r) override {
+    result = std::move(r);
+    ++calls;
+    if (!hold_) state_->EndRead();
+  }
+  std::shared_ptr<const RoundResult> result;
+  int calls = 0;
+
+ private:
+  ShardState* state_;
+  bool hold_;
+};
+
+struct Encoded {
+  std::string indices, values;
+  uint32_t count = 0;
+  int value_type = 1, index_encoding = 2;
+  common::EncodedChunkView view() const {
+    return {count, value_type, index_encoding, indices, values};
+  }
+};
+
+Encoded Encode(const common::SparseSelection& s) {
+  Encoded e;
+  e.count = static_cast<uint32_t>(s.size());
+  EXPECT_TRUE(common::EncodeChunk(s, common::ValueType::kFp32,
+                                  common::IndexEncoding::kDeltaVarint,
+                                  &e.indices, &e.values)
+                  .ok());
+  return e;
+}
+
+Layout OneShardLayout() {
+  Layout l;
+  l.total_size = kN;
+  l.shard_bounds = {0, kN};
+  l.tensor_sizes = {600, 400};
+  return l;
+}
+
+std::string Bytes(const std::vector<float>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()),
+                     v.size() * sizeof(float));
+}
+
+class ShardStateTest : public ::testing::Test {
+ protected:
+  void Make(const OptimizerOptions& opt, uint32_t workers,
+            DownlinkMode downlink = DownlinkMode::kDense,
+            uint32_t sparse_piece_pairs = ShardOptions{}.sparse_piece_pairs) {
+    ShardOptions o;
+    o.num_workers = workers;
+    o.optimizer = opt;
+    o.downlink = downlink;
+    o.sparse_piece_pairs = sparse_piece_pairs;
+    o.round_timeout = absl::Seconds(5);
+    metrics_ = std::make_unique<ServerMetrics>(registry_, 0);
+    state_ = std::make_unique<ShardState>(o, &clock_, metrics_.get(), nullptr);
+    init_ = testing::RandomParams(7, kN);
+    for (uint32_t w = 0; w < workers; ++w) {
+      ASSERT_TRUE(state_->Join(w, 0, OneShardLayout(), Bytes(init_)).ok());
+    }
+  }
+  std::vector<float> Values() {
+    auto v = state_->values();
+    return {v.begin(), v.end()};
+  }
+  absl::Status Push(uint32_t w, uint64_t step, const Encoded& e,
+                    PushWaiter* waiter, uint64_t* current = nullptr) {
+    uint64_t c = 0;
+    return state_->Push(w, 0, step, e.view(), 0, waiter,
+                        current ? current : &c);
+  }
+
+  prometheus::Registry registry_;
+  FakeClock clock_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<ShardState> state_;
+  std::vector<float> init_;
+};
+
+std::vector<OptimizerOptions> AllOptimizers() {
+  std::vector<OptimizerOptions> out(5);
+  out[0].lr = 0.1f;
+  out[1].lr = 0.05f, out[1].momentum = 0.9f;
+  out[2].lr = 0.05f, out[2].momentum = 0.9f, out[2].nesterov = true,
+  out[2].weight_decay = 1e-3f;
+  out[3].kind = OptimizerKind::kAdam, out[3].lr = 1e-3f;
+  out[4].kind = OptimizerKind::kAdam, out[4].lr = 1e-3f,
+  out[4].weight_decay = 1e-2f;
+  return out;
+}
+
+TEST_F(ShardStateTest, ShuffledArrivalIsBitIdenticalToReference) {
+  for (const OptimizerOptions& opt : AllOptimizers()) {
+    SCOPED_TRACE(opt.DebugString());
+    constexpr uint32_t kW = 3;
+    Make(opt, kW);
+    testing::ReferenceModel ref(opt, init_);
+    std::mt19937 rng(42);
+    for (uint64_t step = 0; step < 30; ++step) {
+      std::vector<common::SparseSelection> pushes;
+      for (uint32_t w = 0; w < kW; ++w) {
+        pushes.push_back(testing::RandomSelection(step * 10 + w, kN, 0.05));
+      }
+      std::vector<uint32_t> order(kW);
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      std::vector<std::unique_ptr<FakeWaiter>> waiters;
+      for (uint32_t w : order) {
+        waiters.push_back(std::make_unique<FakeWaiter>(state_.get()));
+        ASSERT_TRUE(Push(w, step, Encode(pushes[w]), waiters.back().get()).ok());
+      }
+      for (auto& w : waiters) {
+        ASSERT_EQ(w->calls, 1);
+        EXPECT_EQ(w->result->step, step + 1);
+        EXPECT_EQ(w->result->contributors, kW);
+      }
+      ref.Round(pushes, std::vector<bool>(kW, true));
+    }
+    ASSERT_EQ(std::memcmp(Values().data(), ref.params().data(),
+                          kN * sizeof(float)),
+              0);
+  }
+}
+
+TEST_F(ShardStateTest, RetryIsAnsweredWithoutCountingTwice) {
+  OptimizerOptions opt;
+  opt.lr = 0.5f;
+  Make(opt, 2);
+  const auto a = testing::RandomSelection(1, kN, 0.1);
+  const auto b = testing::RandomSelection(2, kN, 0.1);
+  FakeWaiter w0(state_.get()), w0_retry(state_.get()), w1(state_.get());
+  ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
+  // Retry while the round is open: both calls get the same answer.
+  ASSERT_TRUE(Push(0, 0, Encode(a), &w0_retry).ok());
+  EXPECT_EQ(state_->pushed_count(), 1u);
+  ASSERT_TRUE(Push(1, 0, Encode(b), &w1).ok());
+  EXPECT_EQ(w0.calls, 1);
+  EXPECT_EQ(w0_retry.calls, 1);
+  EXPECT_EQ(w0.result, w0_retry.result);
+  EXPECT_EQ(w0.result->contributors, 2u);
+  // Retry after the round closed: replayed, nothing changes.
+  const auto after = Values();
+  FakeWaiter late_retry(state_.get());
+  ASSERT_TRUE(Push(1, 0, Encode(b), &late_retry).ok());
+  EXPECT_EQ(late_retry.calls, 1);
+  EXPECT_EQ(late_retry.result, w1.result);
+  EXPECT_EQ(state_->step(), 1u);
+  EXPECT_EQ(Values(), after);
+  testing::ReferenceModel ref(opt, init_);
+  ref.Round({a, b}, {true, true});
+  EXPECT_EQ(Values(), ref.params());
+}
+
+TEST_F(ShardStateTest, MissingWorkerClosesAtTimeoutAndLatePushIsRejected) {
+  OptimizerOptions opt;
+  Make(opt, 3);
+  const auto a = testing::RandomSelection(1, kN, 0.1);
+  FakeWaiter w0(state_.get()), w1(state_.get());
+  ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
+  ASSERT_TRUE(Push(1, 0, Encode(a), &w1).ok());
+  clock_.Advance(absl::Seconds(4));
+  state_->PollTimeout();
+  EXPECT_EQ(w0.calls, 0);
+  clock_.Advance(absl::Seconds(1));
+  state_->PollTimeout();
+  ASSERT_EQ(w0.calls, 1);
+  EXPECT_EQ(w0.result->contributors, 2u);
+  EXPECT_EQ(state_->step(), 1u);
+  // Worker 2 arrives late for step 0.
+  FakeWaiter w2(state_.get());
+  uint64_t current = 0;
+  const auto values = Values();
+  absl::Status s = Push(2, 0, Encode(a), &w2, &current);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("current step is 1"), std::string::npos) << s;
+  EXPECT_EQ(current, 1u);
+  EXPECT_EQ(w2.calls, 0);
+  EXPECT_EQ(Values(), values);
+  // A push from the future is refused too.
+  s = Push(2, 5, Encode(a), &w2, &current);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ShardStateTest, ReadLeaseDefersTheClose) {
+  OptimizerOptions opt;
+  Make(opt, 1);
+  ASSERT_TRUE(state_->BeginRead().ok());
+  FakeWaiter w(state_.get());
+  ASSERT_TRUE(Push(0, 0, Encode(testing::RandomSelection(3, kN, 0.5)), &w).ok());
+  EXPECT_EQ(w.calls, 0);
+  EXPECT_EQ(Values(), init_);
+  state_->EndRead();
+  EXPECT_EQ(w.calls, 1);
+  EXPECT_NE(Values(), init_);
+}
+
+TEST_F(ShardStateTest, SparseDownlinkCarriesExactlyTheChangedEntries) {
+  // One piece (the default size), and many small ones.
+  for (uint32_t piece_pairs : {ShardOptions{}.sparse_piece_pairs, 7u}) {
+    OptimizerOptions opt;
+    opt.lr = 0.25f;
+    Make(opt, 2, DownlinkMode::kSparse, piece_pairs);
+    const auto a = testing::RandomSelection(1, kN, 0.05);
+    const auto b = testing::RandomSelection(2, kN, 0.05);
+    FakeWaiter w0(state_.get()), w1(state_.get());
+    ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
+    ASSERT_TRUE(Push(1, 0, Encode(b), &w1).ok());
+    ASSERT_TRUE(w0.result->sparse);
+    const auto& pieces = w0.result->sparse_pieces;
+    ASSERT_FALSE(pieces.empty());
+    std::vector<float> patched = init_;
+    int64_t last_index = -1;
+    size_t total = 0;
+    for (const SparsePiece& piece : pieces) {
+      EXPECT_LE(piece.count, piece_pairs);
+      common::SparseSelection update;
+      ASSERT_TRUE(common::DecodeChunk({piece.count, 1, 2, piece.indices,
+                                       piece.values},
+                                      kN, &update)
+                      .ok());
+      for (size_t k = 0; k < update.size(); ++k) {
+        EXPECT_GT(int64_t{update.indices[k]}, last_index);  // ascending
+        last_index = update.indices[k];
+        patched[update.indices[k]] = update.values[k];
+      }
+      total += update.size();
+    }
+    EXPECT_EQ(pieces.size(), (total + piece_pairs - 1) / piece_pairs);
+    EXPECT_EQ(patched, Values()) << piece_pairs << " pairs per piece";
+  }
+}
+
+TEST(ShardOptionsTest, SparseDownlinkNeedsPlainSgd) {
+  ShardOptions o;
+  o.downlink = DownlinkMode::kSparse;
+  EXPECT_TRUE(o.Validate().ok());
+  o.optimizer.momentum = 0.9f;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kFailedPrecondition);
+  o.optimizer.momentum = 0.0f;
+  o.optimizer.weight_decay = 0.1f;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kFailedPrecondition);
+  o.optimizer.weight_decay = 0.0f;
+  o.optimizer.kind = OptimizerKind::kAdam;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace cddp::server

@@ -1,0 +1,139 @@
+// The worker's side of the parameter-server protocol: joins every shard,
+// pushes each shard its part of a sparse gradient (all shards at once, on
+// gRPC's callback API), and gathers the replies into the worker's flat
+// parameter vector. No LibTorch: it works on flat float spans.
+//
+// Failures come back as a Status naming the shard and the reason. A call
+// failing with UNAVAILABLE is retried (exponential backoff, up to
+// max_attempts); the server answers a repeated push for the same step without
+// counting it twice.
+//
+// Thread-safety: not thread-safe; one training loop drives a client, one call
+// at a time. gRPC's threads run the per-shard callbacks, each writing only
+// its own shard's range of `params`.
+#ifndef CDDP_WORKER_CLIENT_SHARD_CLIENT_H_
+#define CDDP_WORKER_CLIENT_SHARD_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "cddp/v1/parameter_server.grpc.pb.h"
+#include "common/wire/shard_map.h"
+#include "common/compress/sparse.h"
+#include "prometheus/registry.h"
+#include "worker/client/shard_client_metrics.h"
+
+namespace cddp::worker {
+
+struct ShardClientOptions {
+  std::vector<std::string> server_addresses;  // one per shard, shard order
+  uint32_t worker_id = 0;
+  // Per attempt. A PushPull waits for its round, so this must exceed the
+  // servers' round timeout.
+  absl::Duration deadline = absl::Seconds(120);
+  int max_attempts = 5;  // attempts per call on UNAVAILABLE
+  absl::Duration initial_backoff = absl::Milliseconds(50);
+  absl::Duration max_backoff = absl::Seconds(2);
+  common::ValueType value_type = common::ValueType::kFp32;
+  common::IndexEncoding index_encoding = common::IndexEncoding::kDeltaVarint;
+  int max_message_mb = 256;
+  prometheus::Registry* registry = nullptr;  // optional; outlives the client
+};
+
+class ShardClient {
+ public:
+  // INVALID_ARGUMENT if the addresses do not match the shard map's shards or
+  // an option is out of range.
+  static absl::StatusOr<std::unique_ptr<ShardClient>> Create(
+      const common::ShardMap& shard_map, ShardClientOptions options);
+
+  // Joins every shard with this worker's layout (`tensor_sizes` must add up
+  // to the flat size) and its initial values in `params` (used by a shard
+  // only if this is its first worker), then pulls, so `params` ends up with
+  // the servers' current values and shard_steps() their steps. Returns the
+  // job's step to push next: the largest shard step.
+  // Errors: as the servers' Join (FAILED_PRECONDITION for a layout
+  // mismatch), UNAVAILABLE when a shard cannot be reached, each prefixed
+  // with the shard.
+  absl::StatusOr<uint64_t> Join(std::span<const uint64_t> tensor_sizes,
+                                std::span<float> params);
+
+  struct PushPullResult {
+    uint64_t step = 0;                  // the job's step to push next: the
+                                        // largest of shard_steps()
+    std::vector<uint32_t> contributors;  // per shard, for the closed round
+    uint64_t bytes_sent = 0;            // serialized request bytes
+    uint64_t bytes_received = 0;        // serialized reply bytes
+  };
+  // Pushes `selection` (flat indices, strictly ascending, values finite):
+  // each shard gets its pairs (shard-local), all shards at once, each at
+  // the step that shard expects, shard_steps()[s]. Shards normally move
+  // together; one restarted from an older checkpoint lags behind the
+  // others by a fixed number of rounds, and keeps being pushed (and closing
+  // rounds) at its own step. A shard's chunk goes index-free
+  // (INDEX_ENCODING_DENSE) when it holds every element of the shard.
+  // `params` receives each shard's reply (dense values, or the changed
+  // entries with the sparse downlink — followed by a full pull of a shard
+  // whose local copy was not at the step pushed), and shard_steps() the
+  // shards' new steps. `undelivered` (optional) is cleared and then
+  // receives, with flat indices, the pairs of every shard that did not
+  // accept its push, for the caller's error-feedback residual. "Did not
+  // accept" means no reply arrived; a push whose call broke after the
+  // server took it (then retried until UNAVAILABLE/DEADLINE_EXCEEDED) may
+  // have been counted there and is still handed back — the one ambiguous
+  // case.
+  // On error, the Status names the first failed shard and why; shards that
+  // answered are already in `params` and shard_steps(), the failed shards'
+  // ranges may hold a partial reply: re-Join (or Pull) to resynchronise. A
+  // rejection for a wrong step is FAILED_PRECONDITION (the servers' message
+  // gives their step).
+  absl::StatusOr<PushPullResult> PushPull(
+      const common::SparseSelection& selection, std::span<float> params,
+      common::SparseSelection* undelivered);
+  // The same with every shard pushed at `step`, whatever shard_steps()
+  // says: for callers that drive the steps themselves (tests, benchmarks).
+  absl::StatusOr<PushPullResult> PushPull(
+      uint64_t step, const common::SparseSelection& selection,
+      std::span<float> params, common::SparseSelection* undelivered);
+
+  // Fetches every shard's current values into `params`; returns the largest
+  // shard step (shards move together unless a round failed on some).
+  absl::StatusOr<uint64_t> Pull(std::span<float> params);
+
+  const common::ShardMap& shard_map() const { return shard_map_; }
+  // The step each shard's range of the local params reflects, which is the
+  // step the shard expects next (after Join, Pull or PushPull). The job's
+  // step is the largest of them.
+  const std::vector<uint64_t>& shard_steps() const { return shard_steps_; }
+
+ private:
+  ShardClient(const common::ShardMap& shard_map, ShardClientOptions options);
+
+  // Runs `attempt(shard)` for every shard in `shards` concurrently, retrying
+  // UNAVAILABLE with backoff; returns one status per entry of `shards`.
+  template <typename Attempt>
+  std::vector<absl::Status> RunWithRetries(const std::vector<uint32_t>& shards,
+                                           Attempt attempt);
+  absl::StatusOr<PushPullResult> PushPullAt(
+      std::vector<uint64_t> steps, const common::SparseSelection& selection,
+      std::span<float> params, common::SparseSelection* undelivered);
+  absl::Status PullShards(const std::vector<uint32_t>& shards,
+                          std::span<float> params, uint64_t* bytes_received);
+
+  common::ShardMap shard_map_;
+  ShardClientOptions options_;
+  std::vector<std::unique_ptr<cddp::v1::ParameterServer::Stub>> stubs_;
+  std::unique_ptr<ShardClientMetrics> metrics_;
+  std::vector<uint64_t> shard_steps_;
+  std::vector<common::SparseSelection> split_;  // scratch, reused
+};
+
+}  // namespace cddp::worker
+
+#endif  // CDDP_WORKER_CLIENT_SHARD_CLIENT_H_

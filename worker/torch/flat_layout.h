@@ -1,0 +1,159 @@
+// FlatLayout: the model's parameters seen as one flat float vector, tensors
+// back to back in parameter order (tensor t occupies [offset(t),
+// offset(t) + size(t))). This is the vector the shard map splits into server
+// slices and the one the error-feedback residual mirrors
+// (common/error_feedback.h lays its residuals out the same way, so
+// `ErrorFeedback(layout.sizes())` lines up index for index).
+//
+// The copies between tensors and flat buffers are one memcpy per tensor when
+// the tensor is a contiguous float32 CPU tensor (the normal case). Into a
+// contiguous CUDA tensor they are one asynchronous host-to-device copy per
+// tensor (see ScatterRange); anything else (a strided view, reading from a
+// device) goes through a contiguous CPU copy.
+// Every method checks the whole argument list against the layout before it
+// writes anything, so a mismatch changes nothing.
+//
+// Immutable after Create; const methods may be called from several threads,
+// provided they do not write the same parameters or buffers concurrently.
+#ifndef CDDP_WORKER_TORCH_FLAT_LAYOUT_H_
+#define CDDP_WORKER_TORCH_FLAT_LAYOUT_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace cddp::worker {
+
+class FlatLayout {
+ public:
+  // The layout of `parameters` (in this order; Model::parameters() order).
+  // `names`, if not empty, must have one entry per parameter and is used in
+  // error messages. INVALID_ARGUMENT if there are no parameters, one is
+  // undefined or not float32, names has the wrong length, or the total is
+  // >= 2^32 (the wire format's index limit).
+  static absl::StatusOr<FlatLayout> Create(
+      const std::vector<at::Tensor>& parameters,
+      std::vector<std::string> names = {});
+  // A layout from tensor sizes alone (e.g. a peer's). Same limits.
+  static absl::StatusOr<FlatLayout> FromSizes(std::vector<size_t> sizes);
+
+  size_t num_tensors() const { return sizes_.size(); }
+  size_t size(size_t t) const { return sizes_[t]; }
+  size_t offset(size_t t) const { return offsets_[t]; }
+  size_t total_size() const { return total_size_; }
+  // Element counts in parameter order (for ErrorFeedback, the shard map...).
+  const std::vector<size_t>& sizes() const { return sizes_; }
+  // Parameter t's name, or "#t" if none were given.
+  std::string name(size_t t) const;
+
+  // OK if `parameters` has num_tensors() float32 tensors of sizes(); else
+  // INVALID_ARGUMENT naming the first mismatch.
+  absl::Status Matches(const std::vector<at::Tensor>& parameters) const;
+
+  // Copies each parameter's gradient into `flat` (total_size() floats). A
+  // parameter without a gradient (unused in the last backward) gives zeros.
+  // INVALID_ARGUMENT if the parameters or flat.size() do not match, or a
+  // gradient's size or dtype differs from its parameter's; INTERNAL if
+  // LibTorch throws.
+  absl::Status GatherGradients(const std::vector<at::Tensor>& parameters,
+                               std::span<float> flat) const;
+
+  // The device address of each parameter's gradient, for compressing on the
+  // device where backward left them: (*pointers)[t] is tensor t's gradient
+  // data (its size() floats), or nullptr when it has none (unused in the
+  // last backward). INVALID_ARGUMENT if the parameters do not match, or a
+  // gradient is not a contiguous float32 tensor of its parameter's size on
+  // its parameter's device; INTERNAL if LibTorch throws.
+  absl::Status GradientPointers(const std::vector<at::Tensor>& parameters,
+                                std::vector<const float*>* pointers) const;
+
+  // Copies the parameter values into `flat`. Errors as GatherGradients.
+  absl::Status GatherParameters(const std::vector<at::Tensor>& parameters,
+                                std::span<float> flat) const;
+
+  // Copies `flat` (total_size() floats) into the parameters, outside
+  // autograd. Call it when no autograd graph that saved these parameters is
+  // still to be run backward (the fast path writes the memory directly).
+  // INVALID_ARGUMENT if sizes do not match; INTERNAL if LibTorch throws.
+  absl::Status ScatterParameters(
+      std::span<const float> flat,
+      const std::vector<at::Tensor>& parameters) const;
+
+  // Copies `values` into flat positions [begin, begin + values.size()) of
+  // the parameters; the range may start and end inside tensors. This is how
+  // a shard's dense reply is applied without assembling the whole vector.
+  // Into parameters on a CUDA device the copies are asynchronous on the
+  // current stream: from pageable memory `values` may be reused as soon as
+  // this returns (CUDA stages it), but from pinned memory the copies may
+  // still be reading it, so keep it unchanged until the stream has passed
+  // them (e.g. torch::cuda::synchronize()). Work queued later on the stream
+  // (the next forward) sees the new values.
+  // INVALID_ARGUMENT if the range exceeds total_size() or the parameters do
+  // not match; INTERNAL if LibTorch throws.
+  absl::Status ScatterRange(uint64_t begin, std::span<const float> values,
+                            const std::vector<at::Tensor>& parameters) const;
+
+ private:
+  FlatLayout(std::vector<size_t> sizes, std::vector<std::string> names);
+
+  std::vector<size_t> sizes_;
+  std::vector<size_t> offsets_;
+  size_t total_size_ = 0;
+  std::vector<std::string> names_;
+};
+
+// The host side of a training loop's flat vectors, for parameters on the CPU
+// or on a CUDA device: the flat parameters the shard client fills (pinned
+// host memory on CUDA, so that ScatterParameters' copies are asynchronous)
+// and the gradients handed to the compressor (gathered into host memory on
+// the CPU; left where backward put them on CUDA). `layout` must outlive it.
+//
+// Not thread-safe: used by the training thread.
+class FlatBuffers {
+ public:
+  // Zeroed buffers for `layout`. RESOURCE_EXHAUSTED (or INTERNAL) when the
+  // pinned buffer cannot be had.
+  static absl::StatusOr<FlatBuffers> Create(const FlatLayout& layout,
+                                            bool cuda);
+  // On CUDA, waits for copies still reading params() before freeing it.
+  ~FlatBuffers();
+  FlatBuffers(FlatBuffers&&) = default;
+  FlatBuffers& operator=(FlatBuffers&&) = delete;
+
+  // The flat parameters in host memory (layout.total_size() floats). Call
+  // WaitForDevice before writing them after a ScatterParameters.
+  std::span<float> params() const { return params_; }
+
+  // Each parameter's gradient for GradientCompressor::Step: pointers into a
+  // host copy on the CPU (zeros for a parameter without a gradient), device
+  // pointers on CUDA (nullptr for one without). Valid until the next call.
+  // Errors as FlatLayout::GatherGradients / GradientPointers.
+  absl::StatusOr<std::span<const float* const>> Gradients(
+      const std::vector<at::Tensor>& parameters);
+
+  // On CUDA, blocks until the device has done what was queued (the copies
+  // out of params()); nothing on the CPU. INTERNAL on a CUDA error.
+  absl::Status WaitForDevice() const;
+
+ private:
+  FlatBuffers(const FlatLayout& layout, bool cuda);
+
+  const FlatLayout* layout_;
+  bool cuda_;
+  at::Tensor pinned_;         // CUDA: owns params_
+  std::vector<float> plain_;  // CPU: owns params_
+  std::span<float> params_;
+  std::vector<float> grad_;   // CPU: the gathered gradients
+  std::vector<const float*> grad_ptrs_;
+};
+
+}  // namespace cddp::worker
+
+#endif  // CDDP_WORKER_TORCH_FLAT_LAYOUT_H_
