@@ -1,21 +1,9 @@
-// The training loop of one worker: read a batch of its data shard, forward,
-// backward, gather the gradients into the flat layout, compress them with
-// error-feedback Top-K per parameter tensor, push the pairs to the shards,
-// and take the shards' new values as the parameters. Worker 0 also
-// evaluates on the test set. See DESIGN.md for the picture.
-//
-// Steps: the job's step is the largest of the shards' steps (what the
-// shard client's Join, Pull and PushPull return). It decides the data
-// position (every worker reads the batch of the round it pushes) and when
-// training stops (at the total step count). Shards normally share it; one
-// restarted from an older checkpoint lags behind by a fixed number of
-// rounds and is pushed at its own step, so its rounds keep closing.
-//
-// Device: on CUDA the model, the batches and the residuals live on the
-// device; the gradients are compressed there and only the selected pairs
-// come to the host; the servers' reply lands in pinned host memory and goes
-// back with asynchronous copies. The CPU path is common::ErrorFeedback on a
-// host copy of the gradients. Checkpoints are the same on both.
+// Trainer: cddp-worker's training loop. It drives a TrainingSession (the
+// operations: resync, step, evaluate, checkpoint, check) and hands every
+// event to a ProgressReporter (the printing): train to the last step,
+// resynchronising after a failed push; worker 0 evaluates every eval_every
+// steps and at the end; checkpoint every checkpoint_every steps and at the
+// end; then check the parameters against the servers'.
 //
 // A Trainer is driven by one thread (Run); RequestStop may be called from
 // any thread (e.g. a signal handler's helper) and makes Run finish the
@@ -26,50 +14,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
-#include "common/compress/sparse.h"
-#include "prometheus/registry.h"
 #include "worker/device_choice.h"
+#include "worker/trainer_options.h"
 
 namespace cddp::worker {
-
-struct TrainerOptions {
-  // What to train.
-  std::string model = "simple_cnn";
-  std::string dataset = "mnist";
-  std::string data_dir = "data";
-  int epochs = 1;
-  int64_t batch_size = 64;
-  int64_t train_limit = 0;  // use only the first N training examples (0: all)
-  int64_t max_steps = 0;    // stop after this many steps (0: epochs decide)
-  uint64_t seed = 1;
-  int threads = 0;          // LibTorch intra-op threads (0: cores / workers)
-  // Where the model trains and the gradients are compressed (device_choice.h;
-  // CUDA means the current device).
-  DeviceRequest device = DeviceRequest::kAuto;
-  // Compression.
-  bool compress = true;
-  double ratio = 0.01;
-  int64_t min_compress_numel = 1000;  // smaller tensors are sent whole
-  common::ValueType value_type = common::ValueType::kFp32;
-  common::IndexEncoding index_encoding = common::IndexEncoding::kDeltaVarint;
-  // Cluster.
-  std::vector<std::string> servers;  // one address per shard, in order
-  uint32_t worker_id = 0;
-  uint32_t num_workers = 1;
-  absl::Duration reconnect_timeout = absl::Seconds(120);
-  // Reporting and checkpoints.
-  int64_t eval_every = 0;          // evaluate every N steps (worker 0; 0: end)
-  int64_t eval_limit = 0;          // evaluate on the first N test examples
-  std::string checkpoint_dir;      // empty: no checkpoints
-  int64_t checkpoint_every = 100;  // steps between worker checkpoints
-  int64_t progress_every = 20;     // steps between progress lines (no tty)
-  prometheus::Registry* registry = nullptr;  // optional
-};
 
 struct TrainResult {
   uint64_t steps = 0;            // the step reached

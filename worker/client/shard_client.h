@@ -27,6 +27,7 @@
 #include "common/wire/shard_map.h"
 #include "common/compress/sparse.h"
 #include "prometheus/registry.h"
+#include "worker/client/parameter_client.h"
 #include "worker/client/shard_client_metrics.h"
 
 namespace cddp::worker {
@@ -46,7 +47,7 @@ struct ShardClientOptions {
   prometheus::Registry* registry = nullptr;  // optional; outlives the client
 };
 
-class ShardClient {
+class ShardClient final : public ParameterClient {
  public:
   // INVALID_ARGUMENT if the addresses do not match the shard map's shards or
   // an option is out of range.
@@ -62,15 +63,9 @@ class ShardClient {
   // mismatch), UNAVAILABLE when a shard cannot be reached, each prefixed
   // with the shard.
   absl::StatusOr<uint64_t> Join(std::span<const uint64_t> tensor_sizes,
-                                std::span<float> params);
+                                std::span<float> params) override;
 
-  struct PushPullResult {
-    uint64_t step = 0;                  // the job's step to push next: the
-                                        // largest of shard_steps()
-    std::vector<uint32_t> contributors;  // per shard, for the closed round
-    uint64_t bytes_sent = 0;            // serialized request bytes
-    uint64_t bytes_received = 0;        // serialized reply bytes
-  };
+  using PushPullResult = worker::PushPullResult;
   // Pushes `selection` (flat indices, strictly ascending, values finite):
   // each shard gets its pairs (shard-local), all shards at once, each at
   // the step that shard expects, shard_steps()[s]. Shards normally move
@@ -95,7 +90,7 @@ class ShardClient {
   // gives their step).
   absl::StatusOr<PushPullResult> PushPull(
       const common::SparseSelection& selection, std::span<float> params,
-      common::SparseSelection* undelivered);
+      common::SparseSelection* undelivered) override;
   // The same with every shard pushed at `step`, whatever shard_steps()
   // says: for callers that drive the steps themselves (tests, benchmarks).
   absl::StatusOr<PushPullResult> PushPull(
@@ -104,7 +99,7 @@ class ShardClient {
 
   // Fetches every shard's current values into `params`; returns the largest
   // shard step (shards move together unless a round failed on some).
-  absl::StatusOr<uint64_t> Pull(std::span<float> params);
+  absl::StatusOr<uint64_t> Pull(std::span<float> params) override;
 
   const common::ShardMap& shard_map() const { return shard_map_; }
   // The step each shard's range of the local params reflects, which is the

@@ -251,11 +251,16 @@ absl::Status FlatLayout::ScatterRange(
   return absl::OkStatus();
 }
 
-FlatBuffers::FlatBuffers(const FlatLayout& layout, bool cuda)
-    : layout_(&layout), cuda_(cuda), grad_ptrs_(layout.num_tensors()) {}
+FlatParameters::FlatParameters(const FlatLayout& layout,
+                               const std::vector<at::Tensor>& parameters,
+                               bool cuda)
+    : layout_(&layout),
+      parameters_(parameters),
+      cuda_(cuda),
+      grad_ptrs_(layout.num_tensors()) {}
 
-FlatBuffers::~FlatBuffers() {
-  if (!cuda_ || !pinned_.defined()) return;  // CPU, or moved from
+FlatParameters::~FlatParameters() {
+  if (!cuda_ || !flat_.defined()) return;  // CPU, or moved from
   try {
     torch::cuda::synchronize();
   } catch (const c10::Error&) {
@@ -263,44 +268,91 @@ FlatBuffers::~FlatBuffers() {
   }
 }
 
-absl::StatusOr<FlatBuffers> FlatBuffers::Create(const FlatLayout& layout,
-                                                bool cuda) {
-  FlatBuffers b(layout, cuda);
-  const size_t n = layout.total_size();
-  if (!cuda) {
-    b.plain_.resize(n);
-    b.params_ = b.plain_;
-    b.grad_.resize(n);
-    for (size_t t = 0; t < layout.num_tensors(); ++t) {
-      b.grad_ptrs_[t] = b.grad_.data() + layout.offset(t);
+absl::StatusOr<FlatParameters> FlatParameters::Create(
+    const FlatLayout& layout, const std::vector<at::Tensor>& parameters,
+    bool cuda) {
+  CDDP_RETURN_IF_ERROR(layout.Matches(parameters));
+  for (size_t t = 0; t < parameters.size(); ++t) {
+    if (parameters[t].is_cuda() != cuda) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter ", layout.name(t), " is on ",
+                       parameters[t].device().str(), ", expected ",
+                       cuda ? "a CUDA device" : "the CPU"));
     }
-    return b;
   }
+  FlatParameters f(layout, parameters, cuda);
+  const int64_t n = static_cast<int64_t>(layout.total_size());
   try {
-    b.pinned_ = at::zeros({static_cast<int64_t>(n)},
-                          at::TensorOptions().dtype(at::kFloat).pinned_memory(true));
+    f.flat_ = at::empty(
+        {n}, at::TensorOptions().dtype(at::kFloat).pinned_memory(cuda));
   } catch (const c10::Error& e) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("pinned host buffer of ", n,
-                     " floats: ", e.what_without_backtrace()));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "flat parameter buffer of ", n, " floats: ", e.what_without_backtrace()));
   }
-  b.params_ = std::span<float>(b.pinned_.data_ptr<float>(), n);
-  return b;
+  f.values_ = std::span<float>(f.flat_.data_ptr<float>(), layout.total_size());
+  CDDP_RETURN_IF_ERROR(layout.GatherParameters(parameters, f.values_));
+  if (cuda) return f;
+  try {
+    // The parameters become views of the flat tensor (same autograd
+    // identity, new storage), so the client's writes land in the model.
+    at::NoGradGuard no_grad;
+    for (size_t t = 0; t < parameters.size(); ++t) {
+      at::Tensor p = parameters[t];
+      p.set_data(f.flat_
+                     .narrow(0, static_cast<int64_t>(layout.offset(t)),
+                             static_cast<int64_t>(layout.size(t)))
+                     .view(p.sizes()));
+    }
+  } catch (const c10::Error& e) {
+    return TorchError("FlatParameters::Create", e);
+  }
+  return f;
 }
 
-absl::StatusOr<std::span<const float* const>> FlatBuffers::Gradients(
-    const std::vector<at::Tensor>& parameters) {
-  CDDP_RETURN_IF_ERROR(cuda_ ? layout_->GradientPointers(parameters, &grad_ptrs_)
-                             : layout_->GatherGradients(parameters, grad_));
-  return std::span<const float* const>(grad_ptrs_);
+absl::Status FlatParameters::Publish() const {
+  if (!cuda_) return absl::OkStatus();
+  return layout_->ScatterParameters(values_, parameters_);
 }
 
-absl::Status FlatBuffers::WaitForDevice() const {
+absl::Status FlatParameters::WaitForDevice() const {
   if (!cuda_) return absl::OkStatus();
   try {
     torch::cuda::synchronize();
   } catch (const c10::Error& e) {
     return TorchError("CUDA synchronize", e);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::span<const float* const>> FlatParameters::Gradients() {
+  CDDP_RETURN_IF_ERROR(cuda_
+                           ? layout_->GradientPointers(parameters_, &grad_ptrs_)
+                           : HostGradientPointers());
+  return std::span<const float* const>(grad_ptrs_);
+}
+
+absl::Status FlatParameters::HostGradientPointers() {
+  try {
+    for (size_t t = 0; t < parameters_.size(); ++t) {
+      const at::Tensor g = parameters_[t].grad();
+      grad_ptrs_[t] = nullptr;
+      if (!g.defined()) continue;
+      if (g.scalar_type() != at::kFloat ||
+          static_cast<size_t>(g.numel()) != layout_->size(t)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "gradient of ", layout_->name(t), " does not match its parameter"));
+      }
+      if (g.is_cpu() && g.is_contiguous()) {
+        grad_ptrs_[t] = g.data_ptr<float>();
+        continue;
+      }
+      strided_grads_.resize(layout_->total_size());
+      float* copy = strided_grads_.data() + layout_->offset(t);
+      CopyOut(g, copy, layout_->size(t));
+      grad_ptrs_[t] = copy;
+    }
+  } catch (const c10::Error& e) {
+    return TorchError("Gradients", e);
   }
   return absl::OkStatus();
 }

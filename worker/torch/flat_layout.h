@@ -109,48 +109,68 @@ class FlatLayout {
   std::vector<std::string> names_;
 };
 
-// The host side of a training loop's flat vectors, for parameters on the CPU
-// or on a CUDA device: the flat parameters the shard client fills (pinned
-// host memory on CUDA, so that ScatterParameters' copies are asynchronous)
-// and the gradients handed to the compressor (gathered into host memory on
-// the CPU; left where backward put them on CUDA). `layout` must outlive it.
+// The model's parameters as the one flat float vector that the parameter
+// client reads and writes, and the gradients handed to the compressor.
 //
-// Not thread-safe: used by the training thread.
-class FlatBuffers {
+// On the CPU the flat vector *is* the parameters: Create moves every
+// parameter's storage into one flat tensor and makes the parameter a view of
+// its range, so a reply written into values() is already in the model, and
+// Gradients() hands over the gradients where backward left them. No step
+// copies the model (a strided gradient, which backward does not normally
+// produce, is copied into a host buffer).
+// On CUDA the parameters stay on the device: values() is a pinned host
+// mirror that Publish() copies to the device asynchronously, and Gradients()
+// gives device pointers.
+//
+// `layout` must outlive it; the parameters must not be replaced or moved to
+// another device afterwards. Not thread-safe: used by the training thread.
+class FlatParameters {
  public:
-  // Zeroed buffers for `layout`. RESOURCE_EXHAUSTED (or INTERNAL) when the
-  // pinned buffer cannot be had.
-  static absl::StatusOr<FlatBuffers> Create(const FlatLayout& layout,
-                                            bool cuda);
-  // On CUDA, waits for copies still reading params() before freeing it.
-  ~FlatBuffers();
-  FlatBuffers(FlatBuffers&&) = default;
-  FlatBuffers& operator=(FlatBuffers&&) = delete;
+  // Takes `parameters` (which `layout` describes) over as above, their
+  // current values kept. INVALID_ARGUMENT if they do not match the layout or
+  // are not on the CPU (cuda false) / a CUDA device (cuda true);
+  // RESOURCE_EXHAUSTED when the pinned buffer cannot be had; INTERNAL if
+  // LibTorch throws.
+  static absl::StatusOr<FlatParameters> Create(
+      const FlatLayout& layout, const std::vector<at::Tensor>& parameters,
+      bool cuda);
+  // On CUDA, waits for copies still reading values() before freeing it.
+  ~FlatParameters();
+  FlatParameters(FlatParameters&&) = default;
+  FlatParameters& operator=(FlatParameters&&) = delete;
 
   // The flat parameters in host memory (layout.total_size() floats). Call
-  // WaitForDevice before writing them after a ScatterParameters.
-  std::span<float> params() const { return params_; }
+  // WaitForDevice before writing them after a Publish.
+  std::span<float> values() const { return values_; }
 
-  // Each parameter's gradient for GradientCompressor::Step: pointers into a
-  // host copy on the CPU (zeros for a parameter without a gradient), device
-  // pointers on CUDA (nullptr for one without). Valid until the next call.
-  // Errors as FlatLayout::GatherGradients / GradientPointers.
-  absl::StatusOr<std::span<const float* const>> Gradients(
-      const std::vector<at::Tensor>& parameters);
+  // Makes the model use values(): nothing to do on the CPU; on CUDA queues
+  // the copies to the device (FlatLayout::ScatterParameters). Errors as
+  // ScatterParameters.
+  absl::Status Publish() const;
 
   // On CUDA, blocks until the device has done what was queued (the copies
-  // out of params()); nothing on the CPU. INTERNAL on a CUDA error.
+  // out of values()); nothing on the CPU. INTERNAL on a CUDA error.
   absl::Status WaitForDevice() const;
 
+  // Each parameter's gradient for GradientCompressor::Step, in host memory
+  // on the CPU and device memory on CUDA; nullptr for a parameter without a
+  // gradient (a zero gradient). Valid until the next backward or call.
+  // INVALID_ARGUMENT if a gradient's dtype or size differs from its
+  // parameter's (or, on CUDA, it is strided or elsewhere); INTERNAL if
+  // LibTorch throws.
+  absl::StatusOr<std::span<const float* const>> Gradients();
+
  private:
-  FlatBuffers(const FlatLayout& layout, bool cuda);
+  FlatParameters(const FlatLayout& layout,
+                 const std::vector<at::Tensor>& parameters, bool cuda);
+  absl::Status HostGradientPointers();
 
   const FlatLayout* layout_;
+  std::vector<at::Tensor> parameters_;
   bool cuda_;
-  at::Tensor pinned_;         // CUDA: owns params_
-  std::vector<float> plain_;  // CPU: owns params_
-  std::span<float> params_;
-  std::vector<float> grad_;   // CPU: the gathered gradients
+  at::Tensor flat_;  // CPU: the parameters' storage; CUDA: a pinned mirror
+  std::span<float> values_;
+  std::vector<float> strided_grads_;  // CPU: copies of strided gradients
   std::vector<const float*> grad_ptrs_;
 };
 

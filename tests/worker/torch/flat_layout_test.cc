@@ -1,7 +1,7 @@
 // Tests for worker/flat_layout.h: offsets, gradient / parameter round trips,
 // partial-range scatter, size and dtype mismatches (nothing written), the
-// gradients' addresses and the host buffers (FlatBuffers), on the CPU and,
-// where LibTorch sees one, on a CUDA device.
+// gradients' addresses and FlatParameters (the parameters as one flat
+// vector), on the CPU and, where LibTorch sees one, on a CUDA device.
 #include "worker/torch/flat_layout.h"
 
 #include <ATen/ATen.h>
@@ -144,23 +144,67 @@ TEST(FlatLayoutTest, GradientPointersAreWhereBackwardLeftThem) {
   EXPECT_NE(s.message().find("gradient of a"), std::string::npos) << s;
 }
 
-TEST(FlatLayoutTest, CpuBuffersGatherGradientsWithZerosForNone) {
+TEST(FlatParametersTest, OnTheCpuTheFlatVectorIsTheParameters) {
+  std::vector<at::Tensor> p = Params();
+  for (size_t t = 0; t < p.size(); ++t) {
+    at::NoGradGuard no_grad;
+    p[t].fill_(static_cast<float>(t + 1));
+  }
+  const at::TensorImpl* identity = p[1].unsafeGetTensorImpl();
+  absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
+  ASSERT_TRUE(layout.ok());
+  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, false);
+  ASSERT_TRUE(flat.ok()) << flat.status();
+  ASSERT_EQ(flat->values().size(), 15u);
+  // The values were kept, and the parameters are views of the flat vector.
+  EXPECT_EQ(flat->values()[0], 1.0f);
+  EXPECT_EQ(flat->values()[6], 2.0f);
+  EXPECT_EQ(flat->values()[14], 3.0f);
+  EXPECT_EQ(p[1].unsafeGetTensorImpl(), identity);  // the same parameter
+  EXPECT_EQ(p[1].data_ptr<float>(), flat->values().data() + 6);
+  EXPECT_EQ(p[1].sizes(), at::IntArrayRef({4}));
+  EXPECT_TRUE(p[1].requires_grad());
+  // A write into the flat vector is a write into the model.
+  flat->values()[7] = 42.0f;
+  ASSERT_TRUE(flat->Publish().ok());
+  EXPECT_EQ(p[1][1].item<float>(), 42.0f);
+}
+
+TEST(FlatParametersTest, CpuGradientsAreHandedOverWhereBackwardLeftThem) {
   std::vector<at::Tensor> p = Params();
   absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
   ASSERT_TRUE(layout.ok());
-  absl::StatusOr<FlatBuffers> buffers = FlatBuffers::Create(*layout, false);
-  ASSERT_TRUE(buffers.ok()) << buffers.status();
-  ASSERT_EQ(buffers->params().size(), 15u);
-  for (float v : buffers->params()) EXPECT_EQ(v, 0.0f);
+  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, false);
+  ASSERT_TRUE(flat.ok()) << flat.status();
   (p[1] * 3).sum().backward();
-  auto grads = buffers->Gradients(p);
+  p[2].mutable_grad() = at::full({10}, 2.0f).as_strided({1, 1, 5}, {10, 10, 2});
+  ASSERT_FALSE(p[2].grad().is_contiguous());
+  auto grads = flat->Gradients();
   ASSERT_TRUE(grads.ok()) << grads.status();
   ASSERT_EQ(grads->size(), 3u);
-  EXPECT_EQ((*grads)[0][5], 0.0f);  // host copies, zeros where none
-  EXPECT_EQ((*grads)[1][0], 3.0f);
-  EXPECT_EQ((*grads)[2][4], 0.0f);
-  EXPECT_NE((*grads)[1], p[1].grad().data_ptr<float>());
-  EXPECT_TRUE(buffers->WaitForDevice().ok());
+  EXPECT_EQ((*grads)[0], nullptr);  // no gradient: a zero gradient
+  EXPECT_EQ((*grads)[1], p[1].grad().data_ptr<float>());  // no copy
+  EXPECT_EQ((*grads)[1][3], 3.0f);
+  ASSERT_NE((*grads)[2], nullptr);  // strided: a host copy
+  EXPECT_NE((*grads)[2], p[2].grad().data_ptr<float>());
+  for (int i = 0; i < 5; ++i) EXPECT_EQ((*grads)[2][i], 2.0f);
+  EXPECT_TRUE(flat->WaitForDevice().ok());
+}
+
+TEST(FlatParametersTest, RefusesMismatchedGradientsAndParameters) {
+  std::vector<at::Tensor> p = Params();
+  absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
+  ASSERT_TRUE(layout.ok());
+  std::vector<at::Tensor> fewer(p.begin(), p.begin() + 2);
+  EXPECT_EQ(FlatParameters::Create(*layout, fewer, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FlatParameters::Create(*layout, p, true).status().code(),
+            absl::StatusCode::kInvalidArgument);  // not on a CUDA device
+  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, false);
+  ASSERT_TRUE(flat.ok()) << flat.status();
+  p[0].mutable_grad() = at::zeros({7});
+  const auto grads = flat->Gradients();
+  EXPECT_EQ(grads.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(FlatLayoutTest, CudaParametersTakePinnedValuesAndGiveDevicePointers) {
@@ -174,19 +218,19 @@ TEST(FlatLayoutTest, CudaParametersTakePinnedValuesAndGiveDevicePointers) {
   }
   absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
   ASSERT_TRUE(layout.ok());
-  absl::StatusOr<FlatBuffers> buffers = FlatBuffers::Create(*layout, true);
-  ASSERT_TRUE(buffers.ok()) << buffers.status();
+  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, true);
+  ASSERT_TRUE(flat.ok()) << flat.status();
   const std::vector<float> values = Iota(15, 1);
-  std::copy(values.begin(), values.end(), buffers->params().begin());
-  ASSERT_TRUE(layout->ScatterParameters(buffers->params(), p).ok());
-  ASSERT_TRUE(buffers->WaitForDevice().ok());
-  std::fill(buffers->params().begin(), buffers->params().end(), -1.0f);
+  std::copy(values.begin(), values.end(), flat->values().begin());
+  ASSERT_TRUE(flat->Publish().ok());
+  ASSERT_TRUE(flat->WaitForDevice().ok());
+  std::fill(flat->values().begin(), flat->values().end(), -1.0f);
   std::vector<float> back(15);
   ASSERT_TRUE(layout->GatherParameters(p, back).ok());
   EXPECT_EQ(back, values);
 
   ((p[0] * 2).sum() + p[1].sum()).backward();
-  auto grads = buffers->Gradients(p);
+  auto grads = flat->Gradients();
   ASSERT_TRUE(grads.ok()) << grads.status();
   EXPECT_EQ((*grads)[0], p[0].grad().data_ptr<float>());  // device memory
   EXPECT_EQ((*grads)[2], nullptr);

@@ -1,0 +1,205 @@
+// Tests for worker/training_session.h: real training (SimpleCNN on the first
+// MNIST images) against an in-process cluster of parameter servers on
+// loopback, a few steps, in seconds. Two workers train in two threads; both
+// must end bit-identical to each other and to the servers. A fake
+// ParameterClient shows the seam: a failed push puts its pairs back into the
+// residual, and a resync carries on.
+#include "worker/training_session.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "tests/support/test_util.h"
+
+namespace cddp::worker {
+namespace {
+
+bool HaveMnist() {
+  return std::filesystem::exists(std::string(CDDP_DATA_DIR) +
+                                 "/mnist/train-images-idx3-ubyte");
+}
+
+TrainerOptions SmallJob(uint32_t worker_id, uint32_t num_workers) {
+  TrainerOptions o;
+  o.data_dir = CDDP_DATA_DIR;
+  o.servers = {"in-process-0", "in-process-1"};  // two shards
+  o.worker_id = worker_id;
+  o.num_workers = num_workers;
+  o.batch_size = 32;
+  o.train_limit = 32 * 8 * num_workers;
+  o.eval_limit = 200;
+  o.max_steps = 6;
+  o.threads = 1;
+  o.ratio = 0.01;
+  o.device = DeviceRequest::kCpu;
+  return o;
+}
+
+// Hands out clients of one in-process cluster, made on the first call (when
+// the model's size is known).
+class InProcessCluster {
+ public:
+  explicit InProcessCluster(uint32_t num_workers) {
+    options_.num_shards = 2;
+    options_.num_workers = num_workers;
+    options_.optimizer.lr = 0.05f;
+    options_.optimizer.momentum = 0.9f;
+  }
+  ParameterClientFactory Factory(uint32_t worker_id) {
+    return [this, worker_id](const common::ShardMap& map)
+               -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
+      absl::MutexLock lock(&mu_);
+      if (cluster_ == nullptr) {
+        cluster_ =
+            std::make_unique<testing::TestCluster>(options_, map.total_size());
+      }
+      return std::unique_ptr<ParameterClient>(cluster_->NewClient(worker_id));
+    };
+  }
+  testing::TestCluster& cluster() { return *cluster_; }
+
+ private:
+  testing::ClusterOptions options_;
+  absl::Mutex mu_;
+  std::unique_ptr<testing::TestCluster> cluster_;
+};
+
+TEST(TrainingSessionTest, TwoWorkersTrainBitIdenticalToTheServers) {
+  if (!HaveMnist()) GTEST_SKIP() << "no MNIST under " << CDDP_DATA_DIR;
+  InProcessCluster cluster(2);
+  std::vector<std::unique_ptr<TrainingSession>> sessions;
+  for (uint32_t w = 0; w < 2; ++w) {
+    auto s = TrainingSession::Create(SmallJob(w, 2), DeviceChoice{},
+                                     cluster.Factory(w));
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ((*s)->step(), 0u);
+    EXPECT_EQ((*s)->total_steps(), 6u);
+    sessions.push_back(std::move(*s));
+  }
+  EXPECT_TRUE(sessions[0]->has_test_set());
+  EXPECT_FALSE(sessions[1]->has_test_set());
+  std::vector<absl::Status> errors(2);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      while (!sessions[w]->done() && errors[w].ok()) {
+        absl::StatusOr<StepReport> r = sessions[w]->RunStep();
+        if (!r.ok()) errors[w] = r.status();
+        else if (!r->push_status.ok()) errors[w] = r->push_status;
+        else if (!(r->loss > 0 && r->bytes_sent > 0)) {
+          errors[w] = absl::InternalError("empty step");
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(errors[0].ok()) << errors[0];
+  ASSERT_TRUE(errors[1].ok()) << errors[1];
+  EXPECT_EQ(sessions[0]->step(), 6u);
+  std::vector<ServerCheck> checks;
+  for (auto& s : sessions) {
+    auto check = s->CheckAgainstServers();
+    ASSERT_TRUE(check.ok()) << check.status();
+    EXPECT_TRUE(check->params_match_servers);
+    checks.push_back(*check);
+  }
+  EXPECT_EQ(checks[0].params_crc32, checks[1].params_crc32);
+  auto ev = sessions[0]->Evaluate();
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  EXPECT_GT(ev->accuracy, 0.0);
+  EXPECT_EQ(sessions[1]->Evaluate().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// A client that forwards to a real one but fails the push of one step,
+// handing every pair back as undelivered.
+class FailOnePush final : public ParameterClient {
+ public:
+  FailOnePush(std::unique_ptr<ParameterClient> real, uint64_t fail_at)
+      : real_(std::move(real)), fail_at_(fail_at) {}
+  absl::StatusOr<uint64_t> Join(std::span<const uint64_t> sizes,
+                                std::span<float> params) override {
+    ++joins_;
+    return real_->Join(sizes, params);
+  }
+  absl::StatusOr<PushPullResult> PushPull(
+      const common::SparseSelection& selection, std::span<float> params,
+      common::SparseSelection* undelivered) override {
+    if (pushes_++ == fail_at_) {
+      *undelivered = selection;
+      return absl::UnavailableError("injected: shard 0 unreachable");
+    }
+    return real_->PushPull(selection, params, undelivered);
+  }
+  absl::StatusOr<uint64_t> Pull(std::span<float> params) override {
+    return real_->Pull(params);
+  }
+  int joins() const { return joins_; }
+
+ private:
+  std::unique_ptr<ParameterClient> real_;
+  uint64_t fail_at_;
+  uint64_t pushes_ = 0;
+  int joins_ = 0;
+};
+
+TEST(TrainingSessionTest, AFailedPushIsReportedAndAResyncCarriesOn) {
+  if (!HaveMnist()) GTEST_SKIP() << "no MNIST under " << CDDP_DATA_DIR;
+  InProcessCluster cluster(1);
+  FailOnePush* fake = nullptr;
+  ParameterClientFactory real = cluster.Factory(0);
+  auto session = TrainingSession::Create(
+      SmallJob(0, 1), DeviceChoice{},
+      [&](const common::ShardMap& map)
+          -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
+        auto client = real(map);
+        if (!client.ok()) return client.status();
+        auto f = std::make_unique<FailOnePush>(std::move(*client), 2);
+        fake = f.get();
+        return std::unique_ptr<ParameterClient>(std::move(f));
+      });
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_NE(fake, nullptr);
+  EXPECT_EQ(fake->joins(), 1);
+  for (uint64_t i = 0; i < 2; ++i) {
+    auto r = (*session)->RunStep();
+    ASSERT_TRUE(r.ok() && r->push_status.ok());
+  }
+  auto failed = (*session)->RunStep();
+  ASSERT_TRUE(failed.ok()) << failed.status();
+  EXPECT_EQ(failed->push_status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(failed->pushed_step, 2u);
+  EXPECT_EQ((*session)->step(), 2u);  // the servers did not move
+  ASSERT_TRUE((*session)->Resync().ok());
+  EXPECT_EQ(fake->joins(), 2);
+  while (!(*session)->done()) {
+    auto r = (*session)->RunStep();
+    ASSERT_TRUE(r.ok() && r->push_status.ok());
+  }
+  EXPECT_EQ((*session)->step(), 6u);
+  auto check = (*session)->CheckAgainstServers();
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->params_match_servers);
+}
+
+TEST(TrainingSessionTest, BadOptionsAreRefusedBeforeAnythingLoads) {
+  TrainerOptions o = SmallJob(0, 1);
+  o.ratio = 0;
+  auto s = TrainingSession::Create(o, DeviceChoice{},
+                                   [](const common::ShardMap&)
+                                       -> absl::StatusOr<
+                                           std::unique_ptr<ParameterClient>> {
+                                     ADD_FAILURE() << "no client expected";
+                                     return absl::InternalError("unexpected");
+                                   });
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("--ratio"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cddp::worker

@@ -1,0 +1,60 @@
+// ParameterClient: how a training loop talks to the parameter servers, and
+// nothing more — join, push a step's sparse gradient and take the reply,
+// pull. The training session, and anything else that trains, depends on
+// this interface only; ShardClient (gRPC, every shard at once) implements
+// it, and tests may hand the session any other implementation.
+//
+// All values live in the caller's flat parameter vector (`params`, the
+// model's parameters back to back in parameter order). No LibTorch.
+//
+// Thread-safety: implementations need not be thread-safe; one training loop
+// drives a client, one call at a time.
+#ifndef CDDP_WORKER_CLIENT_PARAMETER_CLIENT_H_
+#define CDDP_WORKER_CLIENT_PARAMETER_CLIENT_H_
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/compress/sparse.h"
+
+namespace cddp::worker {
+
+// What one push-pull did.
+struct PushPullResult {
+  uint64_t step = 0;  // the job's step to push next: the largest shard step
+  std::vector<uint32_t> contributors;  // per shard, for the closed round
+  uint64_t bytes_sent = 0;             // serialized request bytes
+  uint64_t bytes_received = 0;         // serialized reply bytes
+};
+
+class ParameterClient {
+ public:
+  virtual ~ParameterClient() = default;
+
+  // Joins the job with this worker's layout (`tensor_sizes` add up to
+  // params.size()) and initial values (`params`, used only where the servers
+  // have none yet), then pulls: `params` ends up with the servers' values.
+  // Returns the step to push next. FAILED_PRECONDITION when the layout
+  // differs from the job's; UNAVAILABLE when a server cannot be reached.
+  virtual absl::StatusOr<uint64_t> Join(std::span<const uint64_t> tensor_sizes,
+                                        std::span<float> params) = 0;
+
+  // Pushes `selection` (flat indices, strictly ascending, finite values) for
+  // the next step and writes the servers' reply into `params`. On error the
+  // Status says why, `params` may hold a partial reply (Join again to
+  // resynchronise), and `undelivered` (cleared first) holds the pairs no
+  // server accepted, for the caller's error-feedback residual. A rejection
+  // for a wrong step is FAILED_PRECONDITION.
+  virtual absl::StatusOr<PushPullResult> PushPull(
+      const common::SparseSelection& selection, std::span<float> params,
+      common::SparseSelection* undelivered) = 0;
+
+  // Writes the servers' current values into `params`; returns their step.
+  virtual absl::StatusOr<uint64_t> Pull(std::span<float> params) = 0;
+};
+
+}  // namespace cddp::worker
+
+#endif  // CDDP_WORKER_CLIENT_PARAMETER_CLIENT_H_
