@@ -63,8 +63,8 @@ class CpuCompressor final : public GradientCompressor {
     return absl::OkStatus();
   }
 
-  absl::Status Restore(const common::SparseSelection& unsent) override {
-    return ef_.Restore(unsent);
+  absl::Status ReturnUnsent(const common::SparseSelection& unsent) override {
+    return ef_.ReturnUnsent(unsent);
   }
 
   absl::StatusOr<double> ResidualNorm() override { return ef_.ResidualNorm(); }
@@ -107,9 +107,9 @@ class CudaCompressor final : public GradientCompressor {
     return ef_->Step(gradients, k, options, out);
   }
 
-  absl::Status Restore(const common::SparseSelection& unsent) override {
+  absl::Status ReturnUnsent(const common::SparseSelection& unsent) override {
     host_.reset();
-    return ef_->Restore(unsent);
+    return ef_->ReturnUnsent(unsent);
   }
 
   absl::StatusOr<double> ResidualNorm() override { return ef_->ResidualNorm(); }

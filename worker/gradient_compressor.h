@@ -49,7 +49,7 @@ class GradientCompressor {
 
   // Puts pairs selected but not delivered back into the residual (flat
   // indices). INVALID_ARGUMENT (nothing changed) for a bad index.
-  virtual absl::Status Restore(const common::SparseSelection& unsent) = 0;
+  virtual absl::Status ReturnUnsent(const common::SparseSelection& unsent) = 0;
 
   // L2 norm of the whole residual. INTERNAL for a CUDA error.
   virtual absl::StatusOr<double> ResidualNorm() = 0;

@@ -296,7 +296,7 @@ absl::StatusOr<StepReport> TrainingSession::RunStep() {
   if (!pushed.ok()) {
     // Nothing is lost: what did not reach a shard goes back into the
     // residual; the caller resynchronises.
-    CDDP_RETURN_IF_ERROR(s.compressor->Restore(s.undelivered));
+    CDDP_RETURN_IF_ERROR(s.compressor->ReturnUnsent(s.undelivered));
     if (s.metrics) s.metrics->resyncs->Increment();
     r.push_status = pushed.status();
     r.step = s.step;

@@ -150,7 +150,7 @@ void ErrorFeedback::Emit(const Candidates& candidates,
   }
 }
 
-absl::Status ErrorFeedback::Restore(const SparseSelection& unsent) {
+absl::Status ErrorFeedback::ReturnUnsent(const SparseSelection& unsent) {
   if (unsent.indices.size() != unsent.values.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("restore: ", unsent.indices.size(), " indices but ",

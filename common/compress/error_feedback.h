@@ -78,7 +78,7 @@ class ErrorFeedback {
   // into the residual, so the identity above still holds. Flat indices.
   // INVALID_ARGUMENT (nothing changed) if sizes differ or an index is out of
   // range.
-  absl::Status Restore(const SparseSelection& unsent);
+  absl::Status ReturnUnsent(const SparseSelection& unsent);
 
   // The residuals (all tensors back to back, or one tensor). Valid until
   // the next non-const call.

@@ -56,7 +56,7 @@ TEST(GradientCompressorTest, CpuMatchesErrorFeedbackStepForStep) {
   EXPECT_EQ(*norm, ref.ResidualNorm());
 }
 
-TEST(GradientCompressorTest, NullGradientIsZeroAndRestoreAddsBack) {
+TEST(GradientCompressorTest, NullGradientIsZeroAndReturnUnsentAddsBack) {
   auto c = Cpu({4, 2});
   const std::vector<float> g1 = {3, -1};
   const std::vector<const float*> grads = {nullptr, g1.data()};
@@ -68,7 +68,7 @@ TEST(GradientCompressorTest, NullGradientIsZeroAndRestoreAddsBack) {
   for (size_t i = 0; i + 1 < sel.size(); ++i) EXPECT_EQ(sel.values[i], 0.0f);
   EXPECT_EQ(sel.indices.back(), 4u);
   EXPECT_EQ(sel.values.back(), 3.0f);
-  ASSERT_TRUE(c->Restore(sel).ok());
+  ASSERT_TRUE(c->ReturnUnsent(sel).ok());
   auto host = c->HostResiduals();
   ASSERT_TRUE(host.ok());
   EXPECT_EQ((*host)->residual(1)[0], 3.0f);

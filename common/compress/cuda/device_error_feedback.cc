@@ -82,7 +82,7 @@ struct DeviceErrorFeedback::Impl {
   DevicePtr step_out;
   PinnedPtr host_out;
   size_t out_capacity = 0;
-  DevicePtr restore_pairs;  // Restore's indices then values
+  DevicePtr unsent_pairs;  // ReturnUnsent's indices then values
   size_t restore_capacity = 0;
   common::CompressionStats stats;
 
@@ -229,7 +229,7 @@ absl::Status DeviceErrorFeedback::Step(std::span<const float* const> gradients,
   return absl::OkStatus();
 }
 
-absl::Status DeviceErrorFeedback::Restore(
+absl::Status DeviceErrorFeedback::ReturnUnsent(
     const common::SparseSelection& unsent) {
   Impl& m = *impl_;
   if (unsent.indices.size() != unsent.values.size()) {
@@ -248,13 +248,13 @@ absl::Status DeviceErrorFeedback::Restore(
   if (count == 0) return absl::OkStatus();
   const size_t bytes = count * (sizeof(uint32_t) + sizeof(float));
   if (bytes > m.restore_capacity) {
-    m.restore_pairs.reset();
+    m.unsent_pairs.reset();
     m.restore_capacity = 0;
-    CDDP_ASSIGN_OR_RETURN(m.restore_pairs,
+    CDDP_ASSIGN_OR_RETURN(m.unsent_pairs,
                           AllocateDevice(bytes, "pairs to restore"));
     m.restore_capacity = bytes;
   }
-  auto* index = static_cast<uint32_t*>(m.restore_pairs.get());
+  auto* index = static_cast<uint32_t*>(m.unsent_pairs.get());
   float* value = reinterpret_cast<float*>(index + count);
   CDDP_RETURN_IF_ERROR(FromCuda(
       cudaMemcpyAsync(index, unsent.indices.data(), count * sizeof(uint32_t),

@@ -62,7 +62,7 @@ class DeviceErrorFeedback {
   //    names the first such tensor and element as the CPU class does; that
   //    tensor's residual is restored as on the CPU (non-finite sums never
   //    stored, finite ones undone), and `out` is left empty. Tensors before
-  //    it have taken their step (their pairs are dropped: Restore them or
+  //    it have taken their step (their pairs are dropped: ReturnUnsent them or
   //    not, as after a CPU loop that stopped there); tensors after it are
   //    left unchanged.
   //  RESOURCE_EXHAUSTED: the pairs' device or pinned buffer could not grow
@@ -74,9 +74,9 @@ class DeviceErrorFeedback {
                     common::SparseSelection* out);
 
   // Adds undelivered pairs back into the residual (flat indices), as
-  // common::ErrorFeedback::Restore; same errors, nothing changed on error;
+  // common::ErrorFeedback::ReturnUnsent; same errors, nothing changed on error;
   // INTERNAL on a CUDA error.
-  absl::Status Restore(const common::SparseSelection& unsent);
+  absl::Status ReturnUnsent(const common::SparseSelection& unsent);
 
   // The whole residual copied to the host (for checkpoints and tests).
   // INTERNAL on a CUDA error, as every method below.

@@ -164,16 +164,16 @@ TEST(ErrorFeedbackTest, FastAndExactSelectorsSendTheSameBytes) {
   }
 }
 
-TEST(ErrorFeedbackTest, RestorePutsUndeliveredValuesBack) {
+TEST(ErrorFeedbackTest, ReturnUnsentPutsUndeliveredValuesBack) {
   ErrorFeedback ef({4});
   SparseSelection out;
   ASSERT_TRUE(ef.Step(0, std::vector<float>{1, 5, 2, 0}, 1, {}, &out).ok());
-  ASSERT_TRUE(ef.Restore(out).ok());
+  ASSERT_TRUE(ef.ReturnUnsent(out).ok());
   EXPECT_EQ(ef.residual()[1], 5.0f);
   SparseSelection bad;
   bad.indices = {9};
   bad.values = {1.0f};
-  EXPECT_EQ(ef.Restore(bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ef.ReturnUnsent(bad).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ErrorFeedbackTest, SerializationRoundTrip) {

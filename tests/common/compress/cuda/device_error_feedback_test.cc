@@ -1,5 +1,5 @@
 // DeviceErrorFeedback against common::ErrorFeedback: multi-tensor steps,
-// the non-finite error and its message, Restore, checkpoints through the CPU
+// the non-finite error and its message, ReturnUnsent, checkpoints through the CPU
 // class. The first tests run anywhere: the kernel tests' CPU oracle against
 // ErrorFeedback itself, and Create without a device.
 #include "common/compress/cuda/device_error_feedback.h"
@@ -147,22 +147,22 @@ TEST_F(DeviceErrorFeedbackTest, NonFiniteSumIsRefusedAsOnTheCpu) {
   ExpectSame(Bits(*residual), Bits(Residual(cpu)), "residual");
 }
 
-TEST_F(DeviceErrorFeedbackTest, RestoreAddsUndeliveredPairsBack) {
+TEST_F(DeviceErrorFeedbackTest, ReturnUnsentAddsUndeliveredPairsBack) {
   auto dev = DeviceErrorFeedback::Create(sizes_);
   ASSERT_TRUE(dev.ok()) << dev.status();
   ErrorFeedback cpu(sizes_);
   const SparseSelection unsent = {{0, 2, 5003, 105005, 145006},
                                   {1.0f, -2.0f, 0.5f, 4.0f, -8.0f}};
-  ASSERT_TRUE(cpu.Restore(unsent).ok());
-  ASSERT_TRUE((*dev)->Restore(unsent).ok());
+  ASSERT_TRUE(cpu.ReturnUnsent(unsent).ok());
+  ASSERT_TRUE((*dev)->ReturnUnsent(unsent).ok());
   auto residual = (*dev)->ResidualToHost();
   ASSERT_TRUE(residual.ok());
   ExpectSame(Bits(*residual), Bits(Residual(cpu)), "residual");
   // The CPU's errors, and nothing changed.
   const SparseSelection outside = {{0, 145007}, {1.0f, 1.0f}};
-  EXPECT_EQ((*dev)->Restore(outside), cpu.Restore(outside));
+  EXPECT_EQ((*dev)->ReturnUnsent(outside), cpu.ReturnUnsent(outside));
   const SparseSelection ragged = {{0, 1}, {1.0f}};
-  EXPECT_EQ((*dev)->Restore(ragged), cpu.Restore(ragged));
+  EXPECT_EQ((*dev)->ReturnUnsent(ragged), cpu.ReturnUnsent(ragged));
   residual = (*dev)->ResidualToHost();
   ASSERT_TRUE(residual.ok());
   ExpectSame(Bits(*residual), Bits(Residual(cpu)), "residual");
@@ -172,7 +172,7 @@ TEST_F(DeviceErrorFeedbackTest, CheckpointsRoundTripThroughTheCpuClass) {
   auto dev = DeviceErrorFeedback::Create(sizes_);
   ASSERT_TRUE(dev.ok()) << dev.status();
   const SparseSelection some = {{1, 4999, 60000}, {0.5f, -1.5f, 2.0f}};
-  ASSERT_TRUE((*dev)->Restore(some).ok());
+  ASSERT_TRUE((*dev)->ReturnUnsent(some).ok());
   auto host = (*dev)->ToHost();
   ASSERT_TRUE(host.ok()) << host.status();
   auto cpu = ErrorFeedback::Deserialize(host->Serialize());
