@@ -37,14 +37,14 @@ class CpuCompressor final : public GradientCompressor {
 
   bool on_device() const override { return false; }
 
-  absl::Status Step(std::span<const float* const> gradients,
-                    std::span<const size_t> k,
-                    const common::StepOptions& options,
-                    common::SparseSelection* out) override {
+  absl::Status Compress(std::span<const float* const> gradients,
+                        std::span<const size_t> k,
+                        const common::CompressOptions& options,
+                        common::SparseSelection* out) override {
     if (gradients.size() != sizes_.size() || k.size() != sizes_.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          gradients.size(), " gradients and ", k.size(), " budgets for ",
-          sizes_.size(), " tensors"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(gradients.size(), " gradients and ", k.size(),
+                       " budgets for ", sizes_.size(), " tensors"));
     }
     out->clear();
     for (size_t t = 0; t < sizes_.size(); ++t) {
@@ -53,11 +53,10 @@ class CpuCompressor final : public GradientCompressor {
         zeros_.resize(std::max(zeros_.size(), sizes_[t]), 0.0f);
         g = zeros_.data();
       }
-      absl::Status s = ef_.Step(t, std::span<const float>(g, sizes_[t]), k[t],
-                                options, out);
+      absl::Status s = ef_.Compress(t, std::span<const float>(g, sizes_[t]),
+                                    k[t], options, out);
       if (!s.ok()) {
-        return absl::Status(s.code(),
-                            absl::StrCat(Name(t), ": ", s.message()));
+        return absl::Status(s.code(), absl::StrCat(Name(t), ": ", s.message()));
       }
     }
     return absl::OkStatus();
@@ -99,12 +98,12 @@ class CudaCompressor final : public GradientCompressor {
 
   bool on_device() const override { return true; }
 
-  absl::Status Step(std::span<const float* const> gradients,
-                    std::span<const size_t> k,
-                    const common::StepOptions& options,
-                    common::SparseSelection* out) override {
+  absl::Status Compress(std::span<const float* const> gradients,
+                        std::span<const size_t> k,
+                        const common::CompressOptions& options,
+                        common::SparseSelection* out) override {
     host_.reset();  // a checkpoint's copy is stale from here on
-    return ef_->Step(gradients, k, options, out);
+    return ef_->Compress(gradients, k, options, out);
   }
 
   absl::Status ReturnUnsent(const common::SparseSelection& unsent) override {
@@ -169,8 +168,9 @@ absl::StatusOr<std::optional<uint64_t>> ResumeResiduals(
   if (!ckpt.has_value()) return std::optional<uint64_t>();
   if (absl::Status s = compressor.LoadResiduals(std::move(ckpt->residuals));
       !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(WorkerCheckpointPath(dir, worker_id),
-                                               ": ", s.message()));
+    return absl::Status(
+        s.code(),
+        absl::StrCat(WorkerCheckpointPath(dir, worker_id), ": ", s.message()));
   }
   return std::optional<uint64_t>(ckpt->step);
 }

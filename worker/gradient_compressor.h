@@ -32,7 +32,7 @@ class GradientCompressor {
  public:
   virtual ~GradientCompressor() = default;
 
-  // True when Step takes device pointers (CUDA), false for host memory.
+  // True when Compress takes device pointers (CUDA), false for host memory.
   virtual bool on_device() const = 0;
 
   // One error-feedback step for every tensor: gradients[t] points at tensor
@@ -42,10 +42,10 @@ class GradientCompressor {
   // ascending. INVALID_ARGUMENT for wrong counts, k[t] > size, or a
   // NaN/inf in residual + gradient (the message names the tensor; the
   // residual never keeps the non-finite sum); INTERNAL for a CUDA error.
-  virtual absl::Status Step(std::span<const float* const> gradients,
-                            std::span<const size_t> k,
-                            const common::StepOptions& options,
-                            common::SparseSelection* out) = 0;
+  virtual absl::Status Compress(std::span<const float* const> gradients,
+                                std::span<const size_t> k,
+                                const common::CompressOptions& options,
+                                common::SparseSelection* out) = 0;
 
   // Puts pairs selected but not delivered back into the residual (flat
   // indices). INVALID_ARGUMENT (nothing changed) for a bad index.

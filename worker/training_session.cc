@@ -347,10 +347,10 @@ absl::Status TrainingSession::TrainOnBatch(StepReport* r) {
   CDDP_ASSIGN_OR_RETURN(std::span<const float* const> grads,
                         s.flat->Gradients());
   lap(Phase::kBackward);
-  const common::StepOptions step_options{common::Selector::kFast,
+  const common::CompressOptions step_options{common::Selector::kFast,
                                          s.options.value_type};
   if (absl::Status st =
-          s.compressor->Step(grads, s.k_of, step_options, &s.selection);
+          s.compressor->Compress(grads, s.k_of, step_options, &s.selection);
       !st.ok()) {
     return absl::Status(st.code(),
                         absl::StrCat("step ", s.step, ", ", st.message()));

@@ -53,10 +53,10 @@ absl::StatusOr<ErrorFeedback> ErrorFeedback::FromResidual(
   return ef;
 }
 
-absl::Status ErrorFeedback::Step(size_t tensor,
-                                 std::span<const float> gradient, size_t k,
-                                 const StepOptions& options,
-                                 SparseSelection* out) {
+absl::Status ErrorFeedback::Compress(size_t tensor,
+                                     std::span<const float> gradient, size_t k,
+                                     const CompressOptions& options,
+                                     SparseSelection* out) {
   if (tensor >= sizes_.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tensor ", tensor, " does not exist (have ", sizes_.size(), ")"));
@@ -87,18 +87,17 @@ absl::Status ErrorFeedback::Step(size_t tensor,
   }
 
   candidates_.clear();
-  const size_t bad =
-      AccumulateAndCollect(r, gradient, threshold, &candidates_);
+  const size_t bad = AccumulateAndCollect(r, gradient, threshold, &candidates_);
   if (bad != n) {
     const float bad_value = r[bad] + gradient[bad];
     // Non-finite sums were never stored; undo the finite ones.
     for (size_t i = 0; i < n; ++i) {
       if (MagnitudeKey(gradient[i]) < kInfinityKey) r[i] -= gradient[i];
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor ", tensor, " element ", bad, ": residual + gradient is ",
-        bad_value, " (gradient ", gradient[bad],
-        "); step refused, residual restored"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensor ", tensor, " element ", bad,
+                     ": residual + gradient is ", bad_value, " (gradient ",
+                     gradient[bad], "); step refused, residual restored"));
   }
   if (k == 0) {
     stats_.RecordSelection(n, 0);
@@ -158,9 +157,9 @@ absl::Status ErrorFeedback::ReturnUnsent(const SparseSelection& unsent) {
   }
   for (uint32_t i : unsent.indices) {
     if (i >= residual_.size()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "restore: index ", i, " is outside the residual (size ",
-          residual_.size(), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("restore: index ", i, " is outside the residual (size ",
+                       residual_.size(), ")"));
     }
   }
   ScatterAdd(unsent, residual_);
@@ -205,9 +204,9 @@ absl::StatusOr<ErrorFeedback> ErrorFeedback::Deserialize(
     }
   }
   if (reader.remaining() != total * sizeof(float)) {
-    return absl::DataLossError(absl::StrCat(
-        "residual record: ", reader.remaining(), " bytes of values for ",
-        total, " elements"));
+    return absl::DataLossError(
+        absl::StrCat("residual record: ", reader.remaining(),
+                     " bytes of values for ", total, " elements"));
   }
   ErrorFeedback ef(std::move(sizes));
   CDDP_RETURN_IF_ERROR(reader.ReadFloats(ef.residual_.data(), total));

@@ -36,7 +36,7 @@
 
 namespace cddp::common {
 
-struct StepOptions {
+struct CompressOptions {
   Selector selector = Selector::kFast;
   ValueType value_type = ValueType::kFp32;
 };
@@ -61,9 +61,10 @@ class ErrorFeedback {
   size_t tensor_offset(size_t t) const { return offsets_[t]; }
   size_t total_size() const { return residual_.size(); }
 
-  // One step for tensor `tensor` (see the file comment). Appends the
+  // One error-feedback step for tensor `tensor` (see the file comment):
+  // r += g, Top-K of r, r -= what is sent. Appends the
   // selected pairs to `out` with flat indices (tensor_offset + i), ascending;
-  // calling Step for tensors 0, 1, 2... therefore builds one ascending
+  // calling Compress for tensors 0, 1, 2... therefore builds one ascending
   // selection over the flat vector. k == 0 only accumulates.
   // Errors (nothing appended):
   //  INVALID_ARGUMENT: no such tensor, gradient size differs from the
@@ -71,8 +72,9 @@ class ErrorFeedback {
   //    message names the first bad element and the residual is restored:
   //    non-finite sums are never stored, finite ones are undone by r -= g
   //    (exact up to one float rounding; the residual never holds NaN/inf).
-  absl::Status Step(size_t tensor, std::span<const float> gradient, size_t k,
-                    const StepOptions& options, SparseSelection* out);
+  absl::Status Compress(size_t tensor, std::span<const float> gradient,
+                        size_t k, const CompressOptions& options,
+                        SparseSelection* out);
 
   // Adds pairs that were selected but not delivered (a rejected push) back
   // into the residual, so the identity above still holds. Flat indices.

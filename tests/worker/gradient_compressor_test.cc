@@ -45,9 +45,9 @@ TEST(GradientCompressorTest, CpuMatchesErrorFeedbackStepForStep) {
     common::SparseSelection got, want;
     got.indices = {7};  // replaced, not appended to
     got.values = {7};
-    ASSERT_TRUE(c->Step(grads, k, {}, &got).ok());
-    ASSERT_TRUE(ref.Step(0, g0, k[0], {}, &want).ok());
-    ASSERT_TRUE(ref.Step(1, g1, k[1], {}, &want).ok());
+    ASSERT_TRUE(c->Compress(grads, k, {}, &got).ok());
+    ASSERT_TRUE(ref.Compress(0, g0, k[0], {}, &want).ok());
+    ASSERT_TRUE(ref.Compress(1, g1, k[1], {}, &want).ok());
     EXPECT_EQ(got.indices, want.indices) << "step " << step;
     EXPECT_EQ(got.values, want.values) << "step " << step;
   }
@@ -62,7 +62,7 @@ TEST(GradientCompressorTest, NullGradientIsZeroAndReturnUnsentAddsBack) {
   const std::vector<const float*> grads = {nullptr, g1.data()};
   const std::vector<size_t> k = {1, 1};
   common::SparseSelection sel;
-  ASSERT_TRUE(c->Step(grads, k, {}, &sel).ok());
+  ASSERT_TRUE(c->Compress(grads, k, {}, &sel).ok());
   // Tensor 0 had nothing (any pick is a zero); tensor 1 sends its 3.
   ASSERT_FALSE(sel.indices.empty());
   for (size_t i = 0; i + 1 < sel.size(); ++i) EXPECT_EQ(sel.values[i], 0.0f);
@@ -82,11 +82,11 @@ TEST(GradientCompressorTest, ErrorsNameTheTensor) {
   common::SparseSelection sel;
   const std::vector<const float*> grads = {ok.data(), bad.data()};
   const std::vector<size_t> k = {1, 1};
-  const absl::Status s = c->Step(grads, k, {}, &sel);
+  const absl::Status s = c->Compress(grads, k, {}, &sel);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message().rfind("p1: ", 0), 0u) << s;
   const std::vector<const float*> one = {ok.data()};
-  EXPECT_EQ(c->Step(one, k, {}, &sel).code(),
+  EXPECT_EQ(c->Compress(one, k, {}, &sel).code(),
             absl::StatusCode::kInvalidArgument);
 }
 
@@ -97,7 +97,7 @@ TEST(GradientCompressorTest, ResidualsGoThroughWorkerCheckpoints) {
   const std::vector<const float*> grads = {g0.data(), g1.data()};
   const std::vector<size_t> k = {1, 1};
   common::SparseSelection sel;
-  ASSERT_TRUE(a->Step(grads, k, {}, &sel).ok());
+  ASSERT_TRUE(a->Compress(grads, k, {}, &sel).ok());
   ASSERT_TRUE(SaveResiduals(dir, 2, 9, {0, 9}, *a).ok());
 
   auto b = Cpu({3, 2});

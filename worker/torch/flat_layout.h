@@ -152,7 +152,7 @@ class FlatParameters {
   // out of values()); nothing on the CPU. INTERNAL on a CUDA error.
   absl::Status WaitForDevice() const;
 
-  // Each parameter's gradient for GradientCompressor::Step, in host memory
+  // Each parameter's gradient for GradientCompressor::Compress, in host memory
   // on the CPU and device memory on CUDA; nullptr for a parameter without a
   // gradient (a zero gradient). Valid until the next backward or call.
   // INVALID_ARGUMENT if a gradient's dtype or size differs from its

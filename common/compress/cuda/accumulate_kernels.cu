@@ -202,7 +202,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
 }
 
 // After a non-finite sum (the report says where): r -= g wherever g is
-// finite, exactly as ErrorFeedback::Step does (the non-finite sums were
+// finite, exactly as ErrorFeedback::Compress does (the non-finite sums were
 // never stored), and the batch is marked failed. Otherwise nothing.
 __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
     RestoreKernel(float* r, const float* g, uint32_t n, StepReport* report,

@@ -151,10 +151,9 @@ const common::CompressionStats& DeviceErrorFeedback::stats() const {
   return impl_->stats;
 }
 
-absl::Status DeviceErrorFeedback::Step(std::span<const float* const> gradients,
-                                       std::span<const size_t> k,
-                                       const common::StepOptions& options,
-                                       common::SparseSelection* out) {
+absl::Status DeviceErrorFeedback::Compress(
+    std::span<const float* const> gradients, std::span<const size_t> k,
+    const common::CompressOptions& options, common::SparseSelection* out) {
   Impl& m = *impl_;
   const size_t num = m.sizes.size();
   if (gradients.size() != num || k.size() != num) {

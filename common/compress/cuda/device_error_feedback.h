@@ -10,7 +10,7 @@
 // LibTorch uses unless told otherwise, so the step is ordered after the
 // backward pass with no extra synchronisation), and only the selected
 // (index, value) pairs cross to the host, through pinned buffers with one
-// asynchronous copy; Step returns when they are in `out`.
+// asynchronous copy; Compress returns when they are in `out`.
 //
 // Not thread-safe: one per worker, used by one thread.
 #ifndef CDDP_COMMON_COMPRESS_CUDA_DEVICE_ERROR_FEEDBACK_H_
@@ -68,10 +68,10 @@ class DeviceErrorFeedback {
   //  RESOURCE_EXHAUSTED: the pairs' device or pinned buffer could not grow
   //    (nothing changed).
   //  INTERNAL: a CUDA error (the message carries CUDA's).
-  absl::Status Step(std::span<const float* const> gradients,
-                    std::span<const size_t> k,
-                    const common::StepOptions& options,
-                    common::SparseSelection* out);
+  absl::Status Compress(std::span<const float* const> gradients,
+                        std::span<const size_t> k,
+                        const common::CompressOptions& options,
+                        common::SparseSelection* out);
 
   // Adds undelivered pairs back into the residual (flat indices), as
   // common::ErrorFeedback::ReturnUnsent; same errors, nothing changed on error;

@@ -28,7 +28,7 @@ TEST(ErrorFeedbackTest, FirstStepSendsTopKAndKeepsTheRest) {
   ErrorFeedback ef({5});
   SparseSelection out;
   const std::vector<float> g = {1.0f, -4.0f, 0.5f, 3.0f, -0.1f};
-  ASSERT_TRUE(ef.Step(0, g, 2, {}, &out).ok());
+  ASSERT_TRUE(ef.Compress(0, g, 2, {}, &out).ok());
   EXPECT_EQ(out.indices, (std::vector<uint32_t>{1, 3}));
   EXPECT_EQ(out.values, (std::vector<float>{-4.0f, 3.0f}));
   const std::vector<float> want_residual = {1.0f, 0.0f, 0.5f, 0.0f, -0.1f};
@@ -39,12 +39,12 @@ TEST(ErrorFeedbackTest, FirstStepSendsTopKAndKeepsTheRest) {
 TEST(ErrorFeedbackTest, CompensateAddsTheResidualToTheNextGradient) {
   ErrorFeedback ef({4});
   SparseSelection out;
-  ASSERT_TRUE(ef.Step(0, std::vector<float>{0.9f, 2.0f, 0.0f, 0.0f}, 1, {},
+  ASSERT_TRUE(ef.Compress(0, std::vector<float>{0.9f, 2.0f, 0.0f, 0.0f}, 1, {},
                       &out).ok());
   EXPECT_EQ(out.indices, (std::vector<uint32_t>{1}));
   out.clear();
   // 0.9 stayed in the residual; with 0.5 more it beats the new 1.0.
-  ASSERT_TRUE(ef.Step(0, std::vector<float>{0.5f, 0.0f, 1.0f, 0.0f}, 1, {},
+  ASSERT_TRUE(ef.Compress(0, std::vector<float>{0.5f, 0.0f, 1.0f, 0.0f}, 1, {},
                       &out).ok());
   EXPECT_EQ(out.indices, (std::vector<uint32_t>{0}));
   EXPECT_FLOAT_EQ(out.values[0], 1.4f);
@@ -56,9 +56,9 @@ TEST(ErrorFeedbackTest, ManyTensorsProduceOneAscendingFlatSelection) {
   EXPECT_EQ(ef.total_size(), 9u);
   EXPECT_EQ(ef.tensor_offset(2), 7u);
   SparseSelection out;
-  ASSERT_TRUE(ef.Step(0, std::vector<float>{1, 9, 1}, 1, {}, &out).ok());
-  ASSERT_TRUE(ef.Step(1, std::vector<float>{8, 1, 1, 7}, 2, {}, &out).ok());
-  ASSERT_TRUE(ef.Step(2, std::vector<float>{5, 6}, 2, {}, &out).ok());
+  ASSERT_TRUE(ef.Compress(0, std::vector<float>{1, 9, 1}, 1, {}, &out).ok());
+  ASSERT_TRUE(ef.Compress(1, std::vector<float>{8, 1, 1, 7}, 2, {}, &out).ok());
+  ASSERT_TRUE(ef.Compress(2, std::vector<float>{5, 6}, 2, {}, &out).ok());
   EXPECT_EQ(out.indices, (std::vector<uint32_t>{1, 3, 6, 7, 8}));
   EXPECT_EQ(out.values, (std::vector<float>{9, 8, 7, 5, 6}));
   EXPECT_EQ(ef.stats().calls, 3u);
@@ -69,11 +69,11 @@ TEST(ErrorFeedbackTest, ManyTensorsProduceOneAscendingFlatSelection) {
 TEST(ErrorFeedbackTest, SizePreservedAndBadArgumentsRefused) {
   ErrorFeedback ef({4});
   SparseSelection out;
-  EXPECT_EQ(ef.Step(1, std::vector<float>(4), 1, {}, &out).code(),
+  EXPECT_EQ(ef.Compress(1, std::vector<float>(4), 1, {}, &out).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ef.Step(0, std::vector<float>(3), 1, {}, &out).code(),
+  EXPECT_EQ(ef.Compress(0, std::vector<float>(3), 1, {}, &out).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ef.Step(0, std::vector<float>(4), 5, {}, &out).code(),
+  EXPECT_EQ(ef.Compress(0, std::vector<float>(4), 5, {}, &out).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(out.size(), 0u);
   EXPECT_EQ(ef.residual().size(), 4u);
@@ -84,12 +84,12 @@ TEST(ErrorFeedbackTest, NonFiniteGradientIsReportedNotAccumulated) {
   std::mt19937_64 rng(3);
   SparseSelection out;
   std::vector<float> g = RandomVector(20'000, rng);
-  ASSERT_TRUE(ef.Step(0, g, 10, {}, &out).ok());
+  ASSERT_TRUE(ef.Compress(0, g, 10, {}, &out).ok());
   const std::vector<float> before(ef.residual().begin(), ef.residual().end());
   std::vector<float> bad(20'000, 0.0f);
   bad[12'345] = NAN;
   out.clear();
-  const absl::Status s = ef.Step(0, bad, 10, {}, &out);
+  const absl::Status s = ef.Compress(0, bad, 10, {}, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(s.message()).find("element 12345"), std::string::npos)
       << s;
@@ -119,7 +119,7 @@ TEST_P(IdentityTest, HoldsOverHundredSteps) {
     const auto g = RandomVector(n, rng, 1e-2f);
     for (size_t i = 0; i < n; ++i) grad_sum[i] += g[i];
     SparseSelection out;
-    ASSERT_TRUE(ef.Step(0, g, k, {selector, value_type}, &out).ok());
+    ASSERT_TRUE(ef.Compress(0, g, k, {selector, value_type}, &out).ok());
     ASSERT_EQ(out.size(), k);
     for (size_t j = 0; j < out.size(); ++j) {
       EXPECT_EQ(RoundToValueType(out.values[j], value_type), out.values[j]);
@@ -157,8 +157,8 @@ TEST(ErrorFeedbackTest, FastAndExactSelectorsSendTheSameBytes) {
   for (int step = 0; step < 20; ++step) {
     const auto g = RandomVector(n, rng);
     SparseSelection a, b;
-    ASSERT_TRUE(fast.Step(0, g, 300, {Selector::kFast}, &a).ok());
-    ASSERT_TRUE(exact.Step(0, g, 300, {Selector::kExact}, &b).ok());
+    ASSERT_TRUE(fast.Compress(0, g, 300, {Selector::kFast}, &a).ok());
+    ASSERT_TRUE(exact.Compress(0, g, 300, {Selector::kExact}, &b).ok());
     ASSERT_EQ(a.indices, b.indices);
     ASSERT_EQ(a.values, b.values);
   }
@@ -167,7 +167,7 @@ TEST(ErrorFeedbackTest, FastAndExactSelectorsSendTheSameBytes) {
 TEST(ErrorFeedbackTest, ReturnUnsentPutsUndeliveredValuesBack) {
   ErrorFeedback ef({4});
   SparseSelection out;
-  ASSERT_TRUE(ef.Step(0, std::vector<float>{1, 5, 2, 0}, 1, {}, &out).ok());
+  ASSERT_TRUE(ef.Compress(0, std::vector<float>{1, 5, 2, 0}, 1, {}, &out).ok());
   ASSERT_TRUE(ef.ReturnUnsent(out).ok());
   EXPECT_EQ(ef.residual()[1], 5.0f);
   SparseSelection bad;
@@ -182,7 +182,7 @@ TEST(ErrorFeedbackTest, SerializationRoundTrip) {
   SparseSelection out;
   for (size_t t = 0; t < 3; ++t) {
     ASSERT_TRUE(
-        ef.Step(t, RandomVector(ef.tensor_size(t), rng), 2, {}, &out).ok());
+        ef.Compress(t, RandomVector(ef.tensor_size(t), rng), 2, {}, &out).ok());
   }
   auto back = ErrorFeedback::Deserialize(ef.Serialize());
   ASSERT_TRUE(back.ok()) << back.status();
@@ -196,7 +196,7 @@ TEST(ErrorFeedbackTest, CorruptOrTruncatedCheckpointIsRefused) {
   ErrorFeedback ef({64, 64});
   std::mt19937_64 rng(9);
   SparseSelection out;
-  ASSERT_TRUE(ef.Step(0, RandomVector(64, rng), 4, {}, &out).ok());
+  ASSERT_TRUE(ef.Compress(0, RandomVector(64, rng), 4, {}, &out).ok());
   const std::string good = ef.Serialize();
   // Every truncation.
   for (size_t len = 0; len < good.size(); len += 7) {
@@ -229,7 +229,7 @@ TEST(ErrorFeedbackTest, FromResidualTakesTheValuesAndStepsOnFromThem) {
   EXPECT_EQ(std::vector<float>(ef->residual(1).begin(), ef->residual(1).end()),
             (std::vector<float>{0.5f, 4, -8}));
   SparseSelection out;
-  ASSERT_TRUE(ef->Step(1, std::vector<float>{0, 0, 1}, 1, {}, &out).ok());
+  ASSERT_TRUE(ef->Compress(1, std::vector<float>{0, 0, 1}, 1, {}, &out).ok());
   EXPECT_EQ(out.indices, (std::vector<uint32_t>{4}));
   EXPECT_EQ(out.values, (std::vector<float>{-7}));
   // A checkpoint of it reads back the same.

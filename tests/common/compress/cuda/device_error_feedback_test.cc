@@ -23,7 +23,7 @@ namespace {
 using common::ErrorFeedback;
 using common::Selector;
 using common::SparseSelection;
-using common::StepOptions;
+using common::CompressOptions;
 using common::ValueType;
 
 // --- Host only -------------------------------------------------------------
@@ -40,7 +40,7 @@ TEST(ReferenceStepTest, IsTheCpuErrorFeedbackStep) {
         if (step == 2) g[123] = std::numeric_limits<float>::infinity();
         const size_t k = common::TopKCount(n, 0.01);
         SparseSelection cpu;
-        const absl::Status status = ef.Step(0, g, k, {selector, type}, &cpu);
+        const absl::Status status = ef.Compress(0, g, k, {selector, type}, &cpu);
         const ReferenceResult ref = ReferenceStep(r, g, k, type, 0);
         EXPECT_EQ(status.ok(), ref.first_bad == kNoBadElement);
         EXPECT_EQ(cpu.indices, ref.indices);
@@ -83,7 +83,7 @@ TEST_F(DeviceErrorFeedbackTest, StepsEqualTheCpuClass) {
       auto dev = DeviceErrorFeedback::Create(sizes_);
       ASSERT_TRUE(dev.ok()) << dev.status();
       ErrorFeedback cpu(sizes_);
-      const StepOptions options{selector, type};
+      const CompressOptions options{selector, type};
       for (uint64_t step = 0; step < 3; ++step) {
         std::vector<std::vector<float>> g;
         std::vector<std::unique_ptr<DeviceArray<float>>> dg;
@@ -97,10 +97,10 @@ TEST_F(DeviceErrorFeedbackTest, StepsEqualTheCpuClass) {
           pointers.push_back(t == 4 ? nullptr : dg.back()->get());
           if (t == 4) g.back().assign(sizes_[t], 0.0f);
           k.push_back(t == 0 ? 3 : common::TopKCount(sizes_[t], 0.01));
-          ASSERT_TRUE(cpu.Step(t, g[t], k[t], options, &want).ok());
+          ASSERT_TRUE(cpu.Compress(t, g[t], k[t], options, &want).ok());
         }
         SparseSelection got;
-        ASSERT_TRUE((*dev)->Step(pointers, k, options, &got).ok());
+        ASSERT_TRUE((*dev)->Compress(pointers, k, options, &got).ok());
         ExpectSame(got.indices, want.indices, "indices");
         ExpectSame(Bits(got.values), Bits(want.values), "values");
         auto residual = (*dev)->ResidualToHost();
@@ -135,11 +135,11 @@ TEST_F(DeviceErrorFeedbackTest, NonFiniteSumIsRefusedAsOnTheCpu) {
   SparseSelection want;
   absl::Status want_status;
   for (size_t t = 0; t < sizes_.size() && want_status.ok(); ++t) {
-    want_status = cpu.Step(t, g[t], k[t], {}, &want);
+    want_status = cpu.Compress(t, g[t], k[t], {}, &want);
   }
   ASSERT_FALSE(want_status.ok());
   SparseSelection got = {{1}, {1.0f}};
-  const absl::Status status = (*dev)->Step(pointers, k, {}, &got);
+  const absl::Status status = (*dev)->Compress(pointers, k, {}, &got);
   EXPECT_EQ(status, want_status);  // same code, same message
   EXPECT_EQ(got.size(), 0u);
   auto residual = (*dev)->ResidualToHost();
@@ -195,10 +195,10 @@ TEST_F(DeviceErrorFeedbackTest, RefusesBadArgumentsAndChangesNothing) {
   const std::vector<const float*> g = {nullptr, nullptr};
   SparseSelection out;
   const std::vector<size_t> one_k = {1};
-  EXPECT_EQ((*dev)->Step(g, one_k, {}, &out).code(),
+  EXPECT_EQ((*dev)->Compress(g, one_k, {}, &out).code(),
             absl::StatusCode::kInvalidArgument);
   const std::vector<size_t> too_big = {1, 21};
-  const absl::Status s = (*dev)->Step(g, too_big, {}, &out);
+  const absl::Status s = (*dev)->Compress(g, too_big, {}, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "k = 21 exceeds tensor 1's size 20");
   EXPECT_EQ((*dev)->stats().calls, 0u);

@@ -1,5 +1,5 @@
 // The kernel tests' CPU oracle: one error-feedback step exactly as
-// common::ErrorFeedback::Step does it, built from the absl-free CPU core
+// common::ErrorFeedback::Compress does it, built from the absl-free CPU core
 // (AccumulateAndCollect, ExactTopK, RoundToValueType), so the kernel tests
 // need no absl (scripts/gpu_check.sh). device_error_feedback_test checks it
 // against ErrorFeedback itself.
