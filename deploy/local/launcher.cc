@@ -44,9 +44,9 @@ class TempDir {
         (std::filesystem::temp_directory_path() / "cddp-launch.XXXXXX")
             .string();
     if (mkdtemp(pattern.data()) == nullptr) {
-      return absl::InternalError(absl::StrCat(
-          "cannot create a temporary directory ", pattern, ": ",
-          strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("cannot create a temporary directory ", pattern, ": ",
+                       strerror(errno)));
     }
     return TempDir(pattern);
   }
@@ -216,14 +216,14 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
         o.server_flags));
   }
   for (uint32_t w = 0; w < o.num_workers; ++w) {
-    CDDP_RETURN_IF_ERROR(start(
-        absl::StrCat("worker ", w), true, w,
-        {o.worker_binary,
-         absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
-         absl::StrCat("--worker_id=", w),
-         absl::StrCat("--num_workers=", o.num_workers),
-         absl::StrCat("--result_file=", result_file(w))},
-        o.worker_flags));
+    CDDP_RETURN_IF_ERROR(
+        start(absl::StrCat("worker ", w), true, w,
+              {o.worker_binary,
+               absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
+               absl::StrCat("--worker_id=", w),
+               absl::StrCat("--num_workers=", o.num_workers),
+               absl::StrCat("--result_file=", result_file(w))},
+              o.worker_flags));
   }
   if (!o.quiet) {
     std::printf("[launch] %u servers (%s), %u workers\n", o.num_servers,
@@ -238,7 +238,8 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
   for (auto& p : procs) (p.is_worker ? workers : servers).push_back(&p);
   // Echoes a process's lines (tagged with its name unless the worker
   // already tagged them).
-  auto handle_lines = [&](const Proc& p, const std::vector<std::string>& lines) {
+  auto handle_lines = [&](const Proc& p,
+                          const std::vector<std::string>& lines) {
     for (const auto& line : lines) {
       if (o.quiet) continue;
       if (line.rfind("[worker ", 0) == 0) {
@@ -288,8 +289,8 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
         failure = absl::StrCat(p.name, " exited 0 but left no result: ",
                                report.status().message());
       } else {
-        failure = absl::StrCat(p.name, " failed: ",
-                               Subprocess::ExitDescription(*st));
+        failure =
+            absl::StrCat(p.name, " failed: ", Subprocess::ExitDescription(*st));
       }
       if (stopping) continue;  // expected during an interrupt
       result.exit_code = 1;

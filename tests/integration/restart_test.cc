@@ -79,6 +79,11 @@ struct Proc {
   }
 };
 
+// Where worker `w` writes its --result_file.
+std::string ResultFile(const std::string& dir, int w) {
+  return dir + "/worker-" + std::to_string(w) + ".result";
+}
+
 // The largest "step N/" a worker's progress lines show.
 int LastStep(const Proc& worker) {
   int best = -1;
@@ -136,8 +141,7 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
                          "--checkpoint_every=10",
                          "--progress_every=5",
                          "--reconnect_timeout_s=60",
-                         "--result_file=" + dir + "/worker-" +
-                             std::to_string(w) + ".result"};
+                         "--result_file=" + ResultFile(dir, w)};
   }
   for (auto& p : procs) ASSERT_TRUE(p.Start()) << p.Joined();
 
@@ -182,8 +186,8 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
         << procs[w].name << ": "
         << Subprocess::ExitDescription(*procs[w].status) << "\n"
         << all;
-    absl::StatusOr<common::KeyValues> result = common::ReadKeyValueFile(
-        dir + "/worker-" + std::to_string(w - 2) + ".result");
+    absl::StatusOr<common::KeyValues> result =
+        common::ReadKeyValueFile(ResultFile(dir, w - 2));
     ASSERT_TRUE(result.ok()) << result.status() << "\n" << all;
     EXPECT_EQ(result->GetUint64("steps").value_or(0),
               static_cast<uint64_t>(kFinalStep))
