@@ -41,7 +41,7 @@ for ds in $datasets; do
     if [[ $d == dense ]]; then flags=(--nocompress); else flags=(--compress --ratio="$d"); fi
     echo "[experiment] $name: $epochs epochs"
     "$launch" --num_servers=2 --num_workers=2 --model=simple_cnn --dataset="$ds" \
-      --epochs="$epochs" --batch_size=64 --lr=0.05 --momentum=0.9 --seed=1 \
+      --epochs="$epochs" --batch_size=64 --lr=0.05 --momentum=0.9 --round_timeout=60s --seed=1 \
       --eval_every="$eval_every" --nometrics "${flags[@]}" > "$out/$name.log" 2>&1 \
       || { echo "[experiment] $name FAILED; see $out/$name.log" >&2; exit 1; }
     grep -o 'EVAL step=[0-9]* test_loss=[0-9.]* test_accuracy=[0-9.]*' "$out/$name.log" \

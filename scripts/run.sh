@@ -8,11 +8,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
+# The configure and build output goes to a log, shown when a step fails.
+mkdir -p build
+log=build/run-build.log
+quietly() {  # quietly WHAT COMMAND...: runs it into $log; on failure, shows it
+  if ! "${@:2}" >"$log" 2>&1; then
+    echo "[run] $1 failed; the last lines of $log:" >&2
+    tail -n 60 "$log" >&2
+    exit 1
+  fi
+}
 if [[ ! -f build/default/build.ninja ]]; then
   echo "[run] configuring (first run)"
-  cmake --preset default >/dev/null
+  quietly "configuring" cmake --preset default
 fi
 echo "[run] building cddp-launch, cddp-server, cddp-worker"
-cmake --build --preset default --target cddp-launch cddp-server cddp-worker \
-  >/dev/null
+quietly "the build" cmake --build --preset default --target cddp-launch \
+  cddp-server cddp-worker
 exec build/default/deploy/local/cddp-launch --flagfile=configs/distributed.flags "$@"

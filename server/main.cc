@@ -1,7 +1,7 @@
 // cddp-server: serves one shard of the flat parameter vector. Parses flags
-// into ServerOptions, serves metrics, resumes from / writes checkpoints
-// with --checkpoint_dir, and on SIGTERM/SIGINT finishes the open round,
-// checkpoints and exits.
+// (server/server_flags.h, common/job_flags.h) into ServerOptions, serves
+// metrics, resumes from / writes checkpoints with --checkpoint_dir, and on
+// SIGTERM/SIGINT finishes the open round, checkpoints and exits.
 #include <malloc.h>
 
 #include <csignal>
@@ -9,45 +9,13 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/job_flags.h"
 #include "common/metrics_http_server.h"
+#include "common/program_flags.h"
 #include "server/server.h"
-
-ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
-          "host:port to serve gRPC on (port 0 picks a free one)");
-ABSL_FLAG(uint32_t, shard_index, 0, "which shard of the flat vector to serve");
-ABSL_FLAG(uint32_t, num_shards, 1, "number of shards (servers) in the job");
-ABSL_FLAG(uint32_t, num_workers, 1,
-          "workers a round waits for before it closes (worker ids 0..N-1)");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "host:port for the Prometheus /metrics endpoint; empty: none");
-ABSL_FLAG(std::string, optimizer, "sgd", "sgd or adam");
-ABSL_FLAG(double, lr, 0.01, "learning rate (> 0)");
-ABSL_FLAG(double, momentum, 0.0, "SGD momentum in [0, 1); 0: none");
-ABSL_FLAG(bool, nesterov, false, "Nesterov momentum (SGD with momentum)");
-ABSL_FLAG(double, weight_decay, 0.0, "L2 weight decay added to the gradient");
-ABSL_FLAG(double, adam_beta1, 0.9, "Adam first-moment decay");
-ABSL_FLAG(double, adam_beta2, 0.999, "Adam second-moment decay");
-ABSL_FLAG(double, adam_epsilon, 1e-8, "Adam epsilon");
-ABSL_FLAG(absl::Duration, round_timeout, absl::Seconds(30),
-          "a round still missing workers this long after its first push "
-          "closes with the workers it has (e.g. 500ms, 30s)");
-ABSL_FLAG(int, max_message_mb, 256,
-          "gRPC message size limit in MiB; must fit a Join carrying the "
-          "shard's initial values (4 bytes per element) and a dense push");
-ABSL_FLAG(std::string, downlink, "dense",
-          "dense: replies carry the shard's dense values; sparse: only the "
-          "entries the round changed (needs plain SGD: no momentum, no "
-          "weight decay)");
-ABSL_FLAG(std::string, checkpoint_dir, "",
-          "resume from DIR/server-<shard>.ckpt if it exists, and write it "
-          "every --checkpoint_every rounds and at shutdown (empty: no "
-          "checkpoints)");
-ABSL_FLAG(uint64_t, checkpoint_every, 100,
-          "closed rounds between checkpoints (with --checkpoint_dir)");
+#include "server/server_flags.h"
 
 namespace {
 
@@ -59,12 +27,15 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cddp::common::ParseProgramFlags(
+      argc, argv,
       "Serves one shard of a compressed-ddp parameter vector.\n"
       "Example: cddp-server --listen=0.0.0.0:50051 --shard_index=0 "
       "--num_shards=2 --num_workers=4 --optimizer=sgd --lr=0.1 "
       "--metrics_listen=0.0.0.0:9100");
-  absl::ParseCommandLine(argc, argv);
+  if (auto s = cddp::common::ValidateJobFlags(); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
   // Each round allocates and frees multi-MiB buffers (decoded pushes,
   // encoded replies). Keep freed memory in the heap rather than returning it
   // to the kernel, so rounds do not page-fault it back in every time.
@@ -111,7 +82,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
-  options.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
+  options.checkpoint_every =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_checkpoint_every));
   options.registry = std::make_shared<prometheus::Registry>();
   auto server = cddp::server::Server::Create(options);
   if (!server.ok()) {

@@ -1,5 +1,7 @@
-// cddp-worker: parses flags into TrainerOptions and runs the training loop.
-// See worker/trainer.h. cddp-launch starts these for a local cluster.
+// cddp-worker: parses flags (worker/worker_flags.h, common/job_flags.h)
+// into TrainerOptions and runs the training loop (worker/trainer.h); at the
+// end it prints one summary line and, with --result_file, writes the result
+// there. cddp-launch starts these for a local cluster.
 #include <signal.h>
 
 #include <cstdio>
@@ -9,58 +11,16 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/job_flags.h"
+#include "common/key_value_file.h"
 #include "common/metrics_http_server.h"
+#include "common/program_flags.h"
 #include "worker/trainer.h"
-
-ABSL_FLAG(std::string, model, "simple_cnn",
-          "simple_cnn (28x28 images) | resnet18 | resnet50 (32x32x3)");
-ABSL_FLAG(std::string, dataset, "mnist", "mnist | fashion-mnist | cifar10");
-ABSL_FLAG(std::string, data_dir, "data",
-          "directory with the dataset files (or a <dataset>/ folder in it)");
-ABSL_FLAG(int, epochs, 1, "passes over this worker's share of the data");
-ABSL_FLAG(int64_t, batch_size, 64, "examples per step on this worker");
-ABSL_FLAG(bool, compress, true,
-          "error-feedback Top-K compression (--nocompress: send everything)");
-ABSL_FLAG(double, ratio, 0.01, "fraction of each tensor sent per step");
-ABSL_FLAG(int64_t, min_compress_numel, 1000,
-          "tensors with fewer elements are sent whole");
-ABSL_FLAG(std::string, value_type, "fp32", "wire values: fp32 | fp16 | bf16");
-ABSL_FLAG(std::string, index_encoding, "delta",
-          "wire indices: delta (delta-varint) | absolute (uint32)");
-ABSL_FLAG(std::string, servers, "",
-          "comma-separated host:port of the parameter servers, shard order");
-ABSL_FLAG(uint32_t, worker_id, 0, "this worker's id, 0..num_workers-1");
-ABSL_FLAG(uint32_t, num_workers, 1, "workers in the job");
-ABSL_FLAG(uint64_t, seed, 1, "seed of the model init and the data order");
-ABSL_FLAG(int64_t, eval_every, 0,
-          "worker 0 evaluates on the test set every N steps (0: at the end)");
-ABSL_FLAG(int64_t, eval_limit, 0, "evaluate on the first N test examples");
-ABSL_FLAG(int64_t, train_limit, 0, "train on the first N examples (0: all)");
-ABSL_FLAG(int64_t, max_steps, 0, "stop after N steps (0: --epochs decides)");
-ABSL_FLAG(std::string, checkpoint_dir, "",
-          "where to keep this worker's checkpoint (empty: none)");
-ABSL_FLAG(int64_t, checkpoint_every, 100, "steps between checkpoints");
-ABSL_FLAG(int, threads, 0, "LibTorch threads (0: cores / num_workers)");
-ABSL_FLAG(std::string, device, "auto",
-          "cpu | cuda | auto: where the model trains and the gradients are "
-          "compressed. cuda: the model, the batches and the residuals on the "
-          "current CUDA device (pick one per worker with "
-          "CUDA_VISIBLE_DEVICES); only the selected pairs come to the host. "
-          "It needs a build with -DCDDP_WITH_CUDA=ON against a LibTorch with "
-          "CUDA (Debian's is CPU-only) and a visible device; without them "
-          "--device cuda fails saying which is missing. auto: cuda when all "
-          "of that is there, else cpu (the start-up line says which and "
-          "why)");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "host:port for Prometheus /metrics (empty: no metrics endpoint)");
-ABSL_FLAG(int64_t, progress_every, 20,
-          "steps between progress lines when stdout is not a terminal");
-ABSL_FLAG(int, reconnect_timeout_s, 120,
-          "how long to keep re-joining unreachable servers before failing");
+#include "worker/worker_flags.h"
 
 namespace {
 
@@ -69,15 +29,60 @@ int Usage(const std::string& msg) {
   return 2;
 }
 
+// Writes `r` to `path` in the format worker_flags.h documents.
+absl::Status WriteResultFile(const std::string& path, uint32_t worker_id,
+                             const cddp::worker::TrainResult& r) {
+  cddp::common::KeyValues kv;
+  const std::pair<const char*, std::string> entries[] = {
+      {"worker", absl::StrCat(worker_id)},
+      {"steps", absl::StrCat(r.steps)},
+      {"test_accuracy", absl::StrFormat("%.6f", r.test_accuracy)},
+      {"test_loss", absl::StrFormat("%.6f", r.test_loss)},
+      {"final_loss", absl::StrFormat("%.6f", r.final_loss)},
+      {"uplink_wire_bytes", absl::StrCat(r.uplink_wire_bytes)},
+      {"uplink_dense_bytes", absl::StrCat(r.uplink_dense_bytes)},
+      {"downlink_bytes", absl::StrCat(r.downlink_bytes)},
+      {"seconds", absl::StrFormat("%.3f", r.seconds)},
+      {"params_match_servers", r.params_match_servers ? "1" : "0"},
+      {"params_crc32", absl::StrFormat("%08x", r.params_crc32)},
+      {"stopped_early", r.stopped_early ? "1" : "0"}};
+  for (const auto& [key, value] : entries) {
+    if (auto s = kv.Set(key, value); !s.ok()) return s;
+  }
+  return cddp::common::WriteKeyValueFile(path, kv);
+}
+
+// The one human line at the end of a run.
+std::string Summary(uint32_t worker_id, const cddp::worker::TrainResult& r) {
+  std::string line = absl::StrFormat("cddp-worker %u: finished at step %u",
+                                     worker_id, r.steps);
+  if (r.stopped_early) absl::StrAppend(&line, " (stopped early)");
+  if (r.test_accuracy >= 0) {
+    absl::StrAppendFormat(&line, ", test accuracy %.2f%% (loss %.4f)",
+                          100.0 * r.test_accuracy, r.test_loss);
+  }
+  absl::StrAppendFormat(
+      &line,
+      ", last batch loss %.4f, uplink %.2f MB on the wire vs %.2f MB dense, "
+      "downlink %.2f MB, %.1f s, parameters %s the servers' (crc32 %08x)",
+      r.final_loss, r.uplink_wire_bytes / 1e6, r.uplink_dense_bytes / 1e6,
+      r.downlink_bytes / 1e6, r.seconds,
+      r.params_match_servers ? "equal to" : "DIFFER from", r.params_crc32);
+  return line;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cddp::common::ParseProgramFlags(
+      argc, argv,
       "Training worker of compressed-ddp: trains a model on its share of the "
       "data\nand exchanges compressed gradients with the parameter servers.\n"
       "Usage: cddp-worker --servers=h:p[,h:p...] --worker_id=I "
       "--num_workers=W [flags]");
-  absl::ParseCommandLine(argc, argv);
+  if (auto s = cddp::common::ValidateJobFlags(); !s.ok()) {
+    return Usage(std::string(s.message()));
+  }
   cddp::worker::TrainerOptions o;
   o.model = absl::GetFlag(FLAGS_model);
   o.dataset = absl::GetFlag(FLAGS_dataset);
@@ -168,19 +173,16 @@ int main(int argc, char** argv) {
                  r.status().ToString().c_str());
     return 1;
   }
-  std::printf(
-      "RESULT worker=%u steps=%llu test_accuracy=%.4f test_loss=%.4f "
-      "final_loss=%.4f uplink_wire_bytes=%llu uplink_dense_bytes=%llu "
-      "downlink_bytes=%llu seconds=%.1f params_match_servers=%d "
-      "params_crc32=%08x stopped_early=%d\n",
-      o.worker_id, static_cast<unsigned long long>(r->steps), r->test_accuracy,
-      r->test_loss, r->final_loss,
-      static_cast<unsigned long long>(r->uplink_wire_bytes),
-      static_cast<unsigned long long>(r->uplink_dense_bytes),
-      static_cast<unsigned long long>(r->downlink_bytes), r->seconds,
-      r->params_match_servers ? 1 : 0, r->params_crc32,
-      r->stopped_early ? 1 : 0);
+  std::printf("%s\n", Summary(o.worker_id, *r).c_str());
   std::fflush(stdout);
+  if (const std::string path = absl::GetFlag(FLAGS_result_file);
+      !path.empty()) {
+    if (auto s = WriteResultFile(path, o.worker_id, *r); !s.ok()) {
+      std::fprintf(stderr, "cddp-worker %u: --result_file: %s\n", o.worker_id,
+                   std::string(s.message()).c_str());
+      return 1;
+    }
+  }
   if (!r->params_match_servers) {
     std::fprintf(stderr,
                  "cddp-worker %u: final parameters differ from the servers'\n",

@@ -7,15 +7,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <map>
+#include <filesystem>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "common/key_value_file.h"
+#include "common/record_file.h"
 #include "common/status_macros.h"
 #include "deploy/local/subprocess.h"
 
@@ -33,23 +35,35 @@ struct Proc {
   bool exited = false;
 };
 
-// Parses "RESULT key=value ..." into `report`.
-void ParseResult(const std::string& line, WorkerReport* report) {
-  std::map<std::string, std::string> kv;
-  for (absl::string_view part : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
-    const size_t eq = part.find('=');
-    if (eq != absl::string_view::npos) {
-      kv[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
+// A temporary directory for the workers' result files, removed with
+// everything in it when this goes out of scope.
+class TempDir {
+ public:
+  static absl::StatusOr<TempDir> Create() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "cddp-launch.XXXXXX")
+            .string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("cannot create a temporary directory ", pattern, ": ",
+                       strerror(errno)));
     }
+    return TempDir(pattern);
   }
-  report->seen = true;
-  (void)absl::SimpleAtod(kv["test_accuracy"], &report->test_accuracy);
-  (void)absl::SimpleAtoi(kv["uplink_wire_bytes"], &report->uplink_wire_bytes);
-  (void)absl::SimpleAtoi(kv["uplink_dense_bytes"], &report->uplink_dense_bytes);
-  (void)absl::SimpleAtoi(kv["steps"], &report->steps);
-  report->params_crc32 = kv["params_crc32"];
-  report->params_match_servers = kv["params_match_servers"] == "1";
-}
+  TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) {
+    other.path_.clear();
+  }
+  TempDir& operator=(TempDir&&) = delete;
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
 
 void PrintTail(const Proc& p) {
   std::fprintf(stderr, "---- last lines of %s ----\n", p.name.c_str());
@@ -125,12 +139,45 @@ absl::StatusOr<std::vector<int>> PickFreePorts(const std::string& host,
   return ports;
 }
 
+absl::StatusOr<WorkerReport> ReadWorkerReport(const std::string& path) {
+  CDDP_ASSIGN_OR_RETURN(common::KeyValues kv, common::ReadKeyValueFile(path));
+  WorkerReport report;
+  // A missing entry is a malformed file, not a missing one.
+  const auto bad = [&path](const absl::Status& s) {
+    return common::WithPath(absl::InvalidArgumentError(s.message()), path);
+  };
+  const auto uint = [&](const char* key, uint64_t* v) -> absl::Status {
+    absl::StatusOr<uint64_t> r = kv.GetUint64(key);
+    if (!r.ok()) return bad(r.status());
+    *v = *r;
+    return absl::OkStatus();
+  };
+  CDDP_RETURN_IF_ERROR(uint("steps", &report.steps));
+  CDDP_RETURN_IF_ERROR(uint("uplink_wire_bytes", &report.uplink_wire_bytes));
+  CDDP_RETURN_IF_ERROR(uint("uplink_dense_bytes", &report.uplink_dense_bytes));
+  absl::StatusOr<double> accuracy = kv.GetDouble("test_accuracy");
+  if (!accuracy.ok()) return bad(accuracy.status());
+  report.test_accuracy = *accuracy;
+  absl::StatusOr<std::string> crc = kv.Get("params_crc32");
+  if (!crc.ok()) return bad(crc.status());
+  report.params_crc32 = *crc;
+  absl::StatusOr<bool> match = kv.GetBool("params_match_servers");
+  if (!match.ok()) return bad(match.status());
+  report.params_match_servers = *match;
+  report.seen = true;
+  return report;
+}
+
 absl::StatusOr<LaunchResult> RunLocalCluster(
     const LaunchOptions& o, const std::atomic<bool>& interrupted) {
   const auto t_start = Clock::now();
   LaunchResult result;
   result.workers.resize(o.num_workers);
   auto endpoint = [&](int port) { return absl::StrCat(o.host, ":", port); };
+  CDDP_ASSIGN_OR_RETURN(TempDir result_dir, TempDir::Create());
+  auto result_file = [&](uint32_t worker) {
+    return absl::StrCat(result_dir.path(), "/worker-", worker, ".result");
+  };
 
   const int per_server = o.metrics ? 2 : 1;
   CDDP_ASSIGN_OR_RETURN(
@@ -141,8 +188,8 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
   std::vector<std::string> server_addresses;
   std::vector<Proc> procs;
   procs.reserve(o.num_servers + o.num_workers);
-  // Starts one process with the flags every process gets (metrics port,
-  // checkpoint dir) after its own `argv` and before `extra`.
+  // Starts one process with its metrics port after its own `argv` and
+  // before `extra`.
   auto start = [&](const std::string& name, bool is_worker, uint32_t index,
                    std::vector<std::string> argv,
                    const std::vector<std::string>& extra) -> absl::Status {
@@ -151,9 +198,6 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
       argv.push_back(absl::StrCat("--metrics_listen=", endpoint(mport)));
       result.metrics_endpoints.push_back(
           absl::StrCat(name, ": http://", endpoint(mport), "/metrics"));
-    }
-    if (!o.checkpoint_dir.empty()) {
-      argv.push_back(absl::StrCat("--checkpoint_dir=", o.checkpoint_dir));
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
     CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
@@ -172,13 +216,14 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
         o.server_flags));
   }
   for (uint32_t w = 0; w < o.num_workers; ++w) {
-    CDDP_RETURN_IF_ERROR(start(
-        absl::StrCat("worker ", w), true, w,
-        {o.worker_binary,
-         absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
-         absl::StrCat("--worker_id=", w),
-         absl::StrCat("--num_workers=", o.num_workers)},
-        o.worker_flags));
+    CDDP_RETURN_IF_ERROR(
+        start(absl::StrCat("worker ", w), true, w,
+              {o.worker_binary,
+               absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
+               absl::StrCat("--worker_id=", w),
+               absl::StrCat("--num_workers=", o.num_workers),
+               absl::StrCat("--result_file=", result_file(w))},
+              o.worker_flags));
   }
   if (!o.quiet) {
     std::printf("[launch] %u servers (%s), %u workers\n", o.num_servers,
@@ -192,12 +237,10 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
   std::vector<Proc*> workers, servers;
   for (auto& p : procs) (p.is_worker ? workers : servers).push_back(&p);
   // Echoes a process's lines (tagged with its name unless the worker
-  // already tagged them) and records its RESULT line.
-  auto handle_lines = [&](const Proc& p, const std::vector<std::string>& lines) {
+  // already tagged them).
+  auto handle_lines = [&](const Proc& p,
+                          const std::vector<std::string>& lines) {
     for (const auto& line : lines) {
-      if (p.is_worker && line.rfind("RESULT ", 0) == 0) {
-        ParseResult(line, &result.workers[p.index]);
-      }
       if (o.quiet) continue;
       if (line.rfind("[worker ", 0) == 0) {
         std::printf("%s\n", line.c_str());
@@ -234,14 +277,24 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
       handle_lines(p, lines);
       p.exited = true;
       const bool clean = WIFEXITED(*st) && WEXITSTATUS(*st) == 0;
+      std::string failure;
       if (p.is_worker && clean) {
-        ++workers_done;
-        continue;
+        absl::StatusOr<WorkerReport> report =
+            ReadWorkerReport(result_file(p.index));
+        if (report.ok()) {
+          result.workers[p.index] = *report;
+          ++workers_done;
+          continue;
+        }
+        failure = absl::StrCat(p.name, " exited 0 but left no result: ",
+                               report.status().message());
+      } else {
+        failure =
+            absl::StrCat(p.name, " failed: ", Subprocess::ExitDescription(*st));
       }
       if (stopping) continue;  // expected during an interrupt
       result.exit_code = 1;
-      result.failure = absl::StrCat(p.name, " failed: ",
-                                    Subprocess::ExitDescription(*st));
+      result.failure = failure;
       std::fprintf(stderr, "[launch] %s; stopping the job\n",
                    result.failure.c_str());
       PrintTail(p);

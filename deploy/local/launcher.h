@@ -24,16 +24,18 @@ struct LaunchOptions {
   uint32_t num_servers = 2;
   uint32_t num_workers = 2;
   std::string host = "127.0.0.1";
-  std::vector<std::string> server_flags;  // added to every server's argv
-  std::vector<std::string> worker_flags;  // added to every worker's argv
+  // Added to every server's / worker's argv after the flags the launcher
+  // sets for each process (forwarded_flags.h builds them).
+  std::vector<std::string> server_flags;
+  std::vector<std::string> worker_flags;
   bool metrics = true;          // give every process a /metrics port
-  std::string checkpoint_dir;   // servers and workers checkpoint under it
   bool quiet = false;           // only the summary, not the processes' lines
 };
 
-// What each worker reported on its RESULT line.
+// What a worker wrote to its --result_file (the format is in
+// worker/worker_flags.h).
 struct WorkerReport {
-  bool seen = false;
+  bool seen = false;  // the file was read
   double test_accuracy = -1;
   uint64_t uplink_wire_bytes = 0;
   uint64_t uplink_dense_bytes = 0;
@@ -41,6 +43,10 @@ struct WorkerReport {
   std::string params_crc32;
   bool params_match_servers = false;
 };
+
+// Reads a worker's result file. NOT_FOUND if there is none; INVALID_ARGUMENT
+// (naming the path and the key) for a missing or malformed entry.
+absl::StatusOr<WorkerReport> ReadWorkerReport(const std::string& path);
 
 struct LaunchResult {
   int exit_code = 0;  // 0 ok, 1 a process failed, 130 interrupted
@@ -50,8 +56,11 @@ struct LaunchResult {
   std::string failure;  // what failed, when exit_code != 0
 };
 
-// Runs the job to the end. INTERNAL if a process cannot be started or no
-// free port is found; a process that fails is reported in the result.
+// Runs the job to the end. Each worker gets --result_file in a temporary
+// directory that is removed at the end; a worker that exits 0 without
+// writing it fails the job. INTERNAL if a process cannot be started or the
+// directory cannot be made, RESOURCE_EXHAUSTED if no free port is found; a
+// process that fails is reported in the result.
 absl::StatusOr<LaunchResult> RunLocalCluster(const LaunchOptions& options,
                                              const std::atomic<bool>& interrupted);
 

@@ -1,8 +1,9 @@
 // cddp-launch: runs a compressed-ddp job on this machine (S servers and W
 // workers as local processes on loopback) and reports what it achieved.
-// Flags fill LaunchOptions; the training flags follow the seed's train.py
-// and are passed to the servers (optimizer) or the workers (model, data,
-// compression) that own them.
+// It takes every cddp-server and cddp-worker flag, with the programs' own
+// defaults (it links their flag libraries), and forwards to each process
+// the ones that differ from their defaults (forwarded_flags.h); its own
+// flags below say how to launch.
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,41 +15,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
+#include "common/job_flags.h"
+#include "common/program_flags.h"
+#include "deploy/local/forwarded_flags.h"
 #include "deploy/local/launcher.h"
 
 ABSL_FLAG(uint32_t, num_servers, 2, "parameter-server shards");
-ABSL_FLAG(uint32_t, num_workers, 2, "workers");
-// Model, data, compression: passed to every worker.
-ABSL_FLAG(std::string, model, "simple_cnn", "simple_cnn | resnet18 | resnet50");
-ABSL_FLAG(std::string, dataset, "mnist", "mnist | fashion-mnist | cifar10");
-ABSL_FLAG(std::string, data_dir, "data", "where the datasets are");
-ABSL_FLAG(int, epochs, 1, "passes over the training set");
-ABSL_FLAG(int64_t, batch_size, 64, "examples per step per worker");
-ABSL_FLAG(bool, compress, true, "Top-K compression (--nocompress: dense)");
-ABSL_FLAG(double, ratio, 0.01, "fraction of each tensor sent per step");
-ABSL_FLAG(std::string, value_type, "fp32", "wire values: fp32 | fp16 | bf16");
-ABSL_FLAG(uint64_t, seed, 1, "seed of model init and data order");
-ABSL_FLAG(int64_t, eval_every, 0, "evaluate every N steps (0: at the end)");
-ABSL_FLAG(int64_t, eval_limit, 0, "evaluate on the first N test examples");
-ABSL_FLAG(int64_t, train_limit, 0, "train on the first N examples (0: all)");
-ABSL_FLAG(int64_t, max_steps, 0, "stop after N steps (0: --epochs decides)");
-ABSL_FLAG(int, threads, 0, "LibTorch threads per worker (0: cores/workers)");
-ABSL_FLAG(std::string, device, "auto",
-          "cpu | cuda | auto: where the workers train (see cddp-worker --help)");
-// Optimizer: passed to every server.
-ABSL_FLAG(std::string, optimizer, "sgd", "sgd | adam (run on the servers)");
-ABSL_FLAG(double, lr, 0.05, "learning rate");
-ABSL_FLAG(double, momentum, 0.9, "SGD momentum");
-ABSL_FLAG(double, weight_decay, 0.0, "L2 weight decay");
-ABSL_FLAG(std::string, downlink, "dense", "dense | sparse server replies");
-ABSL_FLAG(std::string, round_timeout, "60s", "close a round after this long");
-// The job.
-ABSL_FLAG(std::string, checkpoint_dir, "",
-          "servers and workers checkpoint here (empty: no checkpoints)");
-ABSL_FLAG(int64_t, checkpoint_every, 100, "rounds between checkpoints");
 ABSL_FLAG(bool, metrics, true, "give every process a Prometheus endpoint");
 ABSL_FLAG(std::string, bin_dir, "",
           "where cddp-server and cddp-worker are (default: next to this)");
@@ -84,18 +56,32 @@ std::string FindBinary(const std::string& dir, const std::string& name,
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  cddp::common::ParseProgramFlags(
+      argc, argv,
       "Runs a compressed-ddp training job on this machine: parameter "
-      "servers\nand workers as local processes on loopback.\n"
+      "servers\nand workers as local processes on loopback. Every "
+      "cddp-server and cddp-worker\nflag is accepted (with the programs' "
+      "defaults) and passed on to them.\n"
       "Usage: cddp-launch [--num_servers=2 --num_workers=2 --model=simple_cnn "
-      "--dataset=mnist --ratio=0.01 --epochs=1 ...]");
-  absl::ParseCommandLine(argc, argv);
+      "--dataset=mnist --ratio=0.01 --epochs=1 --lr=0.05 --momentum=0.9 "
+      "...]\n   or: cddp-launch --flagfile=configs/distributed.flags");
   using cddp::worker::LaunchOptions;
   LaunchOptions o;
   o.num_servers = absl::GetFlag(FLAGS_num_servers);
   o.num_workers = absl::GetFlag(FLAGS_num_workers);
-  if (o.num_servers < 1 || o.num_workers < 1) {
-    std::fprintf(stderr, "cddp-launch: need at least one server and worker\n");
+  if (o.num_servers < 1) {
+    std::fprintf(stderr, "cddp-launch: --num_servers must be >= 1\n");
+    return 2;
+  }
+  if (auto s = cddp::common::ValidateJobFlags(); !s.ok()) {
+    std::fprintf(stderr, "cddp-launch: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  absl::StatusOr<cddp::worker::ForwardedFlags> forwarded =
+      cddp::worker::FlagsForProcesses();
+  if (!forwarded.ok()) {
+    std::fprintf(stderr, "cddp-launch: %s\n",
+                 std::string(forwarded.status().message()).c_str());
     return 2;
   }
   std::string bin_dir = absl::GetFlag(FLAGS_bin_dir);
@@ -121,36 +107,8 @@ int main(int argc, char** argv) {
   }
   o.metrics = absl::GetFlag(FLAGS_metrics);
   o.quiet = absl::GetFlag(FLAGS_quiet);
-  o.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
-  const int64_t checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
-  o.server_flags = {
-      absl::StrCat("--optimizer=", absl::GetFlag(FLAGS_optimizer)),
-      absl::StrCat("--lr=", absl::GetFlag(FLAGS_lr)),
-      absl::StrCat("--momentum=", absl::GetFlag(FLAGS_momentum)),
-      absl::StrCat("--weight_decay=", absl::GetFlag(FLAGS_weight_decay)),
-      absl::StrCat("--downlink=", absl::GetFlag(FLAGS_downlink)),
-      absl::StrCat("--round_timeout=", absl::GetFlag(FLAGS_round_timeout))};
-  if (absl::GetFlag(FLAGS_optimizer) != "sgd") o.server_flags.erase(o.server_flags.begin() + 2);
-  o.worker_flags = {
-      absl::StrCat("--model=", absl::GetFlag(FLAGS_model)),
-      absl::StrCat("--dataset=", absl::GetFlag(FLAGS_dataset)),
-      absl::StrCat("--data_dir=", absl::GetFlag(FLAGS_data_dir)),
-      absl::StrCat("--epochs=", absl::GetFlag(FLAGS_epochs)),
-      absl::StrCat("--batch_size=", absl::GetFlag(FLAGS_batch_size)),
-      absl::GetFlag(FLAGS_compress) ? "--compress" : "--nocompress",
-      absl::StrCat("--ratio=", absl::GetFlag(FLAGS_ratio)),
-      absl::StrCat("--value_type=", absl::GetFlag(FLAGS_value_type)),
-      absl::StrCat("--seed=", absl::GetFlag(FLAGS_seed)),
-      absl::StrCat("--eval_every=", absl::GetFlag(FLAGS_eval_every)),
-      absl::StrCat("--eval_limit=", absl::GetFlag(FLAGS_eval_limit)),
-      absl::StrCat("--train_limit=", absl::GetFlag(FLAGS_train_limit)),
-      absl::StrCat("--max_steps=", absl::GetFlag(FLAGS_max_steps)),
-      absl::StrCat("--threads=", absl::GetFlag(FLAGS_threads)),
-      absl::StrCat("--device=", absl::GetFlag(FLAGS_device)),
-      absl::StrCat("--checkpoint_every=", checkpoint_every)};
-  if (!o.checkpoint_dir.empty()) {
-    o.server_flags.push_back(absl::StrCat("--checkpoint_every=", checkpoint_every));
-  }
+  o.server_flags = std::move(forwarded->server);
+  o.worker_flags = std::move(forwarded->worker);
   for (const auto& a : absl::GetFlag(FLAGS_server_args)) o.server_flags.push_back(a);
   for (const auto& a : absl::GetFlag(FLAGS_worker_args)) o.worker_flags.push_back(a);
 

@@ -147,7 +147,7 @@ if [[ -n $with_worker ]]; then
     for _ in $(seq 300); do kill -0 $waiter 2>/dev/null || break; sleep 1; done
     kill $waiter 2>/dev/null && die "$w still running after 300 s"
     [[ $(cat "$run/rc") == 0 ]] || { docker logs "$c" 2>&1 | tail -15; die "$w exited $(cat "$run/rc")"; }
-    docker logs "$c" 2>&1 | grep -m1 'RESULT' || true
+    docker logs "$c" 2>&1 | grep -m1 'cddp-worker [0-9]*: finished' || true
   done
   say "docker-compose: both workers trained and exited 0"
 fi

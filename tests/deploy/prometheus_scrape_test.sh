@@ -96,7 +96,8 @@ export CDDP_SERVER_BIN=$server_bin CDDP_WORKER_BIN=$worker_bin
 "$launch" --server_command="$root/docker/scripts/cddp-server-entrypoint" \
   --worker_command="$root/docker/scripts/cddp-worker-entrypoint" \
   --num_servers=2 --num_workers=2 --data_dir="$data_dir" --max_steps=600 \
-  --eval_every=20 --eval_limit=300 --threads=1 >"$tmp/launch.log" 2>&1 &
+  --eval_every=20 --eval_limit=300 --threads=1 \
+  --lr=0.05 --momentum=0.9 --round_timeout=60s >"$tmp/launch.log" 2>&1 &
 launch_pid=$!
 
 for _ in $(seq 150); do

@@ -55,6 +55,10 @@ std::vector<std::string> LaunchArgs(std::vector<std::string> extra) {
       "--model=simple_cnn", "--dataset=mnist",  "--ratio=0.01",
       std::string("--data_dir=") + CDDP_DATA_DIR, "--threads=1",
       "--nometrics"};
+  // The optimizer as cddp-launch's own defaults had it before it took the
+  // programs' defaults.
+  argv.insert(argv.end(),
+              {"--lr=0.05", "--momentum=0.9", "--round_timeout=60s"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }

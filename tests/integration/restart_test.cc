@@ -21,8 +21,9 @@
 #include <string>
 #include <vector>
 
-#include "deploy/local/subprocess.h"
+#include "common/key_value_file.h"
 #include "deploy/local/launcher.h"
+#include "deploy/local/subprocess.h"
 
 namespace cddp {
 namespace {
@@ -77,6 +78,11 @@ struct Proc {
     return all;
   }
 };
+
+// Where worker `w` writes its --result_file.
+std::string ResultFile(const std::string& dir, int w) {
+  return dir + "/worker-" + std::to_string(w) + ".result";
+}
 
 // The largest "step N/" a worker's progress lines show.
 int LastStep(const Proc& worker) {
@@ -134,7 +140,8 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
                          "--checkpoint_dir=" + dir,
                          "--checkpoint_every=10",
                          "--progress_every=5",
-                         "--reconnect_timeout_s=60"};
+                         "--reconnect_timeout_s=60",
+                         "--result_file=" + ResultFile(dir, w)};
   }
   for (auto& p : procs) ASSERT_TRUE(p.Start()) << p.Joined();
 
@@ -179,7 +186,11 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
         << procs[w].name << ": "
         << Subprocess::ExitDescription(*procs[w].status) << "\n"
         << all;
-    EXPECT_TRUE(procs[w].Saw("steps=" + std::to_string(kFinalStep) + " "))
+    absl::StatusOr<common::KeyValues> result =
+        common::ReadKeyValueFile(ResultFile(dir, w - 2));
+    ASSERT_TRUE(result.ok()) << result.status() << "\n" << all;
+    EXPECT_EQ(result->GetUint64("steps").value_or(0),
+              static_cast<uint64_t>(kFinalStep))
         << all;
     EXPECT_TRUE(procs[w].Saw("resynchronising")) << all;
   }

@@ -1,0 +1,67 @@
+// Forwarding cddp-launch's flags to the processes (see forwarded_flags.h).
+#include "deploy/local/forwarded_flags.h"
+
+#include <algorithm>
+
+#include "absl/flags/internal/parse.h"
+#include "absl/strings/str_cat.h"
+#include "common/job_flags.h"
+#include "server/server_flags.h"
+#include "worker/worker_flags.h"
+
+namespace cddp::worker {
+
+absl::StatusOr<std::vector<std::string>> FlagsToForward(
+    absl::Span<const absl::CommandLineFlag* const> flags,
+    absl::Span<const absl::string_view> managed) {
+  std::vector<std::string> args;
+  for (const absl::CommandLineFlag* flag : flags) {
+    const bool changed = flag->CurrentValue() != flag->DefaultValue();
+    const bool is_managed = std::find(managed.begin(), managed.end(),
+                                      flag->Name()) != managed.end();
+    if (is_managed) {
+      // absl keeps "given on the command line" internal; it also catches a
+      // flag given with its default value.
+      if (changed ||
+          absl::flags_internal::WasPresentOnCommandLine(flag->Name())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--", flag->Name(),
+            " is set by cddp-launch for each process; do not give it"));
+      }
+      continue;
+    }
+    if (changed) {
+      args.push_back(
+          absl::StrCat("--", flag->Name(), "=", flag->CurrentValue()));
+    }
+  }
+  return args;
+}
+
+absl::StatusOr<ForwardedFlags> FlagsForProcesses() {
+  std::vector<const absl::CommandLineFlag*> job = common::JobFlags();
+  job.erase(std::remove_if(job.begin(), job.end(),
+                           [](const absl::CommandLineFlag* f) {
+                             return std::find(std::begin(kLauncherPassedFlags),
+                                              std::end(kLauncherPassedFlags),
+                                              f->Name()) !=
+                                    std::end(kLauncherPassedFlags);
+                           }),
+            job.end());
+  std::vector<const absl::CommandLineFlag*> server = server::ServerFlags();
+  std::vector<const absl::CommandLineFlag*> worker = worker::WorkerFlags();
+  server.insert(server.end(), job.begin(), job.end());
+  worker.insert(worker.end(), job.begin(), job.end());
+  ForwardedFlags out;
+  absl::StatusOr<std::vector<std::string>> s =
+      FlagsToForward(server, kServerManagedFlags);
+  if (!s.ok()) return s.status();
+  out.server = std::move(*s);
+  absl::StatusOr<std::vector<std::string>> w =
+      FlagsToForward(worker, kWorkerManagedFlags);
+  if (!w.ok()) return w.status();
+  out.worker = std::move(*w);
+  return out;
+}
+
+}  // namespace cddp::worker

@@ -1,0 +1,59 @@
+// Which of cddp-launch's flags go to which process. cddp-launch links the
+// flag libraries of both programs (server/server_flags.h,
+// worker/worker_flags.h, common/job_flags.h), so it takes every server and
+// worker flag with the programs' own defaults; it forwards to the servers
+// every server or job flag whose value differs from its default, and to the
+// workers every worker or job flag that does. A flag is assigned by the file
+// that defines it, so a flag added to one of those files later is forwarded
+// with no change here.
+//
+// The flags the launcher sets itself for each process (kServerManagedFlags,
+// kWorkerManagedFlags) may not be given to cddp-launch.
+//
+// Thread-safety: reads absl flags; call after parsing, from one thread.
+#ifndef CDDP_DEPLOY_LOCAL_FORWARDED_FLAGS_H_
+#define CDDP_DEPLOY_LOCAL_FORWARDED_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace cddp::worker {
+
+// Set by the launcher for each server: its address, shard, shard count and
+// metrics endpoint.
+inline constexpr absl::string_view kServerManagedFlags[] = {
+    "listen", "metrics_listen", "num_shards", "shard_index"};
+// Set by the launcher for each worker: the servers, its id, its metrics
+// endpoint and where it writes its result.
+inline constexpr absl::string_view kWorkerManagedFlags[] = {
+    "metrics_listen", "result_file", "servers", "worker_id"};
+// Passed to every process by the launcher from its own value (it starts
+// that many workers), so not forwarded again; may be given to cddp-launch.
+inline constexpr absl::string_view kLauncherPassedFlags[] = {"num_workers"};
+
+// "--name=value" for each flag of `flags` whose current value differs from
+// its default, in the order given. INVALID_ARGUMENT naming the flag if one
+// whose name is in `managed` was given on the command line or differs from
+// its default; nothing is returned then.
+absl::StatusOr<std::vector<std::string>> FlagsToForward(
+    absl::Span<const absl::CommandLineFlag* const> flags,
+    absl::Span<const absl::string_view> managed);
+
+struct ForwardedFlags {
+  std::vector<std::string> server;  // server and job flags
+  std::vector<std::string> worker;  // worker and job flags
+};
+
+// FlagsToForward over the server + job flags (managed: kServerManagedFlags)
+// and over the worker + job flags (managed: kWorkerManagedFlags), less
+// kLauncherPassedFlags.
+absl::StatusOr<ForwardedFlags> FlagsForProcesses();
+
+}  // namespace cddp::worker
+
+#endif  // CDDP_DEPLOY_LOCAL_FORWARDED_FLAGS_H_

@@ -1,0 +1,36 @@
+// Definitions of cddp-server's own flags (see server_flags.h).
+#include "server/server_flags.h"
+
+#include "absl/flags/flag.h"
+#include "common/job_flags.h"
+
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "host:port to serve gRPC on (port 0 picks a free one)");
+ABSL_FLAG(uint32_t, shard_index, 0, "which shard of the flat vector to serve");
+ABSL_FLAG(uint32_t, num_shards, 1, "number of shards (servers) in the job");
+ABSL_FLAG(std::string, optimizer, "sgd", "sgd or adam");
+ABSL_FLAG(double, lr, 0.01, "learning rate (> 0)");
+ABSL_FLAG(double, momentum, 0.0, "SGD momentum in [0, 1); 0: none");
+ABSL_FLAG(bool, nesterov, false, "Nesterov momentum (SGD with momentum)");
+ABSL_FLAG(double, weight_decay, 0.0, "L2 weight decay added to the gradient");
+ABSL_FLAG(double, adam_beta1, 0.9, "Adam first-moment decay");
+ABSL_FLAG(double, adam_beta2, 0.999, "Adam second-moment decay");
+ABSL_FLAG(double, adam_epsilon, 1e-8, "Adam epsilon");
+ABSL_FLAG(absl::Duration, round_timeout, absl::Seconds(30),
+          "a round still missing workers this long after its first push "
+          "closes with the workers it has (e.g. 500ms, 30s)");
+ABSL_FLAG(int, max_message_mb, 256,
+          "gRPC message size limit in MiB; must fit a Join carrying the "
+          "shard's initial values (4 bytes per element) and a dense push");
+ABSL_FLAG(std::string, downlink, "dense",
+          "dense: replies carry the shard's dense values; sparse: only the "
+          "entries the round changed (needs plain SGD: no momentum, no "
+          "weight decay)");
+
+namespace cddp::server {
+
+std::vector<const absl::CommandLineFlag*> ServerFlags() {
+  return common::FlagsDefinedIn(__FILE__);
+}
+
+}  // namespace cddp::server

@@ -1,0 +1,85 @@
+// Tests for RunLocalCluster's handling of the workers' result files, with
+// shell scripts standing in for cddp-server and cddp-worker: the report
+// comes from each worker's --result_file, the launcher's temporary
+// directory is removed afterwards, and a worker that exits 0 without a
+// result is a failure saying so.
+#include "deploy/local/launcher.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace cddp::worker {
+namespace {
+
+std::string Script(const std::string& name, const std::string& body) {
+  const auto dir = std::filesystem::path(testing::TempDir()) / "cddp_launch";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / name).string();
+  std::ofstream(path) << "#!/bin/sh\n" << body;
+  chmod(path.c_str(), 0755);
+  return path;
+}
+
+LaunchOptions Options(const std::string& worker_body) {
+  LaunchOptions o;
+  // Serves nothing; SIGTERM ends it.
+  o.server_binary = Script("server.sh", "exec sleep 60\n");
+  o.worker_binary = Script("worker.sh", worker_body);
+  o.num_servers = 1;
+  o.num_workers = 2;
+  o.metrics = false;
+  o.quiet = true;
+  return o;
+}
+
+TEST(LauncherTest, ReadsEachWorkersResultFileAndRemovesTheDirectory) {
+  const std::string seen = testing::TempDir() + "/cddp_launch_result_path";
+  const LaunchOptions o = Options(
+      "for a; do case \"$a\" in --result_file=*) f=${a#--result_file=};; "
+      "--worker_id=*) id=${a#--worker_id=};; esac; done\n"
+      "echo \"$f\" > " +
+      seen +
+      "\n"
+      "printf 'steps=%s\\ntest_accuracy=0.5\\nuplink_wire_bytes=10\\n"
+      "uplink_dense_bytes=1000\\nparams_crc32=0000abcd\\n"
+      "params_match_servers=1\\n' $((id + 7)) > \"$f.tmp\" && "
+      "mv \"$f.tmp\" \"$f\"\n");
+  std::atomic<bool> interrupted{false};
+  absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->failure;
+  ASSERT_EQ(r->workers.size(), 2u);
+  for (uint32_t w = 0; w < 2; ++w) {
+    EXPECT_TRUE(r->workers[w].seen);
+    EXPECT_EQ(r->workers[w].steps, 7u + w);
+    EXPECT_EQ(r->workers[w].uplink_wire_bytes, 10u);
+    EXPECT_EQ(r->workers[w].params_crc32, "0000abcd");
+    EXPECT_TRUE(r->workers[w].params_match_servers);
+  }
+  std::string path;
+  std::ifstream(seen) >> path;
+  ASSERT_FALSE(path.empty());
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(path))) << path;
+  EXPECT_FALSE(
+      std::filesystem::exists(std::filesystem::path(path).parent_path()))
+      << path;
+}
+
+TEST(LauncherTest, AWorkerThatExitsZeroWithoutAResultFailsTheJob) {
+  const LaunchOptions o = Options("exit 0\n");
+  std::atomic<bool> interrupted{false};
+  absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_NE(r->failure.find("exited 0 but left no result"), std::string::npos)
+      << r->failure;
+  EXPECT_NE(r->failure.find(".result"), std::string::npos) << r->failure;
+}
+
+}  // namespace
+}  // namespace cddp::worker
