@@ -9,7 +9,7 @@
 #include "server/server_flags.h"
 #include "worker/worker_flags.h"
 
-namespace cddp::worker {
+namespace cddp::local {
 
 absl::StatusOr<std::vector<std::string>> FlagsToForward(
     absl::Span<const absl::CommandLineFlag* const> flags,
@@ -64,4 +64,4 @@ absl::StatusOr<ForwardedFlags> FlagsForProcesses() {
   return out;
 }
 
-}  // namespace cddp::worker
+}  // namespace cddp::local

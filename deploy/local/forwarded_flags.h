@@ -22,7 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
-namespace cddp::worker {
+namespace cddp::local {
 
 // Set by the launcher for each server: its address, shard, shard count and
 // metrics endpoint.
@@ -54,6 +54,6 @@ struct ForwardedFlags {
 // kLauncherPassedFlags.
 absl::StatusOr<ForwardedFlags> FlagsForProcesses();
 
-}  // namespace cddp::worker
+}  // namespace cddp::local
 
 #endif  // CDDP_DEPLOY_LOCAL_FORWARDED_FLAGS_H_

@@ -21,10 +21,10 @@
 #include "common/status_macros.h"
 #include "deploy/local/subprocess.h"
 
-namespace cddp::worker {
+namespace cddp::local {
 namespace {
 
-using common::Subprocess;
+
 using Clock = std::chrono::steady_clock;
 
 struct Proc {
@@ -322,4 +322,4 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
   return result;
 }
 
-}  // namespace cddp::worker
+}  // namespace cddp::local

@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace cddp::worker {
+namespace cddp::local {
 
 struct LaunchOptions {
   std::string server_binary;  // path to cddp-server
@@ -69,6 +69,6 @@ absl::StatusOr<LaunchResult> RunLocalCluster(const LaunchOptions& options,
 absl::StatusOr<std::vector<int>> PickFreePorts(const std::string& host,
                                                int count);
 
-}  // namespace cddp::worker
+}  // namespace cddp::local
 
 #endif  // CDDP_DEPLOY_LOCAL_LAUNCHER_H_

@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
       "Usage: cddp-launch [--num_servers=2 --num_workers=2 --model=simple_cnn "
       "--dataset=mnist --ratio=0.01 --epochs=1 --lr=0.05 --momentum=0.9 "
       "...]\n   or: cddp-launch --flagfile=configs/distributed.flags");
-  using cddp::worker::LaunchOptions;
+  using cddp::local::LaunchOptions;
   LaunchOptions o;
   o.num_servers = absl::GetFlag(FLAGS_num_servers);
   o.num_workers = absl::GetFlag(FLAGS_num_workers);
@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cddp-launch: %s\n", std::string(s.message()).c_str());
     return 2;
   }
-  absl::StatusOr<cddp::worker::ForwardedFlags> forwarded =
-      cddp::worker::FlagsForProcesses();
+  absl::StatusOr<cddp::local::ForwardedFlags> forwarded =
+      cddp::local::FlagsForProcesses();
   if (!forwarded.ok()) {
     std::fprintf(stderr, "cddp-launch: %s\n",
                  std::string(forwarded.status().message()).c_str());
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     if (sigwait(&signals, &sig) == 0) g_interrupted.store(true);
   }).detach();
 
-  auto result = cddp::worker::RunLocalCluster(o, g_interrupted);
+  auto result = cddp::local::RunLocalCluster(o, g_interrupted);
   if (!result.ok()) {
     std::fprintf(stderr, "cddp-launch: %s\n", result.status().ToString().c_str());
     return 1;

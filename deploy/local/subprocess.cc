@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace cddp::common {
+namespace cddp::local {
 
 absl::StatusOr<Subprocess> Subprocess::Start(std::vector<std::string> argv) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
@@ -156,4 +156,4 @@ std::string Subprocess::ExitDescription(int st) {
   return absl::StrCat("wait status ", st);
 }
 
-}  // namespace cddp::common
+}  // namespace cddp::local

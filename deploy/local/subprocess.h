@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace cddp::common {
+namespace cddp::local {
 
 class Subprocess {
  public:
@@ -68,6 +68,6 @@ class Subprocess {
   std::deque<std::string> tail_;
 };
 
-}  // namespace cddp::common
+}  // namespace cddp::local
 
 #endif  // CDDP_DEPLOY_LOCAL_SUBPROCESS_H_

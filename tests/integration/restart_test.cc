@@ -28,7 +28,7 @@
 namespace cddp {
 namespace {
 
-using common::Subprocess;
+using local::Subprocess;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kFinalStep = 120;
@@ -42,7 +42,7 @@ bool HaveMnist() {
 // Free ports below the ephemeral range (as cddp-launch picks them), so no
 // outgoing connection takes one while its server is down.
 std::vector<int> FreePorts(int count) {
-  auto ports = worker::PickFreePorts("127.0.0.1", count);
+  auto ports = local::PickFreePorts("127.0.0.1", count);
   return ports.ok() ? *ports : std::vector<int>{};
 }
 

@@ -36,7 +36,7 @@ struct RunOutput {
 inline RunOutput RunToCompletion(std::vector<std::string> argv,
                                  std::chrono::seconds timeout) {
   RunOutput out;
-  auto p = common::Subprocess::Start(std::move(argv));
+  auto p = local::Subprocess::Start(std::move(argv));
   if (!p.ok()) {
     out.lines.push_back("cannot start: " + p.status().ToString());
     return out;

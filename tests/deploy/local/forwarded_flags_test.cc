@@ -17,7 +17,7 @@
 #include "server/server_flags.h"
 #include "worker/worker_flags.h"
 
-namespace cddp::worker {
+namespace cddp::local {
 namespace {
 
 using Args = std::vector<std::string>;
@@ -43,7 +43,7 @@ bool Lists(const std::vector<const absl::CommandLineFlag*>& flags,
 
 TEST(ForwardedFlagsTest, EachFlagFileListsItsOwnFlags) {
   const auto server = server::ServerFlags();
-  const auto worker = WorkerFlags();
+  const auto worker = worker::WorkerFlags();
   const auto job = common::JobFlags();
   EXPECT_TRUE(Lists(server, "lr"));
   EXPECT_TRUE(Lists(server, "round_timeout"));
@@ -116,4 +116,4 @@ TEST(ForwardedFlagsTest, ALauncherManagedFlagIsAnErrorNamingIt) {
 }
 
 }  // namespace
-}  // namespace cddp::worker
+}  // namespace cddp::local

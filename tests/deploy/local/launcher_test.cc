@@ -13,7 +13,7 @@
 #include <fstream>
 #include <string>
 
-namespace cddp::worker {
+namespace cddp::local {
 namespace {
 
 std::string Script(const std::string& name, const std::string& body) {
@@ -82,4 +82,4 @@ TEST(LauncherTest, AWorkerThatExitsZeroWithoutAResultFailsTheJob) {
 }
 
 }  // namespace
-}  // namespace cddp::worker
+}  // namespace cddp::local

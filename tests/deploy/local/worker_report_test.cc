@@ -7,7 +7,7 @@
 #include "common/record_file.h"
 #include "deploy/local/launcher.h"
 
-namespace cddp::worker {
+namespace cddp::local {
 namespace {
 
 std::string Write(const std::string& name, const std::string& text) {
@@ -51,4 +51,4 @@ TEST(WorkerReportTest, MissingFileOrEntryIsAnError) {
 }
 
 }  // namespace
-}  // namespace cddp::worker
+}  // namespace cddp::local
