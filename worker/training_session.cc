@@ -19,6 +19,7 @@
 #include "worker/torch/dataset.h"
 #include "worker/torch/flat_layout.h"
 #include "worker/torch/models.h"
+#include "worker/torch/torch_error.h"
 
 namespace cddp::worker {
 namespace {
@@ -45,11 +46,6 @@ uint32_t Crc32(std::span<const float> v) {
     left -= len;
   }
   return static_cast<uint32_t>(crc);
-}
-
-absl::Status TorchError(const std::string& what, const c10::Error& e) {
-  return absl::InternalError(
-      absl::StrCat(what, ": ", e.what_without_backtrace()));
 }
 
 // What LibTorch and the kernels offer for CUDA (probed only when wanted:

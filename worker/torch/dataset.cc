@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "worker/torch/torch_error.h"
 #include "worker/data/cifar_reader.h"
 #include "worker/data/idx_reader.h"
 
@@ -51,11 +52,6 @@ absl::StatusOr<RawImageSet> LoadIdx(const std::string& name,
   }
   *from = chosen;
   return ReadIdxSplit(chosen, train, kMnistClasses);
-}
-
-absl::Status TorchError(const char* what, const c10::Error& e) {
-  return absl::InternalError(
-      absl::StrCat(what, ": LibTorch error: ", e.what_without_backtrace()));
 }
 
 }  // namespace

@@ -11,16 +11,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "worker/torch/torch_error.h"
 
 namespace cddp::worker {
 namespace {
 
 constexpr uint64_t kMaxTotal = uint64_t{1} << 32;
-
-absl::Status TorchError(const char* what, const c10::Error& e) {
-  return absl::InternalError(
-      absl::StrCat(what, ": LibTorch error: ", e.what_without_backtrace()));
-}
 
 // Copies all n elements of float32 tensor `t` to `dst`.
 void CopyOut(const at::Tensor& t, float* dst, size_t n) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "worker/data/rng.h"
+#include "worker/torch/torch_error.h"
 
 namespace cddp::worker {
 namespace {
@@ -261,8 +262,7 @@ absl::StatusOr<std::shared_ptr<Classifier>> MakeModel(
     Initialize(*net, options.seed, /*he_conv=*/!cnn);
     return net;
   } catch (const c10::Error& e) {
-    return absl::InternalError(absl::StrCat(
-        "building ", model, ": LibTorch error: ", e.what_without_backtrace()));
+    return TorchError(absl::StrCat("building ", model), e);
   }
 }
 
