@@ -21,6 +21,7 @@
 #include "common/wire/wire_codec.h"
 #include "server/shard/aggregate.h"
 #include "server/shard/optimizer.h"
+#include "server/shard/update_rules.h"
 #include "worker/client/sparse_apply.h"
 
 namespace cddp {
@@ -108,12 +109,12 @@ void BM_AggregateSparse(benchmark::State& state) {
   const common::SparseSelection b = RandomSelection(2, 100);
   const common::SparseSelection* pushes[] = {&a, &b};
   common::HugePageFloats values(kRange);
-  server::Optimizer sgd(server::OptimizerOptions{}, kRange);
+  server::SgdRule sgd(server::OptimizerOptions{}.lr, 0.0f);
   common::SparseSelection sum;
   std::string indices, encoded_values;
   for (auto _ : state) {
     server::SumInWorkerOrder(pushes, &sum);
-    sgd.StepSparse(values.span(), &sum, 0.5f);
+    sgd.Apply(values.span(), &sum, 0.5f);
     CDDP_CHECK(common::EncodeChunk(sum, common::ValueType::kFp32,
                                    common::IndexEncoding::kDeltaVarint,
                                    &indices, &encoded_values)

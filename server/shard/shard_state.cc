@@ -22,10 +22,25 @@ ShardState::ShardState(const ShardOptions& options, Clock* clock,
                        ServerMetrics* metrics, RoundObserver* observer,
                        CheckpointSink* checkpoint_sink,
                        uint64_t checkpoint_every)
-    : options_(options), clock_(clock), metrics_(metrics),
-      observer_(observer), checkpoint_sink_(checkpoint_sink),
-      checkpoint_every_(checkpoint_sink != nullptr ? checkpoint_every : 0) {
+    : ShardState(options, MakeUpdateRule(options.optimizer), clock, metrics,
+                 observer, checkpoint_sink, checkpoint_every) {}
+
+ShardState::ShardState(const ShardOptions& options,
+                       std::unique_ptr<UpdateRule> rule, Clock* clock,
+                       ServerMetrics* metrics, RoundObserver* observer,
+                       CheckpointSink* checkpoint_sink,
+                       uint64_t checkpoint_every)
+    : options_(options),
+      clock_(clock),
+      metrics_(metrics),
+      observer_(observer),
+      checkpoint_sink_(checkpoint_sink),
+      checkpoint_every_(checkpoint_sink != nullptr ? checkpoint_every : 0),
+      rule_(std::move(rule)) {
   CDDP_CHECK(options_.Validate().ok());
+  CDDP_CHECK(rule_ != nullptr);
+  CDDP_CHECK(options_.downlink != DownlinkMode::kSparse ||
+             rule_->TouchesOnlyPushed());
   joined_.assign(options_.num_workers, false);
   pending_.resize(options_.num_workers);
   pushed_.assign(options_.num_workers, false);
@@ -83,8 +98,6 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     }
     values_ = std::move(values);
     layout_ = layout;
-    optimizer_ = std::make_unique<Optimizer>(options_.optimizer, n);
-    if (!options_.optimizer.IsPlainSgd()) grad_.assign(n, 0.0f);
     initialized_ = true;
     result.initialized_by_this_worker = true;
   }
@@ -354,37 +367,14 @@ void ShardState::Aggregate(RoundResult* result) {
   }
   SumInWorkerOrder(present, &sum_);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
-  if (options_.optimizer.IsPlainSgd()) {
-    optimizer_->StepSparse(values_.span(), &sum_, scale);  // sum_ now new values
-  } else {
-    // Momentum, decay and Adam move every entry: a dense step over a
-    // gradient buffer that is all zero between rounds.
-    for (size_t k = 0; k < sum_.size(); ++k) grad_[sum_.indices[k]] = sum_.values[k];
-    optimizer_->StepDense(values_.span(), grad_, scale);
-    for (const uint32_t i : sum_.indices) grad_[i] = 0.0f;
-  }
+  // The rule moves the master values; what goes back is the downlink's
+  // choice. A rule that touches only the pushed entries leaves their new
+  // values in sum_, which the exact sparse downlink sends as they are.
+  rule_->Apply(values_.span(), &sum_, scale);
   if (options_.downlink == DownlinkMode::kSparse) {
-    // Plain SGD (checked at start-up): the changed entries are exactly the
-    // summed ones, ascending, and StepSparse left their new values in sum_.
     result->sparse = true;
-    const size_t n = sum_.size();
-    const size_t per_piece = options_.sparse_piece_pairs;
-    const std::span<const uint32_t> indices = sum_.indices;
-    const std::span<const float> values = sum_.values;
-    result->sparse_pieces.resize(
-        std::max<size_t>(1, (n + per_piece - 1) / per_piece));
-    for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
-      const size_t begin = p * per_piece;
-      const size_t count = std::min(per_piece, n - begin);
-      SparsePiece& piece = result->sparse_pieces[p];
-      piece.count = static_cast<uint32_t>(count);
-      CDDP_CHECK(common::EncodeChunk(indices.subspan(begin, count),
-                                     values.subspan(begin, count),
-                                     common::ValueType::kFp32,
-                                     common::IndexEncoding::kDeltaVarint,
-                                     &piece.indices, &piece.values)
-                     .ok());
-    }
+    EncodeSparsePieces(sum_, options_.sparse_piece_pairs,
+                       &result->sparse_pieces);
   }
   for (uint32_t w = 0; w < options_.num_workers; ++w) pending_[w].clear();
 }

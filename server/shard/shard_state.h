@@ -1,8 +1,8 @@
 // The state of one parameter-server shard: its slice of the flat parameter
-// vector, the optimizer, the workers that joined, and the open round that
-// buffers this step's pushes until every expected worker pushed (or the
-// round timeout passed), then sums them in worker-id order, averages over the
-// contributors and applies the optimizer.
+// vector, its update rule (the optimizer, injected), the workers that joined,
+// and the open round that buffers this step's pushes until every expected
+// worker pushed (or the round timeout passed), then sums them in worker-id
+// order, averages over the contributors and applies the optimizer.
 //
 // No gRPC here: the service hands in decoded-or-raw requests and a
 // PushWaiter that is told when its round closes. Handlers never wait: a push
@@ -33,25 +33,17 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/huge_pages.h"
 #include "common/compress/sparse.h"
+#include "common/huge_pages.h"
 #include "common/wire/wire_codec.h"
 #include "server/shard/clock.h"
-#include "server/shard/optimizer.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_checkpoint.h"
 #include "server/shard/shard_options.h"
+#include "server/shard/sparse_reply.h"
+#include "server/shard/update_rule.h"
 
 namespace cddp::server {
-
-// One message's worth of a sparse reply: consecutive entries of the
-// round's changed set, encoded fp32 / delta-varint (the first index
-// absolute, as in any chunk).
-struct SparsePiece {
-  uint32_t count = 0;
-  std::string indices;
-  std::string values;
-};
 
 // The outcome of a closed round, shared by all of its waiters. Immutable.
 struct RoundResult {
@@ -108,8 +100,15 @@ class ShardState {
   // and checkpoint_every > 0, every round that closes at a step that is a
   // multiple of checkpoint_every hands the sink a snapshot taken at that
   // step (copied under the lock as part of the close).
+  // The shard runs MakeUpdateRule(options.optimizer).
   ShardState(const ShardOptions& options, Clock* clock, ServerMetrics* metrics,
              RoundObserver* observer, CheckpointSink* checkpoint_sink = nullptr,
+             uint64_t checkpoint_every = 0);
+  // The same with the shard's update rule given (not null). With the sparse
+  // downlink the rule must touch only the pushed entries.
+  ShardState(const ShardOptions& options, std::unique_ptr<UpdateRule> rule,
+             Clock* clock, ServerMetrics* metrics, RoundObserver* observer,
+             CheckpointSink* checkpoint_sink = nullptr,
              uint64_t checkpoint_every = 0);
 
   // Resumes from a checkpoint, before any worker joined: values, optimizer
@@ -223,7 +222,7 @@ class ShardState {
   // Sized once at the first join and never reallocated, so leases can read
   // it without the lock.
   common::HugePageFloats values_;
-  std::unique_ptr<Optimizer> optimizer_ ABSL_GUARDED_BY(mu_);
+  const std::unique_ptr<UpdateRule> rule_ ABSL_PT_GUARDED_BY(mu_);
   std::vector<bool> joined_ ABSL_GUARDED_BY(mu_);
   uint64_t step_ ABSL_GUARDED_BY(mu_) = 0;
   int leases_ ABSL_GUARDED_BY(mu_) = 0;
@@ -242,10 +241,8 @@ class ShardState {
   std::shared_ptr<const RoundResult> last_result_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> last_contributed_ ABSL_GUARDED_BY(mu_);
 
-  // Aggregation scratch, kept between rounds. grad_ (dense optimizers
-  // only) is all zero between rounds.
+  // Aggregation scratch, kept between rounds.
   common::SparseSelection sum_ ABSL_GUARDED_BY(mu_);
-  std::vector<float> grad_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cddp::server
