@@ -97,6 +97,7 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
       }
     }
     values_ = std::move(values);
+    decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
     layout_ = layout;
     initialized_ = true;
     result.initialized_by_this_worker = true;
@@ -169,38 +170,36 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
                               const common::EncodedChunkView& chunk,
                               size_t wire_bytes, PushWaiter* waiter,
                               uint64_t* current_step) {
-  Admission admission = Admission::kNew;
-  uint64_t n = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    absl::Status s = Admit(worker_id, shard_index, step, &admission,
-                           current_step);
-    if (!s.ok()) return s;
-    n = values_.size();
-  }
-  // Decode without the lock: it touches no shared state and is the costly
-  // part of a push.
+  // Decode and validate before taking the lock: it touches no shared state
+  // and is the costly part of a push. The shard's size is fixed once it
+  // has values (0 before, when the push is refused below as not joined,
+  // whatever its chunk). The outcome counts only for a new push, and only
+  // after admission, so the errors and their precedence are unchanged.
+  const uint32_t decoded_size = decode_size_.load(std::memory_order_acquire);
   common::SparseSelection decoded;
-  const bool decoded_ok = admission == Admission::kNew;
-  if (decoded_ok) {
-    absl::Status s =
-        common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
-    if (!s.ok()) {
-      metrics_->Reject(RejectReason::kInvalidChunk);
-      metrics_->pushes_rejected.Increment();
-      return s;
-    }
-  }
+  absl::Status decoded_status =
+      common::DecodeChunk(chunk, decoded_size, &decoded);
   Delivery delivery;
   {
     absl::MutexLock lock(&mu_);
-    // Re-admit: the round may have moved while we decoded.
-    absl::Status s = Admit(worker_id, shard_index, step, &admission,
-                           current_step);
+    Admission admission = Admission::kNew;
+    absl::Status s =
+        Admit(worker_id, shard_index, step, &admission, current_step);
     if (!s.ok()) return s;
-    // Only kNew needs the decoded chunk; a push first seen as a duplicate
-    // cannot turn new (pushed_ resets only when the step moves on).
-    CDDP_CHECK(admission != Admission::kNew || decoded_ok);
+    const uint64_t n = values_.size();
+    if (admission == Admission::kNew) {
+      // The shard got its values while this push decoded (it raced its own
+      // worker's join): decode again against the real size.
+      if (n != decoded_size) {
+        decoded_status =
+            common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
+      }
+      if (!decoded_status.ok()) {
+        metrics_->Reject(RejectReason::kInvalidChunk);
+        metrics_->pushes_rejected.Increment();
+        return decoded_status;
+      }
+    }
     switch (admission) {
       case Admission::kNew: {
         if (pushed_count_ == 0) first_push_ = clock_->Now();

@@ -21,6 +21,7 @@
 #ifndef CDDP_SERVER_SHARD_SHARD_STATE_H_
 #define CDDP_SERVER_SHARD_SHARD_STATE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -140,7 +141,9 @@ class ShardState {
                                   const Layout& layout,
                                   std::string_view initial_values);
 
-  // Validates a push and buffers it for `step`'s round; `waiter` is answered
+  // Validates a push (decoding its chunk before taking the lock, so the
+  // push is admitted in one critical section) and buffers it for `step`'s
+  // round; `waiter` is answered
   // when that round closes. Returns OK once the waiter is registered (it may
   // already have been answered). Errors (nothing buffered, waiter never
   // called): UNAVAILABLE while shutting down; INVALID_ARGUMENT for a wrong
@@ -222,6 +225,8 @@ class ShardState {
   // Sized once at the first join and never reallocated, so leases can read
   // it without the lock.
   common::HugePageFloats values_;
+  // values_.size(), published for decoding a push before taking the lock.
+  std::atomic<uint32_t> decode_size_{0};
   const std::unique_ptr<UpdateRule> rule_ ABSL_PT_GUARDED_BY(mu_);
   std::vector<bool> joined_ ABSL_GUARDED_BY(mu_);
   uint64_t step_ ABSL_GUARDED_BY(mu_) = 0;

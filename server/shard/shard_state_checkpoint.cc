@@ -26,6 +26,7 @@ absl::Status ShardState::Restore(const ShardCheckpoint& c) {
   common::HugePageFloats values(n);
   if (n > 0) std::memcpy(values.data(), c.values.data(), n * sizeof(float));
   values_ = std::move(values);
+  decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
   layout_ = c.layout;
   step_ = c.step;
   initialized_ = true;

@@ -181,6 +181,41 @@ TEST_F(ShardStateTest, RetryIsAnsweredWithoutCountingTwice) {
   EXPECT_EQ(Values(), ref.params());
 }
 
+// The chunk is decoded before the lock, but the errors keep their order:
+// who may push, and for which step, before what the chunk holds; a
+// malformed push changes nothing, and a retry of a counted push is
+// answered as a retry whatever it carries.
+TEST_F(ShardStateTest, MalformedPushErrorsKeepTheirPrecedence) {
+  OptimizerOptions opt;
+  opt.lr = 0.5f;
+  Make(opt, 2);
+  Encoded bad = Encode(testing::RandomSelection(3, kN, 0.1));
+  bad.index_encoding = 9;
+  FakeWaiter w(state_.get());
+  uint64_t current = 99;
+  EXPECT_EQ(state_->Push(7, 0, 0, bad.view(), 0, &w, &current).code(),
+            absl::StatusCode::kInvalidArgument);  // unknown worker
+  EXPECT_EQ(Push(0, 5, bad, &w, &current).code(),
+            absl::StatusCode::kFailedPrecondition);  // future step
+  EXPECT_EQ(current, 0u);
+  const absl::Status s = Push(0, 0, bad, &w);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("unknown index encoding"), std::string::npos);
+  EXPECT_EQ(state_->pushed_count(), 0u);
+  EXPECT_EQ(w.calls, 0);
+
+  const auto a = testing::RandomSelection(1, kN, 0.1);
+  FakeWaiter w0(state_.get()), retry(state_.get()), w1(state_.get());
+  ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
+  ASSERT_TRUE(Push(0, 0, bad, &retry).ok());  // a retry: not decoded into
+  EXPECT_EQ(state_->pushed_count(), 1u);
+  ASSERT_TRUE(Push(1, 0, Encode(a), &w1).ok());
+  EXPECT_EQ(retry.calls, 1);
+  testing::ReferenceModel ref(opt, init_);
+  ref.Round({a, a}, {true, true});
+  EXPECT_EQ(Values(), ref.params());
+}
+
 TEST_F(ShardStateTest, MissingWorkerClosesAtTimeoutAndLatePushIsRejected) {
   OptimizerOptions opt;
   Make(opt, 3);
