@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -292,8 +294,10 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
     grpc::CallbackServerContext* context, const cddp::v1::JoinRequest* request,
     cddp::v1::JoinResponse* response) {
   const Layout layout = proto::LayoutFromProto(request->layout());
+  std::optional<std::string_view> initial_values;
+  if (request->has_initial_values()) initial_values = request->initial_values();
   const auto joined = state_->Join(request->worker_id(), request->shard_index(),
-                                   layout, request->initial_values());
+                                   layout, initial_values);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!joined.ok()) {
     reactor->Finish(proto::ToGrpcStatus(joined.status()));
@@ -302,6 +306,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
   response->set_step(joined->step);
   response->set_num_workers(state_->num_workers());
   response->set_initialized_by_this_worker(joined->initialized_by_this_worker);
+  response->set_needs_initial_values(joined->needs_initial_values);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

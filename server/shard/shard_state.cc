@@ -49,7 +49,7 @@ ShardState::ShardState(const ShardOptions& options,
 
 absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     uint32_t worker_id, uint32_t shard_index, const Layout& layout,
-    std::string_view initial_values) {
+    std::optional<std::string_view> initial_values) {
   absl::MutexLock lock(&mu_);
   const auto reject = [&](RejectReason r, absl::Status s) {
     metrics_->Reject(r);
@@ -77,18 +77,23 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     return reject(RejectReason::kFingerprintMismatch, s);
   }
   JoinResult result;
+  if (!initialized_ && !initial_values.has_value()) {
+    result.needs_initial_values = true;
+    result.step = step_;
+    return result;
+  }
   if (!initialized_) {
     const uint64_t n = layout.shard_bounds[shard_index + 1] -
                        layout.shard_bounds[shard_index];
-    if (initial_values.size() != n * sizeof(float)) {
+    if (initial_values->size() != n * sizeof(float)) {
       return reject(RejectReason::kBadInitialValues,
                     absl::InvalidArgumentError(absl::StrCat(
-                        "initial values have ", initial_values.size(),
+                        "initial values have ", initial_values->size(),
                         " bytes; shard ", shard_index, " needs ", n, " fp32 (",
                         n * sizeof(float), " bytes)")));
     }
     common::HugePageFloats values(n);
-    std::memcpy(values.data(), initial_values.data(), initial_values.size());
+    std::memcpy(values.data(), initial_values->data(), initial_values->size());
     for (size_t i = 0; i < n; ++i) {
       if (!std::isfinite(values.data()[i])) {
         return reject(RejectReason::kBadInitialValues,

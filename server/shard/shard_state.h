@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -128,18 +129,23 @@ class ShardState {
   struct JoinResult {
     uint64_t step = 0;
     bool initialized_by_this_worker = false;
+    // The shard has no values and the join carried none: nothing changed;
+    // join again with initial values.
+    bool needs_initial_values = false;
   };
-  // Registers `worker_id`. The first join sets the layout and the shard's
-  // values from `initial_values` (fp32 little-endian, this shard's size);
-  // later joins must carry the same layout and their values are ignored.
+  // Registers `worker_id`. The first join with `initial_values` (fp32
+  // little-endian, this shard's size) sets the layout and the shard's
+  // values from them; later joins must carry the same layout and their
+  // values, if any, are ignored. A join without values before the shard has
+  // any is checked as any other, then answered needs_initial_values.
   // Errors (state unchanged): INVALID_ARGUMENT for a wrong shard, an unknown
   // worker, a layout inconsistent with this server, or initial values of the
   // wrong size or non-finite; FAILED_PRECONDITION when the layout differs
   // from the one the shard was initialised with (the message says what);
   // UNAVAILABLE while shutting down.
-  absl::StatusOr<JoinResult> Join(uint32_t worker_id, uint32_t shard_index,
-                                  const Layout& layout,
-                                  std::string_view initial_values);
+  absl::StatusOr<JoinResult> Join(
+      uint32_t worker_id, uint32_t shard_index, const Layout& layout,
+      std::optional<std::string_view> initial_values);
 
   // Validates a push (decoding its chunk before taking the lock, so the
   // push is admitted in one critical section) and buffers it for `step`'s

@@ -141,6 +141,8 @@ absl::StatusOr<uint64_t> ShardClient::Join(
                              shard_map_.bounds().end());
   layout.tensor_sizes.assign(tensor_sizes.begin(), tensor_sizes.end());
   std::vector<std::unique_ptr<JoinCall>> calls(num_shards);
+  // First without values: only a shard that has none asks for them.
+  bool with_values = false;
   const auto attempt = [&](uint32_t s) -> Waiter {
     calls[s] = std::make_unique<JoinCall>();
     JoinCall* call = calls[s].get();
@@ -150,9 +152,11 @@ absl::StatusOr<uint64_t> ShardClient::Join(
     req.set_worker_id(options_.worker_id);
     req.set_shard_index(s);
     proto::LayoutToProto(layout, req.mutable_layout());
-    req.set_initial_values(
-        reinterpret_cast<const char*>(params.data() + shard_map_.begin(s)),
-        shard_map_.size(s) * sizeof(float));
+    if (with_values) {
+      req.set_initial_values(
+          reinterpret_cast<const char*>(params.data() + shard_map_.begin(s)),
+          shard_map_.size(s) * sizeof(float));
+    }
     if (metrics_) {
       metrics_->sent_bytes->Increment(static_cast<double>(req.ByteSizeLong()));
     }
@@ -168,11 +172,26 @@ absl::StatusOr<uint64_t> ShardClient::Join(
       return proto::FromGrpcStatus(call->status);
     };
   };
-  const std::vector<absl::Status> statuses = RunWithRetries(all, attempt);
-  for (uint32_t s = 0; s < num_shards; ++s) {
-    if (!statuses[s].ok()) {
-      return Annotate(statuses[s], s, options_.server_addresses[s]);
+  std::vector<uint32_t> shards = all;
+  for (int pass = 0; pass < 2 && !shards.empty(); ++pass) {
+    const std::vector<absl::Status> statuses = RunWithRetries(shards, attempt);
+    std::vector<uint32_t> uninitialised;
+    for (size_t i = 0; i < shards.size(); ++i) {
+      const uint32_t s = shards[i];
+      if (!statuses[i].ok()) {
+        return Annotate(statuses[i], s, options_.server_addresses[s]);
+      }
+      if (calls[s]->response.needs_initial_values()) {
+        uninitialised.push_back(s);
+      }
     }
+    shards = std::move(uninitialised);
+    with_values = true;
+  }
+  if (!shards.empty()) {  // a shard that asks for values it was sent
+    return Annotate(absl::InternalError("shard still has no values after a "
+                                        "join that carried them"),
+                    shards[0], options_.server_addresses[shards[0]]);
   }
   return Pull(params);
 }

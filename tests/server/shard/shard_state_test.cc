@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -293,6 +294,47 @@ TEST_F(ShardStateTest, SparseDownlinkCarriesExactlyTheChangedEntries) {
     EXPECT_EQ(pieces.size(), (total + piece_pairs - 1) / piece_pairs);
     EXPECT_EQ(patched, Values()) << piece_pairs << " pairs per piece";
   }
+}
+
+// A join without values asks for them only while the shard has none, and
+// changes nothing until a join brings them.
+TEST(ShardStateJoinTest, ValuesAreAskedForOnlyBeforeTheShardHasThem) {
+  prometheus::Registry registry;
+  FakeClock clock;
+  ServerMetrics metrics(registry, 0);
+  ShardOptions o;
+  o.num_workers = 2;
+  ShardState state(o, &clock, &metrics, nullptr);
+  const auto init = testing::RandomParams(3, kN);
+
+  auto asked = state.Join(0, 0, OneShardLayout(), std::nullopt);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_TRUE(asked->needs_initial_values);
+  EXPECT_FALSE(asked->initialized_by_this_worker);
+  EXPECT_EQ(state.size(), 0u);
+  EXPECT_EQ(state.BeginRead().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Not registered: its push is refused.
+  FakeWaiter w(&state);
+  uint64_t current = 0;
+  EXPECT_EQ(state.Push(0, 0, 0, {}, 0, &w, &current).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A bad layout is refused as before, values or not.
+  Layout bad = OneShardLayout();
+  bad.total_size = kN + 1;
+  EXPECT_EQ(state.Join(1, 0, bad, std::nullopt).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto first = state.Join(0, 0, OneShardLayout(), Bytes(init));
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->initialized_by_this_worker);
+  EXPECT_FALSE(first->needs_initial_values);
+  auto second = state.Join(1, 0, OneShardLayout(), std::nullopt);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->needs_initial_values);
+  EXPECT_FALSE(second->initialized_by_this_worker);
+  auto v = state.values();
+  EXPECT_EQ(std::vector<float>(v.begin(), v.end()), init);
 }
 
 TEST(ShardOptionsTest, SparseDownlinkNeedsPlainSgd) {
