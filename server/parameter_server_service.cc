@@ -39,7 +39,7 @@ class SparseReplyCache {
       for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
         const SparsePiece& piece = result->sparse_pieces[p];
         auto message = std::make_shared<PushPullResponse>();
-        message->set_step(result->step);
+        message->set_step(result->open_round);
         message->set_contributors(result->contributors);
         proto::SetEncodedChunk(piece.count, common::ValueType::kFp32,
                                common::IndexEncoding::kDeltaVarint,
@@ -166,7 +166,7 @@ class PushPullReactor final
       return sparse_next_ == 1;
     }
     response_.Clear();
-    response_.set_step(result_->step);
+    response_.set_step(result_->open_round);
     response_.set_contributors(result_->contributors);
     wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
                                  &response_);
@@ -303,7 +303,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
     reactor->Finish(proto::ToGrpcStatus(joined.status()));
     return reactor;
   }
-  response->set_step(joined->step);
+  response->set_step(joined->open_round);
   response->set_num_workers(state_->num_workers());
   response->set_initialized_by_this_worker(joined->initialized_by_this_worker);
   response->set_needs_initial_values(joined->needs_initial_values);

@@ -79,7 +79,7 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
   JoinResult result;
   if (!initialized_ && !initial_values.has_value()) {
     result.needs_initial_values = true;
-    result.step = step_;
+    result.open_round = open_round_;
     return result;
   }
   if (!initialized_) {
@@ -108,7 +108,7 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     result.initialized_by_this_worker = true;
   }
   joined_[worker_id] = true;
-  result.step = step_;
+  result.open_round = open_round_;
   return result;
 }
 
@@ -127,7 +127,7 @@ absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
                                         uint32_t shard_index, uint64_t step,
                                         Admission* admission,
                                         uint64_t* current_step, bool* late) {
-  *current_step = step_;
+  *current_step = open_round_;
   if (draining_) {
     metrics_->Reject(RejectReason::kShuttingDown);
     return absl::UnavailableError("server is shutting down");
@@ -150,24 +150,25 @@ absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
         absl::StrCat("worker ", worker_id, " has not joined shard ",
                      options_.shard_index));
   }
-  if (step == step_) {
+  if (step == open_round_) {
     *admission = pushed_[worker_id] ? Admission::kDuplicateOpen
                                     : Admission::kNew;
     return absl::OkStatus();
   }
-  if (step + 1 == step_ && last_contributed_[worker_id] && last_result_) {
+  if (step + 1 == open_round_ && last_contributed_[worker_id] && last_result_) {
     *admission = Admission::kReplayClosed;
     return absl::OkStatus();
   }
   metrics_->Reject(RejectReason::kStepMismatch);
-  if (step < step_) {
+  if (step < open_round_) {
     *late = true;
     metrics_->pushes_late.Increment();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "late push: step ", step, " already closed; current step is ", step_));
+    return absl::FailedPreconditionError(
+        absl::StrCat("late push: step ", step,
+                     " already closed; current step is ", open_round_));
   }
   return absl::FailedPreconditionError(absl::StrCat(
-      "push for future step ", step, "; current step is ", step_));
+      "push for future step ", step, "; current step is ", open_round_));
 }
 
 absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
@@ -261,7 +262,7 @@ absl::StatusOr<uint64_t> ShardState::BeginRead() {
         "shard ", options_.shard_index, " has no values yet: no worker joined"));
   }
   ++leases_;
-  return step_;
+  return open_round_;
 }
 
 void ShardState::EndRead() {
@@ -306,7 +307,7 @@ void ShardState::BeginDrain() {
 
 uint64_t ShardState::step() const {
   absl::MutexLock lock(&mu_);
-  return step_;
+  return open_round_;
 }
 
 uint64_t ShardState::size() const {
@@ -328,7 +329,7 @@ void ShardState::MaybeClose(Delivery* out) {
   if (!ready_ || leases_ > 0 || pushed_count_ == 0) return;
   RoundTrace& trace = out->trace;
   out->traced = observer_ != nullptr;
-  trace.step = step_;
+  trace.closed_round = open_round_;
   trace.contributors = pushed_count_;
   trace.cause = ready_cause_;
   trace.first_push = first_push_;
@@ -338,19 +339,19 @@ void ShardState::MaybeClose(Delivery* out) {
   Aggregate(result.get());
   trace.close_end = clock_->Now();
 
-  ++step_;
-  result->step = step_;
+  ++open_round_;
+  result->open_round = open_round_;
   result->contributors = pushed_count_;
   metrics_->RoundClosed(ready_cause_);
   metrics_->round_contributors.Observe(pushed_count_);
   metrics_->last_round_contributors.Set(pushed_count_);
-  metrics_->current_step.Set(static_cast<double>(step_));
+  metrics_->current_step.Set(static_cast<double>(open_round_));
   metrics_->aggregation_seconds.Observe(
       absl::ToDoubleSeconds(trace.close_end - trace.close_start));
   metrics_->round_duration_seconds.Observe(
       absl::ToDoubleSeconds(trace.close_end - first_push_));
 
-  if (checkpoint_every_ > 0 && step_ % checkpoint_every_ == 0) {
+  if (checkpoint_every_ > 0 && open_round_ % checkpoint_every_ == 0) {
     out->checkpoint = SnapshotLocked();
   }
   last_contributed_ = pushed_;

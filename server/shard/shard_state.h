@@ -49,7 +49,9 @@ namespace cddp::server {
 
 // The outcome of a closed round, shared by all of its waiters. Immutable.
 struct RoundResult {
-  uint64_t step = 0;  // the step the shard expects next
+  // The round the shard collects next, which is also the number of rounds
+  // closed so far (the wire's "step the shard expects next").
+  uint64_t open_round = 0;
   uint32_t contributors = 0;
   // Sparse downlink only: the entries this round changed, with their new
   // absolute values, in ascending pieces of at most
@@ -61,7 +63,7 @@ struct RoundResult {
 
 // Timestamps of one round (from the injected clock), for benchmarks.
 struct RoundTrace {
-  uint64_t step = 0;  // the step that closed
+  uint64_t closed_round = 0;  // the round that closed
   uint32_t contributors = 0;
   CloseCause cause = CloseCause::kAllPushed;
   absl::Time first_push, last_push, close_start, close_end;
@@ -127,7 +129,7 @@ class ShardState {
   absl::StatusOr<std::unique_ptr<ShardCheckpoint>> Snapshot() const;
 
   struct JoinResult {
-    uint64_t step = 0;
+    uint64_t open_round = 0;  // the round the shard is collecting
     bool initialized_by_this_worker = false;
     // The shard has no values and the join carried none: nothing changed;
     // join again with initial values.
@@ -183,6 +185,8 @@ class ShardState {
   // workers it has (once read leases allow).
   void BeginDrain();
 
+  // The open round: the round the shard is collecting, which is also the
+  // number of rounds closed so far (the wire's "step").
   uint64_t step() const;
   uint32_t shard_index() const { return options_.shard_index; }
   uint32_t num_workers() const { return options_.num_workers; }
@@ -235,7 +239,8 @@ class ShardState {
   std::atomic<uint32_t> decode_size_{0};
   const std::unique_ptr<UpdateRule> rule_ ABSL_PT_GUARDED_BY(mu_);
   std::vector<bool> joined_ ABSL_GUARDED_BY(mu_);
-  uint64_t step_ ABSL_GUARDED_BY(mu_) = 0;
+  // The round being collected; equal to the rounds closed so far.
+  uint64_t open_round_ ABSL_GUARDED_BY(mu_) = 0;
   int leases_ ABSL_GUARDED_BY(mu_) = 0;
 
   // The open round.

@@ -28,9 +28,9 @@ absl::Status ShardState::Restore(const ShardCheckpoint& c) {
   values_ = std::move(values);
   decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
   layout_ = c.layout;
-  step_ = c.step;
+  open_round_ = c.step;
   initialized_ = true;
-  metrics_->current_step.Set(static_cast<double>(step_));
+  metrics_->current_step.Set(static_cast<double>(open_round_));
   return absl::OkStatus();
 }
 
@@ -49,7 +49,7 @@ std::unique_ptr<ShardCheckpoint> ShardState::SnapshotLocked() const {
   c->num_shards = options_.num_shards;
   c->num_workers = options_.num_workers;
   c->layout = layout_;
-  c->step = step_;
+  c->step = open_round_;
   c->optimizer = options_.optimizer;
   c->rule_state = rule_->SaveState();
   const auto v = values_.span();

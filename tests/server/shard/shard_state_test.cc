@@ -142,7 +142,7 @@ TEST_F(ShardStateTest, ShuffledArrivalIsBitIdenticalToReference) {
       }
       for (auto& w : waiters) {
         ASSERT_EQ(w->calls, 1);
-        EXPECT_EQ(w->result->step, step + 1);
+        EXPECT_EQ(w->result->open_round, step + 1);
         EXPECT_EQ(w->result->contributors, kW);
       }
       ref.Round(pushes, std::vector<bool>(kW, true));
