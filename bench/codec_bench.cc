@@ -19,8 +19,10 @@
 #include "common/check.h"
 #include "common/huge_pages.h"
 #include "common/wire/wire_codec.h"
+#include "proto/wire_adapter.h"
 #include "server/shard/aggregate.h"
 #include "server/shard/optimizer.h"
+#include "server/shard/update_rules.h"
 #include "worker/client/sparse_apply.h"
 
 namespace cddp {
@@ -42,12 +44,9 @@ common::SparseSelection RandomSelection(uint64_t seed, uint32_t mean_gap) {
 
 cddp::v1::SparseChunk Encode(const common::SparseSelection& s) {
   cddp::v1::SparseChunk c;
-  c.set_count(static_cast<uint32_t>(s.size()));
-  c.set_value_type(cddp::v1::VALUE_TYPE_FP32);
-  c.set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
-  CDDP_CHECK(common::EncodeChunk(s, common::ValueType::kFp32,
-                                 common::IndexEncoding::kDeltaVarint,
-                                 c.mutable_indices(), c.mutable_values())
+  CDDP_CHECK(proto::EncodeChunkInto(s.indices, s.values,
+                                    common::ValueType::kFp32,
+                                    common::IndexEncoding::kDeltaVarint, &c)
                  .ok());
   return c;
 }
@@ -70,11 +69,7 @@ void BM_DecodePush(benchmark::State& state) {
   const cddp::v1::SparseChunk c = Encode(RandomSelection(1, 100));
   common::SparseSelection out;
   for (auto _ : state) {
-    CDDP_CHECK(
-        common::DecodeChunk({c.count(), c.value_type(), c.index_encoding(),
-                             c.indices(), c.values()},
-                            kRange, &out)
-            .ok());
+    CDDP_CHECK(common::DecodeChunk(proto::ChunkView(c), kRange, &out).ok());
     benchmark::DoNotOptimize(out.indices.data());
   }
   state.SetItemsProcessed(state.iterations() * c.count());
@@ -108,12 +103,12 @@ void BM_AggregateSparse(benchmark::State& state) {
   const common::SparseSelection b = RandomSelection(2, 100);
   const common::SparseSelection* pushes[] = {&a, &b};
   common::HugePageFloats values(kRange);
-  server::Optimizer sgd(server::OptimizerOptions{}, kRange);
+  server::SgdRule sgd(server::OptimizerOptions{}.lr, 0.0f);
   common::SparseSelection sum;
   std::string indices, encoded_values;
   for (auto _ : state) {
     server::SumInWorkerOrder(pushes, &sum);
-    sgd.StepSparse(values.span(), &sum, 0.5f);
+    sgd.Apply(values.span(), &sum, 0.5f);
     CDDP_CHECK(common::EncodeChunk(sum, common::ValueType::kFp32,
                                    common::IndexEncoding::kDeltaVarint,
                                    &indices, &encoded_values)

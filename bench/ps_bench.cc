@@ -66,7 +66,7 @@ class Traces : public cddp::server::RoundObserver {
     absl::MutexLock lock(&mu_);
     std::vector<RoundTrace> out;
     for (const auto& [s, t] : traces_) {
-      if (t.step == step) out.push_back(t);
+      if (t.closed_round == step) out.push_back(t);
     }
     return out;
   }

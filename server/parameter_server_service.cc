@@ -2,36 +2,23 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/check.h"
 #include "proto/status_convert.h"
+#include "proto/wire_adapter.h"
 
 namespace cddp::server {
 namespace {
 
 using cddp::v1::PullResponse;
 using cddp::v1::PushPullResponse;
-
-// Puts the dense piece values[*offset, *offset + piece) into `response`
-// (offset, dense_values, last) and advances *offset. Returns whether this
-// was the last piece. Works for PushPullResponse and PullResponse alike.
-template <typename Response>
-bool FillDensePiece(std::span<const float> values, size_t piece,
-                    size_t* offset, Response* response) {
-  const size_t len = std::min(piece, values.size() - *offset);
-  response->set_offset(*offset);
-  response->mutable_dense_values()->assign(
-      reinterpret_cast<const char*>(values.data() + *offset),
-      len * sizeof(float));
-  *offset += len;
-  const bool last = *offset == values.size();
-  response->set_last(last);
-  return last;
-}
+using proto::FillDensePiece;
 
 }  // namespace
 
@@ -52,14 +39,12 @@ class SparseReplyCache {
       for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
         const SparsePiece& piece = result->sparse_pieces[p];
         auto message = std::make_shared<PushPullResponse>();
-        message->set_step(result->step);
+        message->set_step(result->open_round);
         message->set_contributors(result->contributors);
-        auto* u = message->mutable_sparse_update();
-        u->set_count(piece.count);
-        u->set_value_type(cddp::v1::VALUE_TYPE_FP32);
-        u->set_index_encoding(cddp::v1::INDEX_ENCODING_DELTA_VARINT);
-        u->set_indices(piece.indices);
-        u->set_values(piece.values);
+        proto::SetEncodedChunk(piece.count, common::ValueType::kFp32,
+                               common::IndexEncoding::kDeltaVarint,
+                               piece.indices, piece.values,
+                               message->mutable_sparse_update());
         message->set_last(p + 1 == result->sparse_pieces.size());
         message->ByteSizeLong();  // cache the size before threads share it
         reply->push_back(std::move(message));
@@ -93,10 +78,7 @@ class PushPullReactor final
         piece_floats_(piece_floats) {}
 
   void Start() {
-    const auto& c = request_->chunk();
-    const common::EncodedChunkView view{c.count(), c.value_type(),
-                                        c.index_encoding(), c.indices(),
-                                        c.values()};
+    const common::EncodedChunkView view = proto::ChunkView(request_->chunk());
     uint64_t current_step = 0;
     const absl::Status s = state_->Push(
         request_->worker_id(), request_->shard_index(), request_->step(),
@@ -184,7 +166,7 @@ class PushPullReactor final
       return sparse_next_ == 1;
     }
     response_.Clear();
-    response_.set_step(result_->step);
+    response_.set_step(result_->open_round);
     response_.set_contributors(result_->contributors);
     wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
                                  &response_);
@@ -311,22 +293,20 @@ ParameterServerService::ParameterServerService(ShardState* state,
 grpc::ServerUnaryReactor* ParameterServerService::Join(
     grpc::CallbackServerContext* context, const cddp::v1::JoinRequest* request,
     cddp::v1::JoinResponse* response) {
-  Layout layout;
-  layout.total_size = request->layout().total_size();
-  layout.shard_bounds.assign(request->layout().shard_bounds().begin(),
-                             request->layout().shard_bounds().end());
-  layout.tensor_sizes.assign(request->layout().tensor_sizes().begin(),
-                             request->layout().tensor_sizes().end());
+  const Layout layout = proto::LayoutFromProto(request->layout());
+  std::optional<std::string_view> initial_values;
+  if (request->has_initial_values()) initial_values = request->initial_values();
   const auto joined = state_->Join(request->worker_id(), request->shard_index(),
-                                   layout, request->initial_values());
+                                   layout, initial_values);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!joined.ok()) {
     reactor->Finish(proto::ToGrpcStatus(joined.status()));
     return reactor;
   }
-  response->set_step(joined->step);
+  response->set_step(joined->open_round);
   response->set_num_workers(state_->num_workers());
   response->set_initialized_by_this_worker(joined->initialized_by_this_worker);
+  response->set_needs_initial_values(joined->needs_initial_values);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

@@ -6,6 +6,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/shard/update_rule.h"
 
 namespace cddp::server {
 
@@ -56,9 +57,11 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
     checkpoint_writer_ = std::make_unique<CheckpointWriter>(
         options_.checkpoint_dir, metrics_.get());
   }
+  // The shard is handed its update rule, built from the options here.
   state_ = std::make_unique<ShardState>(
-      options_.shard, clock, metrics_.get(), options_.observer,
-      checkpoint_writer_.get(), options_.checkpoint_every);
+      options_.shard, MakeUpdateRule(options_.shard.optimizer), clock,
+      metrics_.get(), options_.observer, checkpoint_writer_.get(),
+      options_.checkpoint_every);
   service_ = std::make_unique<ParameterServerService>(
       state_.get(), metrics_.get(), options_.piece_bytes);
 }

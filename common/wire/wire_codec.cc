@@ -131,54 +131,37 @@ absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
     }
     return absl::OkStatus();
   }
-  // Delta varint: the fast walk, and the strict one below only to name
-  // what is wrong.
+  // Delta varint: one walk, which names the broken rule if there is one.
   uint32_t* out = idx->data();
-  if (ForEachDeltaVarintIndex(c.indices, c.count, range_size,
-                              [out](uint32_t i, uint32_t v) { out[i] = v; })) {
-    return absl::OkStatus();
-  }
-  const auto* p = reinterpret_cast<const uint8_t*>(c.indices.data());
-  const auto* end = p + c.indices.size();
-  uint64_t prev = 0;
-  for (size_t i = 0; i < c.count; ++i) {
-    uint64_t v = 0;
-    int shift = 0;
-    while (true) {
-      if (p == end) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "length mismatch: indices end inside varint ", i, " of ",
-            c.count));
-      }
-      const uint8_t byte = *p++;
-      v |= uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80) == 0) break;
-      shift += 7;
-      if (shift >= 35) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("varint ", i, " is longer than 5 bytes"));
-      }
-    }
-    if (v > 0xffffffffu) {
+  const DeltaVarintWalk walk = WalkDeltaVarintIndices(
+      c.indices, c.count, range_size,
+      [out](uint32_t i, uint32_t v) { out[i] = v; });
+  const uint32_t i = walk.position;
+  switch (walk.fault) {
+    case DeltaVarintFault::kNone:
+      return absl::OkStatus();
+    case DeltaVarintFault::kTruncated:
+      return absl::InvalidArgumentError(
+          absl::StrCat("length mismatch: indices end inside varint ", i,
+                       " of ", c.count));
+    case DeltaVarintFault::kTooLong:
+      return absl::InvalidArgumentError(
+          absl::StrCat("varint ", i, " is longer than 5 bytes"));
+    case DeltaVarintFault::kTooLarge:
       return absl::InvalidArgumentError(
           absl::StrCat("varint ", i, " exceeds 2^32 - 1"));
-    }
-    if (i > 0 && v == 0) {
+    case DeltaVarintFault::kDuplicate:
       return absl::InvalidArgumentError(absl::StrCat(
           "indices not strictly increasing at position ", i,
-          ": gap of 0 (duplicate index ", prev, ")"));
-    }
-    const uint64_t index = i == 0 ? v : prev + v;
-    if (auto s = check(i, index, prev); !s.ok()) return s;
-    (*idx)[i] = static_cast<uint32_t>(index);
-    prev = index;
+          ": gap of 0 (duplicate index ", walk.value, ")"));
+    case DeltaVarintFault::kOutOfRange:
+      return check(i, walk.value, /*prev=*/0);  // names the range only
+    case DeltaVarintFault::kTrailingBytes:
+      return absl::InvalidArgumentError(
+          absl::StrCat("length mismatch: ", walk.trailing, " bytes left after ",
+                       c.count, " varint indices"));
   }
-  if (p != end) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "length mismatch: ", end - p, " bytes left after ", c.count,
-        " varint indices"));
-  }
-  return absl::OkStatus();
+  return absl::InternalError("unreachable");
 }
 
 absl::Status DecodeValues(const EncodedChunkView& c,
@@ -215,6 +198,16 @@ absl::Status DecodeValues(const EncodedChunkView& c,
 }
 
 }  // namespace
+
+namespace internal {
+DeltaVarintFault ClassifyBadVarint(const uint8_t* p, const uint8_t* end) {
+  for (int shift = 0; shift < 35; shift += 7) {
+    if (p == end) return DeltaVarintFault::kTruncated;
+    if ((*p++ & 0x80) == 0) return DeltaVarintFault::kTooLarge;
+  }
+  return DeltaVarintFault::kTooLong;
+}
+}  // namespace internal
 
 bool AllFiniteFp32(std::string_view fp32_le) {
   const size_t n = fp32_le.size() / 4;

@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "common/compress/sparse.h"
@@ -95,15 +96,46 @@ inline Varint ReadVarint32(const uint8_t* p, const uint8_t* end) {
 }
 }  // namespace internal
 
+// Which rule a delta-varint index walk found broken (kNone: none).
+enum class DeltaVarintFault {
+  kNone,
+  kTruncated,      // the bytes end inside a varint
+  kTooLong,        // a varint longer than 5 bytes
+  kTooLarge,       // a varint above 2^32 - 1
+  kDuplicate,      // a gap of 0 after the first index
+  kOutOfRange,     // an index >= range_size
+  kTrailingBytes,  // bytes left after `count` varints
+};
+
+// The outcome of WalkDeltaVarintIndices: on a fault, the position it
+// happened at, `value` (the index out of range, or the previous index for a
+// duplicate) and `trailing` (bytes left over).
+struct DeltaVarintWalk {
+  DeltaVarintFault fault = DeltaVarintFault::kNone;
+  uint32_t position = 0;
+  uint64_t value = 0;
+  uint64_t trailing = 0;
+  bool ok() const { return fault == DeltaVarintFault::kNone; }
+};
+
+namespace internal {
+// Why ReadVarint32(p, end) failed (it must have): truncated, too long or
+// too large. Off the hot path.
+DeltaVarintFault ClassifyBadVarint(const uint8_t* p, const uint8_t* end);
+}  // namespace internal
+
 // Walks `count` delta-varint indices (the kDeltaVarint layout) and calls
-// visit(position, index) for each, in order. True iff `bytes` is exactly
+// visit(position, index) for each, in order. OK iff `bytes` is exactly
 // `count` well-formed varints whose indices are strictly ascending and
-// below `range_size`; on false, visit has seen a prefix (all of it valid).
-// Gaps below 2^14 (one or two bytes, the normal case) are read without a
-// data-dependent branch.
+// below `range_size`; otherwise the result names the first broken rule and
+// visit has seen a prefix (all of it valid). Gaps below 2^14 (one or two
+// bytes, the normal case) are read without a data-dependent branch. The
+// one varint reader: the fast paths and the strict decoder both use it.
 template <typename Visit>
-inline bool ForEachDeltaVarintIndex(std::string_view bytes, uint32_t count,
-                                    uint32_t range_size, Visit&& visit) {
+inline DeltaVarintWalk WalkDeltaVarintIndices(std::string_view bytes,
+                                              uint32_t count,
+                                              uint32_t range_size,
+                                              Visit&& visit) {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
   const auto* const end = p + bytes.size();
   uint64_t index = 0;
@@ -117,16 +149,36 @@ inline bool ForEachDeltaVarintIndex(std::string_view bytes, uint32_t count,
       p += 1 + two;
     } else {
       const internal::Varint v = internal::ReadVarint32(p, end);
-      if (v.next == nullptr) return false;
+      if (v.next == nullptr) {
+        return {internal::ClassifyBadVarint(p, end), i, 0, 0};
+      }
       p = v.next;
       gap = v.value;
     }
-    if (gap == 0 && i > 0) return false;  // duplicate index
+    if (gap == 0 && i > 0) {
+      return {DeltaVarintFault::kDuplicate, i, index, 0};
+    }
     index += gap;
-    if (index >= range_size) return false;
+    if (index >= range_size) {
+      return {DeltaVarintFault::kOutOfRange, i, index, 0};
+    }
     visit(i, static_cast<uint32_t>(index));
   }
-  return p == end;
+  if (p != end) {
+    return {DeltaVarintFault::kTrailingBytes, count, 0,
+            static_cast<uint64_t>(end - p)};
+  }
+  return {};
+}
+
+// WalkDeltaVarintIndices for callers that only need to know whether the
+// indices are valid (on false, DecodeChunk names the broken rule).
+template <typename Visit>
+inline bool ForEachDeltaVarintIndex(std::string_view bytes, uint32_t count,
+                                    uint32_t range_size, Visit&& visit) {
+  return WalkDeltaVarintIndices(bytes, count, range_size,
+                                std::forward<Visit>(visit))
+      .ok();
 }
 
 }  // namespace cddp::common

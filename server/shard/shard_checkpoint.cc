@@ -12,7 +12,8 @@ namespace cddp::server {
 namespace {
 
 constexpr std::string_view kKind = "SHRD";
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersionFixedBuffers = 1;  // still read
 
 void AppendFloat(float v, std::string* out) {
   common::AppendFloats(&v, 1, out);
@@ -26,6 +27,16 @@ void AppendVector(const std::vector<float>& v, std::string* out) {
 void AppendU64s(const std::vector<uint64_t>& v, std::string* out) {
   common::AppendU32(static_cast<uint32_t>(v.size()), out);
   for (uint64_t x : v) common::AppendU64(x, out);
+}
+
+// The update rule's fields: u32 count, then name and buffer each.
+void AppendFields(const UpdateRuleState& state, std::string* out) {
+  common::AppendU32(static_cast<uint32_t>(state.fields.size()), out);
+  for (const auto& [name, buffer] : state.fields) {
+    common::AppendU32(static_cast<uint32_t>(name.size()), out);
+    out->append(name);
+    AppendVector(buffer, out);
+  }
 }
 
 // Reads a u64 count and that many floats, refusing counts the payload
@@ -57,6 +68,56 @@ absl::Status ReadU64s(common::PayloadReader& r, std::vector<uint64_t>* v) {
   return absl::OkStatus();
 }
 
+// PayloadReader reads no raw bytes: take `len` bytes from the tail of
+// `payload` it has left, and move it past them.
+absl::Status ReadName(std::string_view payload, uint32_t len,
+                      common::PayloadReader& r, std::string* name) {
+  if (len > r.remaining()) {
+    return absl::DataLossError(
+        absl::StrCat("payload truncated: a field name of ", len, " bytes, ",
+                     r.remaining(), " bytes left"));
+  }
+  const std::string_view rest = payload.substr(payload.size() - r.remaining());
+  name->assign(rest.substr(0, len));
+  r = common::PayloadReader(rest.substr(len));
+  return absl::OkStatus();
+}
+
+absl::Status ReadFields(std::string_view payload, common::PayloadReader& r,
+                        UpdateRuleState* state) {
+  uint32_t n = 0;
+  if (auto s = r.ReadU32(&n); !s.ok()) return s;
+  for (uint32_t f = 0; f < n; ++f) {
+    uint32_t len = 0;
+    if (auto s = r.ReadU32(&len); !s.ok()) return s;
+    std::string name;
+    if (auto s = ReadName(payload, len, r, &name); !s.ok()) return s;
+    if (state->fields.count(name) > 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("optimizer state field '", name, "' appears twice"));
+    }
+    if (auto s = ReadVector(r, &state->fields[name]); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Version 1's two fixed buffers, under the names the rules use now.
+absl::Status ReadFixedBuffers(common::PayloadReader& r, OptimizerKind kind,
+                              UpdateRuleState* state) {
+  std::vector<float> buf1, buf2;
+  if (auto s = ReadVector(r, &buf1); !s.ok()) return s;
+  if (auto s = ReadVector(r, &buf2); !s.ok()) return s;
+  const bool adam = kind == OptimizerKind::kAdam;
+  if (!buf1.empty()) {
+    state->fields[adam ? "exp_avg" : "momentum_buffer"] = std::move(buf1);
+  }
+  // SGD never wrote a second buffer; one that is there is kept under its
+  // old name, which no SGD rule loads.
+  if (!buf2.empty())
+    state->fields[adam ? "exp_avg_sq" : "buf2"] = std::move(buf2);
+  return absl::OkStatus();
+}
+
 absl::Status Mismatch(const char* what, const std::string& in_file,
                       const std::string& configured) {
   return absl::FailedPreconditionError(
@@ -81,7 +142,11 @@ std::string ShardCheckpointPath(const std::string& dir, uint32_t shard_index) {
 
 std::string EncodeShardCheckpoint(const ShardCheckpoint& c) {
   std::string p;
-  p.reserve(128 + 4 * (c.values.size() + c.buf1.size() + c.buf2.size()));
+  size_t state_floats = 0;
+  for (const auto& [name, buffer] : c.rule_state.fields) {
+    state_floats += buffer.size();
+  }
+  p.reserve(128 + 4 * (c.values.size() + state_floats));
   common::AppendU32(c.shard_index, &p);
   common::AppendU32(c.num_shards, &p);
   common::AppendU32(c.num_workers, &p);
@@ -96,16 +161,24 @@ std::string EncodeShardCheckpoint(const ShardCheckpoint& c) {
         c.optimizer.beta1, c.optimizer.beta2, c.optimizer.epsilon}) {
     AppendFloat(f, &p);
   }
-  common::AppendU64(c.optimizer_steps, &p);
-  AppendVector(c.buf1, &p);
-  AppendVector(c.buf2, &p);
+  common::AppendU64(c.rule_state.steps, &p);
+  AppendFields(c.rule_state, &p);
   AppendVector(c.values, &p);
   return common::MakeRecord(kKind, kVersion, p);
 }
 
 absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data) {
+  uint32_t version = kVersion;
   absl::StatusOr<std::string_view> payload =
       common::ParseRecord(data, kKind, kVersion);
+  if (absl::IsFailedPrecondition(payload.status())) {
+    absl::StatusOr<std::string_view> old =
+        common::ParseRecord(data, kKind, kVersionFixedBuffers);
+    if (old.ok()) {
+      payload = old;
+      version = kVersionFixedBuffers;
+    }
+  }
   if (!payload.ok()) return payload.status();
   common::PayloadReader r(*payload);
   ShardCheckpoint c;
@@ -119,14 +192,8 @@ absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data) {
         r.ReadU32(&kind), r.ReadU32(&nesterov), r.ReadFloats(&o.lr, 1),
         r.ReadFloats(&o.momentum, 1), r.ReadFloats(&o.weight_decay, 1),
         r.ReadFloats(&o.beta1, 1), r.ReadFloats(&o.beta2, 1),
-        r.ReadFloats(&o.epsilon, 1), r.ReadU64(&c.optimizer_steps),
-        ReadVector(r, &c.buf1), ReadVector(r, &c.buf2),
-        ReadVector(r, &c.values)}) {
+        r.ReadFloats(&o.epsilon, 1), r.ReadU64(&c.rule_state.steps)}) {
     if (!s.ok()) return s;
-  }
-  if (!r.done()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(r.remaining(), " unexpected bytes after the values"));
   }
   if (kind > 1 || nesterov > 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -134,6 +201,16 @@ absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data) {
   }
   o.kind = kind == 1 ? OptimizerKind::kAdam : OptimizerKind::kSgd;
   o.nesterov = nesterov == 1;
+  for (absl::Status s :
+       {version == kVersion ? ReadFields(*payload, r, &c.rule_state)
+                            : ReadFixedBuffers(r, o.kind, &c.rule_state),
+        ReadVector(r, &c.values)}) {
+    if (!s.ok()) return s;
+  }
+  if (!r.done()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(r.remaining(), " unexpected bytes after the values"));
+  }
   return c;
 }
 
@@ -161,11 +238,18 @@ absl::Status CheckShardCheckpoint(const ShardCheckpoint& c,
   }
   const uint64_t n = c.layout.shard_bounds[c.shard_index + 1] -
                      c.layout.shard_bounds[c.shard_index];
-  if (c.values.size() != n || (!c.buf1.empty() && c.buf1.size() != n) ||
-      (!c.buf2.empty() && c.buf2.size() != n)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint holds ", c.values.size(), " values and ", c.buf1.size(),
-        "/", c.buf2.size(), " optimizer state entries; the shard has ", n));
+  bool state_fits = true;
+  std::string state_sizes;
+  for (const auto& [name, buffer] : c.rule_state.fields) {
+    if (!buffer.empty() && buffer.size() != n) state_fits = false;
+    absl::StrAppend(&state_sizes, state_sizes.empty() ? "" : "/",
+                    buffer.size());
+  }
+  if (c.values.size() != n || !state_fits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint holds ", c.values.size(), " values and ",
+                     state_sizes.empty() ? "0" : state_sizes,
+                     " optimizer state entries; the shard has ", n));
   }
   for (size_t i = 0; i < c.values.size(); ++i) {
     if (!std::isfinite(c.values[i])) {

@@ -5,7 +5,8 @@
 // <dir>/server-<shard>.ckpt, written atomically (temporary file, fsync,
 // rename).
 //
-// Payload (little-endian):
+// Payload of version 2 (little-endian), written since the update rules save
+// their own state under named fields:
 //   u32 shard_index, u32 num_shards, u32 num_workers
 //   u64 total_size, u32 n_bounds, n_bounds x u64 shard_bounds,
 //   u32 n_tensors, n_tensors x u64 tensor_sizes
@@ -13,9 +14,13 @@
 //   u32 optimizer kind (0 sgd, 1 adam), u32 nesterov,
 //   f32 lr, momentum, weight_decay, beta1, beta2, epsilon
 //   u64 optimizer steps taken
-//   u64 n, n x f32 buf1           (momentum / Adam m; n = 0: all zero)
-//   u64 n, n x f32 buf2           (Adam v; n = 0: all zero)
+//   u32 n_fields, n_fields x      (the update rule's state, by name)
+//     { u32 name length, name bytes, u64 n, n x f32 (n = 0: all zero) }
 //   u64 n, n x f32 values         (the shard's slice)
+//
+// Version 1 (still read) had, instead of the named fields, two fixed
+// buffers: u64 n, n x f32 buf1 (SGD "momentum_buffer" / Adam "exp_avg"),
+// u64 n, n x f32 buf2 (Adam "exp_avg_sq"); they load under those names.
 //
 // A file that is corrupt, truncated, foreign, or written for another shard,
 // job shape or optimizer is refused as a whole: nothing is half-loaded.
@@ -34,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "server/shard/optimizer.h"
 #include "server/shard/shard_options.h"
+#include "server/shard/update_rule.h"
 
 namespace cddp::server {
 
@@ -44,9 +50,7 @@ struct ShardCheckpoint {
   Layout layout;
   uint64_t step = 0;  // the step the shard expects next
   OptimizerOptions optimizer;
-  uint64_t optimizer_steps = 0;
-  std::vector<float> buf1;  // empty: all zero (never allocated)
-  std::vector<float> buf2;
+  UpdateRuleState rule_state;  // the update rule's steps and named buffers
   std::vector<float> values;
 };
 
@@ -55,9 +59,9 @@ std::string ShardCheckpointPath(const std::string& dir, uint32_t shard_index);
 
 // The record bytes of `ckpt`.
 std::string EncodeShardCheckpoint(const ShardCheckpoint& ckpt);
-// Parses record bytes. DATA_LOSS (truncated, checksum), INVALID_ARGUMENT
-// (foreign file, another kind, inconsistent fields), FAILED_PRECONDITION
-// (another format version).
+// Parses record bytes of version 2 or 1. DATA_LOSS (truncated, checksum),
+// INVALID_ARGUMENT (foreign file, another kind, inconsistent fields),
+// FAILED_PRECONDITION (another format version).
 absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data);
 
 // OK if `ckpt` belongs to the shard `options` describe: same shard index,

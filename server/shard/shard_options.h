@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/wire/layout.h"
 #include "server/shard/optimizer.h"
 
 namespace cddp::server {
@@ -33,11 +34,7 @@ struct ShardOptions {
 };
 
 // What a worker believes the parameter layout is (cddp.v1.LayoutFingerprint).
-struct Layout {
-  uint64_t total_size = 0;
-  std::vector<uint64_t> shard_bounds;
-  std::vector<uint64_t> tensor_sizes;
-};
+using common::Layout;
 
 // Checks `layout` against a job of `num_shards` shards (INVALID_ARGUMENT if
 // it is inconsistent: bound count, bounds not ascending from 0, total or

@@ -22,10 +22,25 @@ ShardState::ShardState(const ShardOptions& options, Clock* clock,
                        ServerMetrics* metrics, RoundObserver* observer,
                        CheckpointSink* checkpoint_sink,
                        uint64_t checkpoint_every)
-    : options_(options), clock_(clock), metrics_(metrics),
-      observer_(observer), checkpoint_sink_(checkpoint_sink),
-      checkpoint_every_(checkpoint_sink != nullptr ? checkpoint_every : 0) {
+    : ShardState(options, MakeUpdateRule(options.optimizer), clock, metrics,
+                 observer, checkpoint_sink, checkpoint_every) {}
+
+ShardState::ShardState(const ShardOptions& options,
+                       std::unique_ptr<UpdateRule> rule, Clock* clock,
+                       ServerMetrics* metrics, RoundObserver* observer,
+                       CheckpointSink* checkpoint_sink,
+                       uint64_t checkpoint_every)
+    : options_(options),
+      clock_(clock),
+      metrics_(metrics),
+      observer_(observer),
+      checkpoint_sink_(checkpoint_sink),
+      checkpoint_every_(checkpoint_sink != nullptr ? checkpoint_every : 0),
+      rule_(std::move(rule)) {
   CDDP_CHECK(options_.Validate().ok());
+  CDDP_CHECK(rule_ != nullptr);
+  CDDP_CHECK(options_.downlink != DownlinkMode::kSparse ||
+             rule_->TouchesOnlyPushed());
   joined_.assign(options_.num_workers, false);
   pending_.resize(options_.num_workers);
   pushed_.assign(options_.num_workers, false);
@@ -34,7 +49,7 @@ ShardState::ShardState(const ShardOptions& options, Clock* clock,
 
 absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     uint32_t worker_id, uint32_t shard_index, const Layout& layout,
-    std::string_view initial_values) {
+    std::optional<std::string_view> initial_values) {
   absl::MutexLock lock(&mu_);
   const auto reject = [&](RejectReason r, absl::Status s) {
     metrics_->Reject(r);
@@ -62,18 +77,23 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     return reject(RejectReason::kFingerprintMismatch, s);
   }
   JoinResult result;
+  if (!initialized_ && !initial_values.has_value()) {
+    result.needs_initial_values = true;
+    result.open_round = open_round_;
+    return result;
+  }
   if (!initialized_) {
     const uint64_t n = layout.shard_bounds[shard_index + 1] -
                        layout.shard_bounds[shard_index];
-    if (initial_values.size() != n * sizeof(float)) {
+    if (initial_values->size() != n * sizeof(float)) {
       return reject(RejectReason::kBadInitialValues,
                     absl::InvalidArgumentError(absl::StrCat(
-                        "initial values have ", initial_values.size(),
+                        "initial values have ", initial_values->size(),
                         " bytes; shard ", shard_index, " needs ", n, " fp32 (",
                         n * sizeof(float), " bytes)")));
     }
     common::HugePageFloats values(n);
-    std::memcpy(values.data(), initial_values.data(), initial_values.size());
+    std::memcpy(values.data(), initial_values->data(), initial_values->size());
     for (size_t i = 0; i < n; ++i) {
       if (!std::isfinite(values.data()[i])) {
         return reject(RejectReason::kBadInitialValues,
@@ -82,14 +102,13 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
       }
     }
     values_ = std::move(values);
+    decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
     layout_ = layout;
-    optimizer_ = std::make_unique<Optimizer>(options_.optimizer, n);
-    if (!options_.optimizer.IsPlainSgd()) grad_.assign(n, 0.0f);
     initialized_ = true;
     result.initialized_by_this_worker = true;
   }
   joined_[worker_id] = true;
-  result.step = step_;
+  result.open_round = open_round_;
   return result;
 }
 
@@ -108,7 +127,7 @@ absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
                                         uint32_t shard_index, uint64_t step,
                                         Admission* admission,
                                         uint64_t* current_step, bool* late) {
-  *current_step = step_;
+  *current_step = open_round_;
   if (draining_) {
     metrics_->Reject(RejectReason::kShuttingDown);
     return absl::UnavailableError("server is shutting down");
@@ -131,24 +150,25 @@ absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
         absl::StrCat("worker ", worker_id, " has not joined shard ",
                      options_.shard_index));
   }
-  if (step == step_) {
+  if (step == open_round_) {
     *admission = pushed_[worker_id] ? Admission::kDuplicateOpen
                                     : Admission::kNew;
     return absl::OkStatus();
   }
-  if (step + 1 == step_ && last_contributed_[worker_id] && last_result_) {
+  if (step + 1 == open_round_ && last_contributed_[worker_id] && last_result_) {
     *admission = Admission::kReplayClosed;
     return absl::OkStatus();
   }
   metrics_->Reject(RejectReason::kStepMismatch);
-  if (step < step_) {
+  if (step < open_round_) {
     *late = true;
     metrics_->pushes_late.Increment();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "late push: step ", step, " already closed; current step is ", step_));
+    return absl::FailedPreconditionError(
+        absl::StrCat("late push: step ", step,
+                     " already closed; current step is ", open_round_));
   }
   return absl::FailedPreconditionError(absl::StrCat(
-      "push for future step ", step, "; current step is ", step_));
+      "push for future step ", step, "; current step is ", open_round_));
 }
 
 absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
@@ -156,38 +176,36 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
                               const common::EncodedChunkView& chunk,
                               size_t wire_bytes, PushWaiter* waiter,
                               uint64_t* current_step) {
-  Admission admission = Admission::kNew;
-  uint64_t n = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    absl::Status s = Admit(worker_id, shard_index, step, &admission,
-                           current_step);
-    if (!s.ok()) return s;
-    n = values_.size();
-  }
-  // Decode without the lock: it touches no shared state and is the costly
-  // part of a push.
+  // Decode and validate before taking the lock: it touches no shared state
+  // and is the costly part of a push. The shard's size is fixed once it
+  // has values (0 before, when the push is refused below as not joined,
+  // whatever its chunk). The outcome counts only for a new push, and only
+  // after admission, so the errors and their precedence are unchanged.
+  const uint32_t decoded_size = decode_size_.load(std::memory_order_acquire);
   common::SparseSelection decoded;
-  const bool decoded_ok = admission == Admission::kNew;
-  if (decoded_ok) {
-    absl::Status s =
-        common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
-    if (!s.ok()) {
-      metrics_->Reject(RejectReason::kInvalidChunk);
-      metrics_->pushes_rejected.Increment();
-      return s;
-    }
-  }
+  absl::Status decoded_status =
+      common::DecodeChunk(chunk, decoded_size, &decoded);
   Delivery delivery;
   {
     absl::MutexLock lock(&mu_);
-    // Re-admit: the round may have moved while we decoded.
-    absl::Status s = Admit(worker_id, shard_index, step, &admission,
-                           current_step);
+    Admission admission = Admission::kNew;
+    absl::Status s =
+        Admit(worker_id, shard_index, step, &admission, current_step);
     if (!s.ok()) return s;
-    // Only kNew needs the decoded chunk; a push first seen as a duplicate
-    // cannot turn new (pushed_ resets only when the step moves on).
-    CDDP_CHECK(admission != Admission::kNew || decoded_ok);
+    const uint64_t n = values_.size();
+    if (admission == Admission::kNew) {
+      // The shard got its values while this push decoded (it raced its own
+      // worker's join): decode again against the real size.
+      if (n != decoded_size) {
+        decoded_status =
+            common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
+      }
+      if (!decoded_status.ok()) {
+        metrics_->Reject(RejectReason::kInvalidChunk);
+        metrics_->pushes_rejected.Increment();
+        return decoded_status;
+      }
+    }
     switch (admission) {
       case Admission::kNew: {
         if (pushed_count_ == 0) first_push_ = clock_->Now();
@@ -244,7 +262,7 @@ absl::StatusOr<uint64_t> ShardState::BeginRead() {
         "shard ", options_.shard_index, " has no values yet: no worker joined"));
   }
   ++leases_;
-  return step_;
+  return open_round_;
 }
 
 void ShardState::EndRead() {
@@ -289,7 +307,7 @@ void ShardState::BeginDrain() {
 
 uint64_t ShardState::step() const {
   absl::MutexLock lock(&mu_);
-  return step_;
+  return open_round_;
 }
 
 uint64_t ShardState::size() const {
@@ -311,7 +329,7 @@ void ShardState::MaybeClose(Delivery* out) {
   if (!ready_ || leases_ > 0 || pushed_count_ == 0) return;
   RoundTrace& trace = out->trace;
   out->traced = observer_ != nullptr;
-  trace.step = step_;
+  trace.closed_round = open_round_;
   trace.contributors = pushed_count_;
   trace.cause = ready_cause_;
   trace.first_push = first_push_;
@@ -321,19 +339,19 @@ void ShardState::MaybeClose(Delivery* out) {
   Aggregate(result.get());
   trace.close_end = clock_->Now();
 
-  ++step_;
-  result->step = step_;
+  ++open_round_;
+  result->open_round = open_round_;
   result->contributors = pushed_count_;
   metrics_->RoundClosed(ready_cause_);
   metrics_->round_contributors.Observe(pushed_count_);
   metrics_->last_round_contributors.Set(pushed_count_);
-  metrics_->current_step.Set(static_cast<double>(step_));
+  metrics_->current_step.Set(static_cast<double>(open_round_));
   metrics_->aggregation_seconds.Observe(
       absl::ToDoubleSeconds(trace.close_end - trace.close_start));
   metrics_->round_duration_seconds.Observe(
       absl::ToDoubleSeconds(trace.close_end - first_push_));
 
-  if (checkpoint_every_ > 0 && step_ % checkpoint_every_ == 0) {
+  if (checkpoint_every_ > 0 && open_round_ % checkpoint_every_ == 0) {
     out->checkpoint = SnapshotLocked();
   }
   last_contributed_ = pushed_;
@@ -354,37 +372,14 @@ void ShardState::Aggregate(RoundResult* result) {
   }
   SumInWorkerOrder(present, &sum_);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
-  if (options_.optimizer.IsPlainSgd()) {
-    optimizer_->StepSparse(values_.span(), &sum_, scale);  // sum_ now new values
-  } else {
-    // Momentum, decay and Adam move every entry: a dense step over a
-    // gradient buffer that is all zero between rounds.
-    for (size_t k = 0; k < sum_.size(); ++k) grad_[sum_.indices[k]] = sum_.values[k];
-    optimizer_->StepDense(values_.span(), grad_, scale);
-    for (const uint32_t i : sum_.indices) grad_[i] = 0.0f;
-  }
+  // The rule moves the master values; what goes back is the downlink's
+  // choice. A rule that touches only the pushed entries leaves their new
+  // values in sum_, which the exact sparse downlink sends as they are.
+  rule_->Apply(values_.span(), &sum_, scale);
   if (options_.downlink == DownlinkMode::kSparse) {
-    // Plain SGD (checked at start-up): the changed entries are exactly the
-    // summed ones, ascending, and StepSparse left their new values in sum_.
     result->sparse = true;
-    const size_t n = sum_.size();
-    const size_t per_piece = options_.sparse_piece_pairs;
-    const std::span<const uint32_t> indices = sum_.indices;
-    const std::span<const float> values = sum_.values;
-    result->sparse_pieces.resize(
-        std::max<size_t>(1, (n + per_piece - 1) / per_piece));
-    for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
-      const size_t begin = p * per_piece;
-      const size_t count = std::min(per_piece, n - begin);
-      SparsePiece& piece = result->sparse_pieces[p];
-      piece.count = static_cast<uint32_t>(count);
-      CDDP_CHECK(common::EncodeChunk(indices.subspan(begin, count),
-                                     values.subspan(begin, count),
-                                     common::ValueType::kFp32,
-                                     common::IndexEncoding::kDeltaVarint,
-                                     &piece.indices, &piece.values)
-                     .ok());
-    }
+    EncodeSparsePieces(sum_, options_.sparse_piece_pairs,
+                       &result->sparse_pieces);
   }
   for (uint32_t w = 0; w < options_.num_workers; ++w) pending_[w].clear();
 }

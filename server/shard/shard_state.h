@@ -1,8 +1,8 @@
 // The state of one parameter-server shard: its slice of the flat parameter
-// vector, the optimizer, the workers that joined, and the open round that
-// buffers this step's pushes until every expected worker pushed (or the
-// round timeout passed), then sums them in worker-id order, averages over the
-// contributors and applies the optimizer.
+// vector, its update rule (the optimizer, injected), the workers that joined,
+// and the open round that buffers this step's pushes until every expected
+// worker pushed (or the round timeout passed), then sums them in worker-id
+// order, averages over the contributors and applies the optimizer.
 //
 // No gRPC here: the service hands in decoded-or-raw requests and a
 // PushWaiter that is told when its round closes. Handlers never wait: a push
@@ -21,8 +21,10 @@
 #ifndef CDDP_SERVER_SHARD_SHARD_STATE_H_
 #define CDDP_SERVER_SHARD_SHARD_STATE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,29 +35,23 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "common/huge_pages.h"
 #include "common/compress/sparse.h"
+#include "common/huge_pages.h"
 #include "common/wire/wire_codec.h"
 #include "server/shard/clock.h"
-#include "server/shard/optimizer.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_checkpoint.h"
 #include "server/shard/shard_options.h"
+#include "server/shard/sparse_reply.h"
+#include "server/shard/update_rule.h"
 
 namespace cddp::server {
 
-// One message's worth of a sparse reply: consecutive entries of the
-// round's changed set, encoded fp32 / delta-varint (the first index
-// absolute, as in any chunk).
-struct SparsePiece {
-  uint32_t count = 0;
-  std::string indices;
-  std::string values;
-};
-
 // The outcome of a closed round, shared by all of its waiters. Immutable.
 struct RoundResult {
-  uint64_t step = 0;  // the step the shard expects next
+  // The round the shard collects next, which is also the number of rounds
+  // closed so far (the wire's "step the shard expects next").
+  uint64_t open_round = 0;
   uint32_t contributors = 0;
   // Sparse downlink only: the entries this round changed, with their new
   // absolute values, in ascending pieces of at most
@@ -67,7 +63,7 @@ struct RoundResult {
 
 // Timestamps of one round (from the injected clock), for benchmarks.
 struct RoundTrace {
-  uint64_t step = 0;  // the step that closed
+  uint64_t closed_round = 0;  // the round that closed
   uint32_t contributors = 0;
   CloseCause cause = CloseCause::kAllPushed;
   absl::Time first_push, last_push, close_start, close_end;
@@ -108,8 +104,15 @@ class ShardState {
   // and checkpoint_every > 0, every round that closes at a step that is a
   // multiple of checkpoint_every hands the sink a snapshot taken at that
   // step (copied under the lock as part of the close).
+  // The shard runs MakeUpdateRule(options.optimizer).
   ShardState(const ShardOptions& options, Clock* clock, ServerMetrics* metrics,
              RoundObserver* observer, CheckpointSink* checkpoint_sink = nullptr,
+             uint64_t checkpoint_every = 0);
+  // The same with the shard's update rule given (not null). With the sparse
+  // downlink the rule must touch only the pushed entries.
+  ShardState(const ShardOptions& options, std::unique_ptr<UpdateRule> rule,
+             Clock* clock, ServerMetrics* metrics, RoundObserver* observer,
+             CheckpointSink* checkpoint_sink = nullptr,
              uint64_t checkpoint_every = 0);
 
   // Resumes from a checkpoint, before any worker joined: values, optimizer
@@ -126,22 +129,29 @@ class ShardState {
   absl::StatusOr<std::unique_ptr<ShardCheckpoint>> Snapshot() const;
 
   struct JoinResult {
-    uint64_t step = 0;
+    uint64_t open_round = 0;  // the round the shard is collecting
     bool initialized_by_this_worker = false;
+    // The shard has no values and the join carried none: nothing changed;
+    // join again with initial values.
+    bool needs_initial_values = false;
   };
-  // Registers `worker_id`. The first join sets the layout and the shard's
-  // values from `initial_values` (fp32 little-endian, this shard's size);
-  // later joins must carry the same layout and their values are ignored.
+  // Registers `worker_id`. The first join with `initial_values` (fp32
+  // little-endian, this shard's size) sets the layout and the shard's
+  // values from them; later joins must carry the same layout and their
+  // values, if any, are ignored. A join without values before the shard has
+  // any is checked as any other, then answered needs_initial_values.
   // Errors (state unchanged): INVALID_ARGUMENT for a wrong shard, an unknown
   // worker, a layout inconsistent with this server, or initial values of the
   // wrong size or non-finite; FAILED_PRECONDITION when the layout differs
   // from the one the shard was initialised with (the message says what);
   // UNAVAILABLE while shutting down.
-  absl::StatusOr<JoinResult> Join(uint32_t worker_id, uint32_t shard_index,
-                                  const Layout& layout,
-                                  std::string_view initial_values);
+  absl::StatusOr<JoinResult> Join(
+      uint32_t worker_id, uint32_t shard_index, const Layout& layout,
+      std::optional<std::string_view> initial_values);
 
-  // Validates a push and buffers it for `step`'s round; `waiter` is answered
+  // Validates a push (decoding its chunk before taking the lock, so the
+  // push is admitted in one critical section) and buffers it for `step`'s
+  // round; `waiter` is answered
   // when that round closes. Returns OK once the waiter is registered (it may
   // already have been answered). Errors (nothing buffered, waiter never
   // called): UNAVAILABLE while shutting down; INVALID_ARGUMENT for a wrong
@@ -175,6 +185,8 @@ class ShardState {
   // workers it has (once read leases allow).
   void BeginDrain();
 
+  // The open round: the round the shard is collecting, which is also the
+  // number of rounds closed so far (the wire's "step").
   uint64_t step() const;
   uint32_t shard_index() const { return options_.shard_index; }
   uint32_t num_workers() const { return options_.num_workers; }
@@ -223,9 +235,12 @@ class ShardState {
   // Sized once at the first join and never reallocated, so leases can read
   // it without the lock.
   common::HugePageFloats values_;
-  std::unique_ptr<Optimizer> optimizer_ ABSL_GUARDED_BY(mu_);
+  // values_.size(), published for decoding a push before taking the lock.
+  std::atomic<uint32_t> decode_size_{0};
+  const std::unique_ptr<UpdateRule> rule_ ABSL_PT_GUARDED_BY(mu_);
   std::vector<bool> joined_ ABSL_GUARDED_BY(mu_);
-  uint64_t step_ ABSL_GUARDED_BY(mu_) = 0;
+  // The round being collected; equal to the rounds closed so far.
+  uint64_t open_round_ ABSL_GUARDED_BY(mu_) = 0;
   int leases_ ABSL_GUARDED_BY(mu_) = 0;
 
   // The open round.
@@ -242,10 +257,8 @@ class ShardState {
   std::shared_ptr<const RoundResult> last_result_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> last_contributed_ ABSL_GUARDED_BY(mu_);
 
-  // Aggregation scratch, kept between rounds. grad_ (dense optimizers
-  // only) is all zero between rounds.
+  // Aggregation scratch, kept between rounds.
   common::SparseSelection sum_ ABSL_GUARDED_BY(mu_);
-  std::vector<float> grad_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cddp::server

@@ -20,19 +20,17 @@ absl::Status ShardState::Restore(const ShardCheckpoint& c) {
   if (auto s = CheckShardCheckpoint(c, options_); !s.ok()) return s;
   // Everything is checked: build the new state aside, then commit.
   const size_t n = c.values.size();
-  auto optimizer = std::make_unique<Optimizer>(options_.optimizer, n);
-  if (auto s = optimizer->Restore(c.optimizer_steps, c.buf1, c.buf2); !s.ok()) {
-    return s;
-  }
+  // The rule's state is the last thing that can fail, and LoadState
+  // changes nothing when it does.
+  if (auto s = rule_->LoadState(c.rule_state, n); !s.ok()) return s;
   common::HugePageFloats values(n);
   if (n > 0) std::memcpy(values.data(), c.values.data(), n * sizeof(float));
   values_ = std::move(values);
+  decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
   layout_ = c.layout;
-  optimizer_ = std::move(optimizer);
-  if (!options_.optimizer.IsPlainSgd()) grad_.assign(n, 0.0f);
-  step_ = c.step;
+  open_round_ = c.step;
   initialized_ = true;
-  metrics_->current_step.Set(static_cast<double>(step_));
+  metrics_->current_step.Set(static_cast<double>(open_round_));
   return absl::OkStatus();
 }
 
@@ -51,13 +49,9 @@ std::unique_ptr<ShardCheckpoint> ShardState::SnapshotLocked() const {
   c->num_shards = options_.num_shards;
   c->num_workers = options_.num_workers;
   c->layout = layout_;
-  c->step = step_;
+  c->step = open_round_;
   c->optimizer = options_.optimizer;
-  c->optimizer_steps = optimizer_->steps_taken();
-  const auto b1 = optimizer_->buf1();
-  const auto b2 = optimizer_->buf2();
-  c->buf1.assign(b1.begin(), b1.end());
-  c->buf2.assign(b2.begin(), b2.end());
+  c->rule_state = rule_->SaveState();
   const auto v = values_.span();
   c->values.assign(v.begin(), v.end());
   return c;

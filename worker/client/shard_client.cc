@@ -16,6 +16,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "proto/status_convert.h"
+#include "proto/wire_adapter.h"
 #include "worker/client/sparse_apply.h"
 #include "worker/client/stream_call.h"
 
@@ -27,6 +28,7 @@ static_assert(std::endian::native == std::endian::little,
 
 using cddp::v1::PullResponse;
 using cddp::v1::PushPullResponse;
+using proto::TakeDensePiece;
 
 // A pending call: blocks until it is over and returns its status.
 using Waiter = std::function<absl::Status()>;
@@ -46,21 +48,6 @@ absl::Status Annotate(const absl::Status& s, uint32_t shard,
   if (s.ok()) return s;
   return absl::Status(s.code(), absl::StrCat("shard ", shard, " (", address,
                                              "): ", s.message()));
-}
-
-// Copies a dense piece into the shard's range; pieces come in order.
-absl::Status TakeDensePiece(uint64_t offset, const std::string& bytes,
-                            std::span<float> shard_params,
-                            uint64_t* next_offset) {
-  if (offset != *next_offset || bytes.size() % sizeof(float) != 0 ||
-      offset + bytes.size() / sizeof(float) > shard_params.size()) {
-    return absl::DataLossError(absl::StrCat(
-        "malformed dense piece: offset ", offset, " (expected ", *next_offset,
-        "), ", bytes.size(), " bytes, shard size ", shard_params.size()));
-  }
-  std::memcpy(shard_params.data() + offset, bytes.data(), bytes.size());
-  *next_offset = offset + bytes.size() / sizeof(float);
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -148,7 +135,14 @@ absl::StatusOr<uint64_t> ShardClient::Join(
   const uint32_t num_shards = shard_map_.num_shards();
   std::vector<uint32_t> all(num_shards);
   for (uint32_t s = 0; s < num_shards; ++s) all[s] = s;
+  common::Layout layout;
+  layout.total_size = shard_map_.total_size();
+  layout.shard_bounds.assign(shard_map_.bounds().begin(),
+                             shard_map_.bounds().end());
+  layout.tensor_sizes.assign(tensor_sizes.begin(), tensor_sizes.end());
   std::vector<std::unique_ptr<JoinCall>> calls(num_shards);
+  // First without values: only a shard that has none asks for them.
+  bool with_values = false;
   const auto attempt = [&](uint32_t s) -> Waiter {
     calls[s] = std::make_unique<JoinCall>();
     JoinCall* call = calls[s].get();
@@ -157,13 +151,12 @@ absl::StatusOr<uint64_t> ShardClient::Join(
     auto& req = call->request;
     req.set_worker_id(options_.worker_id);
     req.set_shard_index(s);
-    auto* layout = req.mutable_layout();
-    layout->set_total_size(shard_map_.total_size());
-    for (uint64_t b : shard_map_.bounds()) layout->add_shard_bounds(b);
-    for (uint64_t t : tensor_sizes) layout->add_tensor_sizes(t);
-    req.set_initial_values(
-        reinterpret_cast<const char*>(params.data() + shard_map_.begin(s)),
-        shard_map_.size(s) * sizeof(float));
+    proto::LayoutToProto(layout, req.mutable_layout());
+    if (with_values) {
+      req.set_initial_values(
+          reinterpret_cast<const char*>(params.data() + shard_map_.begin(s)),
+          shard_map_.size(s) * sizeof(float));
+    }
     if (metrics_) {
       metrics_->sent_bytes->Increment(static_cast<double>(req.ByteSizeLong()));
     }
@@ -179,11 +172,26 @@ absl::StatusOr<uint64_t> ShardClient::Join(
       return proto::FromGrpcStatus(call->status);
     };
   };
-  const std::vector<absl::Status> statuses = RunWithRetries(all, attempt);
-  for (uint32_t s = 0; s < num_shards; ++s) {
-    if (!statuses[s].ok()) {
-      return Annotate(statuses[s], s, options_.server_addresses[s]);
+  std::vector<uint32_t> shards = all;
+  for (int pass = 0; pass < 2 && !shards.empty(); ++pass) {
+    const std::vector<absl::Status> statuses = RunWithRetries(shards, attempt);
+    std::vector<uint32_t> uninitialised;
+    for (size_t i = 0; i < shards.size(); ++i) {
+      const uint32_t s = shards[i];
+      if (!statuses[i].ok()) {
+        return Annotate(statuses[i], s, options_.server_addresses[s]);
+      }
+      if (calls[s]->response.needs_initial_values()) {
+        uninitialised.push_back(s);
+      }
     }
+    shards = std::move(uninitialised);
+    with_values = true;
+  }
+  if (!shards.empty()) {  // a shard that asks for values it was sent
+    return Annotate(absl::InternalError("shard still has no values after a "
+                                        "join that carried them"),
+                    shards[0], options_.server_addresses[shards[0]]);
   }
   return Pull(params);
 }
@@ -297,20 +305,16 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
     req.set_step(steps[s]);
     req.set_worker_id(options_.worker_id);
     req.set_shard_index(s);
-    auto* chunk = req.mutable_chunk();
-    chunk->set_count(static_cast<uint32_t>(split_[s].size()));
-    chunk->set_value_type(static_cast<cddp::v1::ValueType>(options_.value_type));
     // Every element of the shard (strictly ascending, in range, as many as
     // the shard has: exactly 0..n-1): no index bytes at all.
     const common::IndexEncoding encoding =
         split_[s].size() > 0 && split_[s].size() == shard_map_.size(s)
             ? common::IndexEncoding::kDense
             : options_.index_encoding;
-    chunk->set_index_encoding(static_cast<cddp::v1::IndexEncoding>(encoding));
     // Cannot fail: the selection was checked above.
-    CDDP_CHECK(common::EncodeChunk(split_[s], options_.value_type, encoding,
-                                   chunk->mutable_indices(),
-                                   chunk->mutable_values())
+    CDDP_CHECK(proto::EncodeChunkInto(split_[s].indices, split_[s].values,
+                                      options_.value_type, encoding,
+                                      req.mutable_chunk())
                    .ok());
     encoded[s] = 1;
   };

@@ -55,13 +55,13 @@ class ShardClient final : public ParameterClient {
       const common::ShardMap& shard_map, ShardClientOptions options);
 
   // Joins every shard with this worker's layout (`tensor_sizes` must add up
-  // to the flat size) and its initial values in `params` (used by a shard
-  // only if this is its first worker), then pulls, so `params` ends up with
-  // the servers' current values and shard_steps() their steps. Returns the
-  // job's step to push next: the largest shard step.
-  // Errors: as the servers' Join (FAILED_PRECONDITION for a layout
-  // mismatch), UNAVAILABLE when a shard cannot be reached, each prefixed
-  // with the shard.
+  // to the flat size); a shard that has no values yet asks for this
+  // worker's initial values in `params`, which are then sent to it (and
+  // used if they are the first to arrive), and only to it. Then pulls, so
+  // `params` ends up with the servers' current values and shard_steps() their
+  // steps. Returns the job's step to push next: the largest shard step. Errors:
+  // as the servers' Join (FAILED_PRECONDITION for a layout mismatch),
+  // UNAVAILABLE when a shard cannot be reached, each prefixed with the shard.
   absl::StatusOr<uint64_t> Join(std::span<const uint64_t> tensor_sizes,
                                 std::span<float> params) override;
 

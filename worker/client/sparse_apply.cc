@@ -17,32 +17,31 @@ absl::Status Bad(const std::string& why) {
 
 }  // namespace
 
-absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& u,
+absl::Status ApplySparseUpdate(const common::EncodedChunkView& u,
                                std::span<float> range) {
-  if (u.value_type() != cddp::v1::VALUE_TYPE_FP32 ||
-      u.index_encoding() != cddp::v1::INDEX_ENCODING_DELTA_VARINT) {
+  if (u.value_type != static_cast<int>(common::ValueType::kFp32) ||
+      u.index_encoding !=
+          static_cast<int>(common::IndexEncoding::kDeltaVarint)) {
     common::SparseSelection s;
     absl::Status st =
-        common::DecodeChunk({u.count(), u.value_type(), u.index_encoding(),
-                             u.indices(), u.values()},
-                            static_cast<uint32_t>(range.size()), &s);
+        common::DecodeChunk(u, static_cast<uint32_t>(range.size()), &s);
     if (!st.ok()) return Bad(std::string(st.message()));
     for (size_t k = 0; k < s.size(); ++k) range[s.indices[k]] = s.values[k];
     return absl::OkStatus();
   }
-  const uint32_t count = u.count();
-  if (u.values().size() != uint64_t{count} * 4) {
+  const uint32_t count = u.count;
+  if (u.values.size() != uint64_t{count} * 4) {
     return Bad(absl::StrCat(count, " values need ", uint64_t{count} * 4,
-                            " bytes, got ", u.values().size()));
+                            " bytes, got ", u.values.size()));
   }
-  if (!common::AllFiniteFp32(u.values())) return Bad("value not finite");
+  if (!common::AllFiniteFp32(u.values)) return Bad("value not finite");
   // The writes land on scattered cache lines, bound by the misses. Each
   // index is prefetched into L2 as soon as it is decoded and written
   // kAhead indices later: L2 tracks many more outstanding misses than L1,
   // so they overlap (bench/codec_bench.cc BM_ApplyReply).
   constexpr uint32_t kAhead = 128;  // a power of two
   uint32_t pending[kAhead];
-  const char* values = u.values().data();
+  const char* values = u.values.data();
   float* out = range.data();
   const auto write = [&](uint32_t k) {
     float v;
@@ -50,7 +49,7 @@ absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& u,
     out[pending[k % kAhead]] = v;
   };
   const bool ok = common::ForEachDeltaVarintIndex(
-      u.indices(), count, static_cast<uint32_t>(range.size()),
+      u.indices, count, static_cast<uint32_t>(range.size()),
       [&](uint32_t k, uint32_t index) {
         __builtin_prefetch(&out[index], 1, 1);
         if (k >= kAhead) write(k - kAhead);
@@ -59,9 +58,7 @@ absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& u,
   if (!ok) {
     common::SparseSelection ignored;  // names the broken rule
     absl::Status st =
-        common::DecodeChunk({u.count(), u.value_type(), u.index_encoding(),
-                             u.indices(), u.values()},
-                            static_cast<uint32_t>(range.size()), &ignored);
+        common::DecodeChunk(u, static_cast<uint32_t>(range.size()), &ignored);
     return Bad(st.ok() ? std::string("indices malformed")
                        : std::string(st.message()));
   }

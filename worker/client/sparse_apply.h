@@ -10,6 +10,8 @@
 
 #include "absl/status/status.h"
 #include "cddp/v1/parameter_server.pb.h"
+#include "common/wire/wire_codec.h"
+#include "proto/wire_adapter.h"
 
 namespace cddp::worker {
 
@@ -17,8 +19,13 @@ namespace cddp::worker {
 // Checks every codec rule (lengths, ascending, in range, finite); on
 // DATA_LOSS some entries may already be written, so the caller must pull the
 // shard in full.
-absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& update,
+absl::Status ApplySparseUpdate(const common::EncodedChunkView& update,
                                std::span<float> range);
+// The same for a reply's SparseChunk.
+inline absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& update,
+                                      std::span<float> range) {
+  return ApplySparseUpdate(proto::ChunkView(update), range);
+}
 
 }  // namespace cddp::worker
 

@@ -319,5 +319,59 @@ TEST(WireCodecTest, RejectsUnknownFormatsAndImpossibleCounts) {
   ExpectRejected({11, 1, 1, e.indices, e.values}, 10, "exceeds the range size");
 }
 
+// The strict decoder and the fast paths share one varint walk: the walk
+// reports the broken rule and where, and the decoder's messages are the
+// ones it always gave.
+TEST(WireCodecTest, OneVarintWalkNamesEachRule) {
+  struct Case {
+    std::string bytes;
+    uint32_t count, range;
+    DeltaVarintFault fault;
+    uint32_t position;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {std::string("\x03\x02", 2), 2, 100, DeltaVarintFault::kNone, 0, ""},
+      {std::string("\x03\x00", 2), 2, 100, DeltaVarintFault::kDuplicate, 1,
+       "indices not strictly increasing at position 1: gap of 0 (duplicate "
+       "index 3)"},
+      {std::string("\x03\x62", 2), 2, 100, DeltaVarintFault::kOutOfRange, 1,
+       "index 101 at position 1 is out of range (range size 100)"},
+      {std::string("\x03\x02\x01", 3), 2, 100,
+       DeltaVarintFault::kTrailingBytes, 2,
+       "length mismatch: 1 bytes left after 2 varint indices"},
+      {std::string("\x03\x80\x80", 3), 2, 100, DeltaVarintFault::kTruncated,
+       1, "length mismatch: indices end inside varint 1 of 2"},
+      {std::string("\x80\x80\x80\x80\x80\x01", 6), 1, 100,
+       DeltaVarintFault::kTooLong, 0, "varint 0 is longer than 5 bytes"},
+      {std::string("\xff\xff\xff\xff\x7f", 5), 1, 100,
+       DeltaVarintFault::kTooLarge, 0, "varint 0 exceeds 2^32 - 1"},
+  };
+  for (const Case& c : cases) {
+    uint32_t seen = 0;
+    const DeltaVarintWalk walk = WalkDeltaVarintIndices(
+        c.bytes, c.count, c.range, [&](uint32_t, uint32_t) { ++seen; });
+    EXPECT_EQ(walk.fault, c.fault) << c.message;
+    EXPECT_EQ(ForEachDeltaVarintIndex(c.bytes, c.count, c.range,
+                                      [](uint32_t, uint32_t) {}),
+              c.fault == DeltaVarintFault::kNone);
+    Encoded e;
+    e.indices = c.bytes;
+    e.values.assign(4 * size_t{c.count}, '\0');
+    SparseSelection out;
+    const absl::Status s = DecodeChunk(
+        e.View(c.count, ValueType::kFp32, IndexEncoding::kDeltaVarint),
+        c.range, &out);
+    if (c.fault == DeltaVarintFault::kNone) {
+      EXPECT_TRUE(s.ok()) << s;
+      EXPECT_EQ(seen, c.count);
+      continue;
+    }
+    EXPECT_EQ(walk.position, c.position) << c.message;
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(s.message(), c.message);
+  }
+}
+
 }  // namespace
 }  // namespace cddp::common

@@ -8,6 +8,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -141,7 +142,7 @@ TEST_F(ShardStateTest, ShuffledArrivalIsBitIdenticalToReference) {
       }
       for (auto& w : waiters) {
         ASSERT_EQ(w->calls, 1);
-        EXPECT_EQ(w->result->step, step + 1);
+        EXPECT_EQ(w->result->open_round, step + 1);
         EXPECT_EQ(w->result->contributors, kW);
       }
       ref.Round(pushes, std::vector<bool>(kW, true));
@@ -178,6 +179,41 @@ TEST_F(ShardStateTest, RetryIsAnsweredWithoutCountingTwice) {
   EXPECT_EQ(Values(), after);
   testing::ReferenceModel ref(opt, init_);
   ref.Round({a, b}, {true, true});
+  EXPECT_EQ(Values(), ref.params());
+}
+
+// The chunk is decoded before the lock, but the errors keep their order:
+// who may push, and for which step, before what the chunk holds; a
+// malformed push changes nothing, and a retry of a counted push is
+// answered as a retry whatever it carries.
+TEST_F(ShardStateTest, MalformedPushErrorsKeepTheirPrecedence) {
+  OptimizerOptions opt;
+  opt.lr = 0.5f;
+  Make(opt, 2);
+  Encoded bad = Encode(testing::RandomSelection(3, kN, 0.1));
+  bad.index_encoding = 9;
+  FakeWaiter w(state_.get());
+  uint64_t current = 99;
+  EXPECT_EQ(state_->Push(7, 0, 0, bad.view(), 0, &w, &current).code(),
+            absl::StatusCode::kInvalidArgument);  // unknown worker
+  EXPECT_EQ(Push(0, 5, bad, &w, &current).code(),
+            absl::StatusCode::kFailedPrecondition);  // future step
+  EXPECT_EQ(current, 0u);
+  const absl::Status s = Push(0, 0, bad, &w);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("unknown index encoding"), std::string::npos);
+  EXPECT_EQ(state_->pushed_count(), 0u);
+  EXPECT_EQ(w.calls, 0);
+
+  const auto a = testing::RandomSelection(1, kN, 0.1);
+  FakeWaiter w0(state_.get()), retry(state_.get()), w1(state_.get());
+  ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
+  ASSERT_TRUE(Push(0, 0, bad, &retry).ok());  // a retry: not decoded into
+  EXPECT_EQ(state_->pushed_count(), 1u);
+  ASSERT_TRUE(Push(1, 0, Encode(a), &w1).ok());
+  EXPECT_EQ(retry.calls, 1);
+  testing::ReferenceModel ref(opt, init_);
+  ref.Round({a, a}, {true, true});
   EXPECT_EQ(Values(), ref.params());
 }
 
@@ -258,6 +294,47 @@ TEST_F(ShardStateTest, SparseDownlinkCarriesExactlyTheChangedEntries) {
     EXPECT_EQ(pieces.size(), (total + piece_pairs - 1) / piece_pairs);
     EXPECT_EQ(patched, Values()) << piece_pairs << " pairs per piece";
   }
+}
+
+// A join without values asks for them only while the shard has none, and
+// changes nothing until a join brings them.
+TEST(ShardStateJoinTest, ValuesAreAskedForOnlyBeforeTheShardHasThem) {
+  prometheus::Registry registry;
+  FakeClock clock;
+  ServerMetrics metrics(registry, 0);
+  ShardOptions o;
+  o.num_workers = 2;
+  ShardState state(o, &clock, &metrics, nullptr);
+  const auto init = testing::RandomParams(3, kN);
+
+  auto asked = state.Join(0, 0, OneShardLayout(), std::nullopt);
+  ASSERT_TRUE(asked.ok()) << asked.status();
+  EXPECT_TRUE(asked->needs_initial_values);
+  EXPECT_FALSE(asked->initialized_by_this_worker);
+  EXPECT_EQ(state.size(), 0u);
+  EXPECT_EQ(state.BeginRead().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // Not registered: its push is refused.
+  FakeWaiter w(&state);
+  uint64_t current = 0;
+  EXPECT_EQ(state.Push(0, 0, 0, {}, 0, &w, &current).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A bad layout is refused as before, values or not.
+  Layout bad = OneShardLayout();
+  bad.total_size = kN + 1;
+  EXPECT_EQ(state.Join(1, 0, bad, std::nullopt).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  auto first = state.Join(0, 0, OneShardLayout(), Bytes(init));
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->initialized_by_this_worker);
+  EXPECT_FALSE(first->needs_initial_values);
+  auto second = state.Join(1, 0, OneShardLayout(), std::nullopt);
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->needs_initial_values);
+  EXPECT_FALSE(second->initialized_by_this_worker);
+  auto v = state.values();
+  EXPECT_EQ(std::vector<float>(v.begin(), v.end()), init);
 }
 
 TEST(ShardOptionsTest, SparseDownlinkNeedsPlainSgd) {

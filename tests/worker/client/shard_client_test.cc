@@ -250,6 +250,83 @@ TEST(ShardClientTest, ShardRestartedFromAnOlderCheckpointIsPushedAtItsStep) {
   std::filesystem::remove_all(dir);
 }
 
+double TotalCounter(prometheus::Registry& r, const std::string& name) {
+  double total = 0;
+  for (const auto& family : r.Collect()) {
+    if (family.name != name) continue;
+    for (const auto& m : family.metric) total += m.counter.value;
+  }
+  return total;
+}
+
+// Only the worker that initialises a shard uploads its slice: the others'
+// joins carry no values (their request bytes stay far below the shard's
+// size), and they pull the first worker's values.
+TEST(ShardClientTest, OnlyTheFirstJoinCarriesInitialValues) {
+  ClusterOptions co;
+  co.num_workers = 2;
+  TestCluster cluster(co, kN);
+  const double values_bytes = kN * sizeof(float);
+  std::vector<std::vector<float>> params = {RandomParams(1, kN),
+                                            RandomParams(2, kN)};
+  const std::vector<float> first = params[0];
+  std::vector<double> sent(2);
+  for (uint32_t w = 0; w < 2; ++w) {
+    prometheus::Registry registry;
+    auto client = cluster.NewClient(w, &registry);
+    ASSERT_TRUE(client->Join(std::vector<uint64_t>{kN}, params[w]).ok());
+    sent[w] = TotalCounter(registry, "cddp_client_sent_bytes_total");
+  }
+  EXPECT_GE(sent[0], values_bytes);
+  EXPECT_LT(sent[1], 1024) << "a joiner of initialised shards sent values";
+  EXPECT_EQ(params[0], first);
+  EXPECT_EQ(params[1], first);
+  EXPECT_EQ(cluster.ServerValues(), first);
+}
+
+// Workers joining at once all end with the same values: those of one of
+// them per shard, the ones the servers hold.
+TEST(ShardClientTest, ConcurrentJoinsAgreeOnTheValues) {
+  ClusterOptions co;
+  co.num_workers = 4;
+  TestCluster cluster(co, kN);
+  std::vector<std::vector<float>> params;
+  for (uint32_t w = 0; w < co.num_workers; ++w) {
+    params.push_back(RandomParams(10 + w, kN));
+  }
+  const std::vector<std::vector<float>> initial = params;
+  std::vector<std::unique_ptr<ShardClient>> clients;
+  for (uint32_t w = 0; w < co.num_workers; ++w) {
+    clients.push_back(cluster.NewClient(w));
+  }
+  std::vector<absl::Status> joined(co.num_workers);
+  std::vector<std::thread> threads;
+  for (uint32_t w = 0; w < co.num_workers; ++w) {
+    threads.emplace_back([&, w] {
+      joined[w] =
+          clients[w]->Join(std::vector<uint64_t>{kN}, params[w]).status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  const std::vector<float> served = cluster.ServerValues();
+  for (uint32_t w = 0; w < co.num_workers; ++w) {
+    ASSERT_TRUE(joined[w].ok()) << joined[w];
+    EXPECT_EQ(params[w], served);
+  }
+  const auto& map = cluster.shard_map();
+  for (uint32_t s = 0; s < map.num_shards(); ++s) {
+    const auto slice = [&](const std::vector<float>& v) {
+      return std::vector<float>(v.begin() + map.begin(s),
+                                v.begin() + map.begin(s) + map.size(s));
+    };
+    bool from_a_worker = false;
+    for (const auto& init : initial) {
+      from_a_worker |= slice(init) == slice(served);
+    }
+    EXPECT_TRUE(from_a_worker) << "shard " << s;
+  }
+}
+
 TEST(ShardClientTest, AChunkHoldingTheWholeShardGoesWithoutIndices) {
   ClusterOptions co;
   co.num_workers = 1;

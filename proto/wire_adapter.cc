@@ -1,0 +1,96 @@
+// The proto <-> domain conversions of wire_adapter.h. The enums are cast
+// here and only here, after the static_asserts below show they agree.
+#include "proto/wire_adapter.h"
+
+#include <bit>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace cddp::proto {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "wire values are little-endian fp32 copied as-is");
+
+using common::IndexEncoding;
+using common::ValueType;
+
+static_assert(static_cast<int>(ValueType::kFp32) == cddp::v1::VALUE_TYPE_FP32);
+static_assert(static_cast<int>(ValueType::kFp16) == cddp::v1::VALUE_TYPE_FP16);
+static_assert(static_cast<int>(ValueType::kBf16) == cddp::v1::VALUE_TYPE_BF16);
+static_assert(static_cast<int>(IndexEncoding::kAbsoluteU32) ==
+              cddp::v1::INDEX_ENCODING_ABSOLUTE_U32);
+static_assert(static_cast<int>(IndexEncoding::kDeltaVarint) ==
+              cddp::v1::INDEX_ENCODING_DELTA_VARINT);
+static_assert(static_cast<int>(IndexEncoding::kDense) ==
+              cddp::v1::INDEX_ENCODING_DENSE);
+
+}  // namespace
+
+cddp::v1::ValueType ToProto(ValueType type) {
+  return static_cast<cddp::v1::ValueType>(type);
+}
+
+cddp::v1::IndexEncoding ToProto(IndexEncoding encoding) {
+  return static_cast<cddp::v1::IndexEncoding>(encoding);
+}
+
+common::EncodedChunkView ChunkView(const cddp::v1::SparseChunk& chunk) {
+  return {chunk.count(), chunk.value_type(), chunk.index_encoding(),
+          chunk.indices(), chunk.values()};
+}
+
+absl::Status EncodeChunkInto(std::span<const uint32_t> indices,
+                             std::span<const float> values,
+                             ValueType value_type, IndexEncoding index_encoding,
+                             cddp::v1::SparseChunk* chunk) {
+  chunk->set_count(static_cast<uint32_t>(indices.size()));
+  chunk->set_value_type(ToProto(value_type));
+  chunk->set_index_encoding(ToProto(index_encoding));
+  return common::EncodeChunk(indices, values, value_type, index_encoding,
+                             chunk->mutable_indices(), chunk->mutable_values());
+}
+
+void SetEncodedChunk(uint32_t count, ValueType value_type,
+                     IndexEncoding index_encoding, const std::string& indices,
+                     const std::string& values, cddp::v1::SparseChunk* chunk) {
+  chunk->set_count(count);
+  chunk->set_value_type(ToProto(value_type));
+  chunk->set_index_encoding(ToProto(index_encoding));
+  chunk->set_indices(indices);
+  chunk->set_values(values);
+}
+
+common::Layout LayoutFromProto(const cddp::v1::LayoutFingerprint& f) {
+  common::Layout layout;
+  layout.total_size = f.total_size();
+  layout.shard_bounds.assign(f.shard_bounds().begin(), f.shard_bounds().end());
+  layout.tensor_sizes.assign(f.tensor_sizes().begin(), f.tensor_sizes().end());
+  return layout;
+}
+
+void LayoutToProto(const common::Layout& layout,
+                   cddp::v1::LayoutFingerprint* f) {
+  f->set_total_size(layout.total_size);
+  f->mutable_shard_bounds()->Assign(layout.shard_bounds.begin(),
+                                    layout.shard_bounds.end());
+  f->mutable_tensor_sizes()->Assign(layout.tensor_sizes.begin(),
+                                    layout.tensor_sizes.end());
+}
+
+absl::Status TakeDensePiece(uint64_t offset, const std::string& bytes,
+                            std::span<float> shard_params,
+                            uint64_t* next_offset) {
+  if (offset != *next_offset || bytes.size() % sizeof(float) != 0 ||
+      offset + bytes.size() / sizeof(float) > shard_params.size()) {
+    return absl::DataLossError(absl::StrCat(
+        "malformed dense piece: offset ", offset, " (expected ", *next_offset,
+        "), ", bytes.size(), " bytes, shard size ", shard_params.size()));
+  }
+  std::memcpy(shard_params.data() + offset, bytes.data(), bytes.size());
+  *next_offset = offset + bytes.size() / sizeof(float);
+  return absl::OkStatus();
+}
+
+}  // namespace cddp::proto

@@ -1,0 +1,127 @@
+// The update rules' arithmetic. The loops are the ones the shard always
+// ran (same expressions, same order), so results stay bit-identical to the
+// serial reference in tests/support.
+#include "server/shard/update_rules.h"
+
+#include <cmath>
+
+namespace cddp::server {
+
+void DenseUpdateRule::Apply(std::span<float> values,
+                            common::SparseSelection* sum, float scale) {
+  const size_t n = values.size();
+  if (grad_.size() != n) grad_.assign(n, 0.0f);
+  CountStep();
+  for (size_t k = 0; k < sum->size(); ++k) {
+    grad_[sum->indices[k]] = sum->values[k];
+  }
+  DenseStep(values, grad_, scale);
+  for (const uint32_t i : sum->indices) grad_[i] = 0.0f;
+}
+
+SgdRule::SgdRule(float lr, float weight_decay)
+    : DenseUpdateRule({}), lr_(lr), weight_decay_(weight_decay) {}
+
+void SgdRule::Apply(std::span<float> values, common::SparseSelection* sum,
+                    float scale) {
+  if (!TouchesOnlyPushed()) {
+    DenseUpdateRule::Apply(values, sum, scale);
+    return;
+  }
+  CountStep();
+  const float lr = lr_;
+  const uint32_t* idx = sum->indices.data();
+  float* g = sum->values.data();
+  const size_t n = sum->size();
+  // The entries are scattered over the shard and the loop is bound by the
+  // misses: prefetch far ahead into L2 (locality 1), which tracks many more
+  // outstanding misses than L1 (bench/codec_bench.cc: 30 % faster than
+  // 64 ahead into L1).
+  constexpr size_t kAhead = 128;
+  for (size_t k = 0; k < n; ++k) {
+    if (k + kAhead < n) __builtin_prefetch(&values[idx[k + kAhead]], 1, 1);
+    const float p = values[idx[k]] - lr * (g[k] * scale);
+    values[idx[k]] = p;
+    g[k] = p;
+  }
+}
+
+void SgdRule::DenseStep(std::span<float> values, std::span<const float> grad,
+                        float scale) {
+  const float lr = lr_;
+  const float wd = weight_decay_;
+  for (size_t i = 0; i < values.size(); ++i) {
+    float g = grad[i] * scale;
+    if (wd != 0.0f) g = g + wd * values[i];
+    values[i] = values[i] - lr * g;
+  }
+}
+
+template <bool kNesterov>
+MomentumRuleT<kNesterov>::MomentumRuleT(float lr, float momentum,
+                                        float weight_decay)
+    : DenseUpdateRule({"momentum_buffer"}),
+      lr_(lr),
+      momentum_(momentum),
+      weight_decay_(weight_decay) {}
+
+template <bool kNesterov>
+void MomentumRuleT<kNesterov>::DenseStep(std::span<float> values,
+                                         std::span<const float> grad,
+                                         float scale) {
+  const float lr = lr_;
+  const float wd = weight_decay_;
+  const float mu = momentum_;
+  std::vector<float>& buf = field(0);
+  if (buf.empty()) buf.assign(values.size(), 0.0f);
+  for (size_t i = 0; i < values.size(); ++i) {
+    float g = grad[i] * scale;
+    if (wd != 0.0f) g = g + wd * values[i];
+    const float v = mu * buf[i] + g;
+    buf[i] = v;
+    const float d = kNesterov ? g + mu * v : v;
+    values[i] = values[i] - lr * d;
+  }
+}
+
+template class MomentumRuleT<false>;
+template class MomentumRuleT<true>;
+
+AdamRule::AdamRule(float lr, float weight_decay, float beta1, float beta2,
+                   float epsilon)
+    : DenseUpdateRule({"exp_avg", "exp_avg_sq"}),
+      lr_(lr),
+      weight_decay_(weight_decay),
+      beta1_(beta1),
+      beta2_(beta2),
+      epsilon_(epsilon) {}
+
+void AdamRule::DenseStep(std::span<float> values, std::span<const float> grad,
+                         float scale) {
+  const size_t n = values.size();
+  std::vector<float>& m1 = field(0);
+  std::vector<float>& m2 = field(1);
+  if (m1.empty()) m1.assign(n, 0.0f);
+  if (m2.empty()) m2.assign(n, 0.0f);
+  const float lr = lr_;
+  const float wd = weight_decay_;
+  const float b1 = beta1_;
+  const float b2 = beta2_;
+  const double t = static_cast<double>(steps_taken());
+  const float c1 = static_cast<float>(1.0 - std::pow(double{b1}, t));
+  const float c2 = static_cast<float>(1.0 - std::pow(double{b2}, t));
+  const float sqrt_c2 = std::sqrt(c2);
+  const float eps = epsilon_;
+  for (size_t i = 0; i < n; ++i) {
+    float g = grad[i] * scale;
+    if (wd != 0.0f) g = g + wd * values[i];
+    const float m = b1 * m1[i] + (1.0f - b1) * g;
+    const float v = b2 * m2[i] + (1.0f - b2) * (g * g);
+    m1[i] = m;
+    m2[i] = v;
+    const float denom = std::sqrt(v) / sqrt_c2 + eps;
+    values[i] = values[i] - (lr / c1) * (m / denom);
+  }
+}
+
+}  // namespace cddp::server
