@@ -172,6 +172,10 @@ TEST_F(ServiceTest, JoinWithAnotherLayoutIsRefusedSayingWhatDiffers) {
 // Minimal HTTP/1.0 GET of /metrics.
 std::string Scrape(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  // A server that stops answering fails the test instead of hanging it.
+  const timeval bound{kWaitTimeout.count(), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
