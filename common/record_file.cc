@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
@@ -10,24 +9,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/crc32.h"
 #include "common/little_endian.h"
 
 namespace cddp::common {
 namespace {
 
 constexpr std::string_view kMagic("CDDPREC\0", 8);
-
-uint32_t Crc32(std::string_view data) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes uInt lengths: feed large payloads in pieces.
-  while (!data.empty()) {
-    const size_t len = std::min<size_t>(data.size(), 1u << 30);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(data.data()),
-                static_cast<uInt>(len));
-    data.remove_prefix(len);
-  }
-  return static_cast<uint32_t>(crc);
-}
 
 uint64_t LoadLE64(const char* p) {
   uint64_t v;

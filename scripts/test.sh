@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Sets up (if needed), configures, builds and runs every test with ctest.
-# Exits non-zero on any failure.
-#   scripts/test.sh               default (RelWithDebInfo) build + tests,
+# Sets up (if needed), checks the format, configures, builds and runs every
+# test with ctest. Exits non-zero on any failure.
+#   scripts/test.sh               the format gate (scripts/check_format.sh),
+#                                 default (RelWithDebInfo) build + tests,
 #                                 then the asan preset (address + UB
-#                                 sanitizers, the LibTorch-free targets)
-#   CDDP_SKIP_ASAN=1 scripts/test.sh   skip the sanitizer build
+#                                 sanitizers) and the tsan preset (thread
+#                                 sanitizer), both on the LibTorch-free targets
+#   CDDP_SKIP_FORMAT=1 scripts/test.sh skip the format gate
+#   CDDP_SKIP_ASAN=1 scripts/test.sh   skip the asan build
+#   CDDP_SKIP_TSAN=1 scripts/test.sh   skip the tsan build
 #   CDDP_IMAGE_TESTS=ON scripts/test.sh
 #                                 also build the server container image and
 #                                 smoke-test it (=WORKER: the worker image
@@ -12,12 +16,17 @@
 # The default preset builds the CUDA kernels (common/cuda, issue 6) whenever
 # nvcc is found (on PATH or in /usr/local/cuda/bin); their tests skip without
 # a GPU. CDDP_REQUIRE_CUDA=1 (CI) makes a missing nvcc an error. The asan
-# preset never builds CUDA. Both presets run the kernel tests on a CPU
-# emulator (cddp_cuda_emulated_test, tests/cuda_emulation/), GPU or not.
+# and tsan presets never build CUDA. Every preset runs the kernel tests on a
+# CPU emulator (cddp_cuda_emulated_test, tests/cuda_emulation/), GPU or not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+
+if [[ "${CDDP_SKIP_FORMAT:-0}" != 1 ]]; then
+  echo "[test] === format gate"
+  scripts/check_format.sh
+fi
 
 cuda=OFF
 if command -v nvcc >/dev/null || [[ -x /usr/local/cuda/bin/nvcc ]]; then
@@ -46,5 +55,9 @@ run_preset() {
 run_preset default
 if [[ "${CDDP_SKIP_ASAN:-0}" != 1 ]]; then
   run_preset asan
+fi
+if [[ "${CDDP_SKIP_TSAN:-0}" != 1 ]]; then
+  scripts/tsan_deps.sh  # abseil and gRPC with -fsanitize=thread
+  run_preset tsan       # LD_LIBRARY_PATH, TSAN_OPTIONS: the tsan test preset
 fi
 echo "[test] all tests passed"

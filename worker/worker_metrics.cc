@@ -2,16 +2,24 @@
 
 #include <string>
 
+#include "common/metrics.h"
+
 namespace cddp::worker {
 
 const char* PhaseName(Phase phase) {
   switch (phase) {
-    case Phase::kData: return "data";
-    case Phase::kForward: return "forward";
-    case Phase::kBackward: return "backward";
-    case Phase::kCompress: return "compress";
-    case Phase::kPushPull: return "push_pull";
-    case Phase::kApply: return "apply";
+    case Phase::kData:
+      return "data";
+    case Phase::kForward:
+      return "forward";
+    case Phase::kBackward:
+      return "backward";
+    case Phase::kCompress:
+      return "compress";
+    case Phase::kPushPull:
+      return "push_pull";
+    case Phase::kApply:
+      return "apply";
   }
   return "unknown";
 }
@@ -19,32 +27,27 @@ const char* PhaseName(Phase phase) {
 WorkerMetrics::WorkerMetrics(prometheus::Registry& registry,
                              uint32_t worker_id) {
   const std::string w = std::to_string(worker_id);
-  auto& phase = prometheus::BuildHistogram()
-                    .Name("cddp_worker_step_phase_seconds")
-                    .Help("Time spent in each phase of a training step")
-                    .Register(registry);
-  const prometheus::Histogram::BucketBoundaries buckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-      0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+  auto& phase =
+      common::HistogramFamily(registry, "cddp_worker_step_phase_seconds",
+                              "Time spent in each phase of a training step");
+  const auto buckets = common::WorkSecondsBuckets();
   for (int p = 0; p < kNumPhases; ++p) {
     phase_seconds[p] = &phase.Add(
         {{"worker", w}, {"phase", PhaseName(static_cast<Phase>(p))}}, buckets);
   }
   auto gauge = [&](const char* name, const char* help) {
-    return &prometheus::BuildGauge().Name(name).Help(help).Register(registry)
-                .Add({{"worker", w}});
+    return &common::AddGauge(registry, name, help, {{"worker", w}});
   };
   auto counter = [&](const char* name, const char* help) {
-    return &prometheus::BuildCounter().Name(name).Help(help).Register(registry)
-                .Add({{"worker", w}});
+    return &common::AddCounter(registry, name, help, {{"worker", w}});
   };
   steps = counter("cddp_worker_steps_total", "Training steps completed");
   step = gauge("cddp_worker_step", "Last completed training step");
   loss = gauge("cddp_worker_loss", "Training loss of the last batch");
   test_accuracy = gauge("cddp_worker_test_accuracy",
                         "Test-set accuracy at the last evaluation (0..1)");
-  test_loss = gauge("cddp_worker_test_loss",
-                    "Test-set loss at the last evaluation");
+  test_loss =
+      gauge("cddp_worker_test_loss", "Test-set loss at the last evaluation");
   residual_norm = gauge("cddp_worker_residual_norm",
                         "L2 norm of the error-feedback residual");
   selected_fraction = gauge("cddp_worker_selected_fraction",

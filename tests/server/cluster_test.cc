@@ -9,7 +9,9 @@
 
 #include "gtest/gtest.h"
 #include "proto/status_convert.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_util.h"
+#include "tests/support/wait_until.h"
 
 namespace cddp::testing {
 namespace {
@@ -61,10 +63,10 @@ void RunStep(TestCluster& cluster, Workers& w, uint64_t step,
       if (order != nullptr) {
         const uint32_t rank = static_cast<uint32_t>(
             std::find(order->begin(), order->end(), i) - order->begin());
-        while (cluster.server(0).state().pushed_count() < rank ||
-               cluster.server(1).state().pushed_count() < rank) {
-          std::this_thread::yield();
-        }
+        EXPECT_TRUE(WaitUntil([&] {
+          return cluster.server(0).state().pushed_count() >= rank &&
+                 cluster.server(1).state().pushed_count() >= rank;
+        }));
       }
       common::SparseSelection undelivered;
       auto r = w.clients[i]->PushPull(step, pushes[i], w.params[i],
@@ -106,6 +108,7 @@ TEST_P(ClusterOptimizerTest, FiftyStepsMatchTheSerialReference) {
   co.optimizer = OptimizerCase(opt_case);
   if (opt_case == 0 && shuffled) co.downlink = server::DownlinkMode::kSparse;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   const auto init = RandomParams(1, kN);
   Workers w = JoinAll(cluster, kW, init);
   ReferenceModel ref(co.optimizer, init);
@@ -133,6 +136,7 @@ TEST(ClusterTest, MissingWorkerRoundClosesAtTimeoutThenLatePushIsRejected) {
   co.round_timeout = absl::Seconds(10);
   co.clock = &clock;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   const auto init = RandomParams(1, kN);
   Workers w = JoinAll(cluster, kW, init);
   const auto pushes = StepPushes(0, kW);
@@ -145,10 +149,10 @@ TEST(ClusterTest, MissingWorkerRoundClosesAtTimeoutThenLatePushIsRejected) {
       EXPECT_EQ(r->contributors, std::vector<uint32_t>(2, 2u));
     });
   }
-  while (cluster.server(0).state().pushed_count() < 2 ||
-         cluster.server(1).state().pushed_count() < 2) {
-    std::this_thread::yield();
-  }
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.server(0).state().pushed_count() >= 2 &&
+           cluster.server(1).state().pushed_count() >= 2;
+  }));
   clock.Advance(absl::Seconds(10));  // the poll thread closes the rounds
   for (auto& t : threads) t.join();
   ReferenceModel ref(co.optimizer, init);
@@ -178,6 +182,7 @@ TEST(ClusterTest, RetriedPushIsNotCountedTwice) {
   ClusterOptions co;
   co.num_workers = 2;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   const auto init = RandomParams(1, kN);
   Workers w = JoinAll(cluster, 2, init);
   // A second client with worker 0's id plays worker 0 retrying its push.
@@ -188,10 +193,10 @@ TEST(ClusterTest, RetriedPushIsNotCountedTwice) {
     auto r = w.clients[0]->PushPull(0, pushes[0], w.params[0], nullptr);
     ASSERT_TRUE(r.ok()) << r.status();
   });
-  while (cluster.server(0).state().pushed_count() < 1 ||
-         cluster.server(1).state().pushed_count() < 1) {
-    std::this_thread::yield();
-  }
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.server(0).state().pushed_count() >= 1 &&
+           cluster.server(1).state().pushed_count() >= 1;
+  }));
   std::thread retry([&] {
     auto r = retry_client->PushPull(0, pushes[0], retry_params, nullptr);
     ASSERT_TRUE(r.ok()) << r.status();
@@ -222,6 +227,7 @@ TEST(ClusterTest, ShutdownFinishesTheOpenRoundWithTheWorkersItHas) {
   ClusterOptions co;
   co.num_workers = 2;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   const auto init = RandomParams(1, kN);
   Workers w = JoinAll(cluster, 2, init);
   const auto pushes = StepPushes(0, 2);
@@ -230,10 +236,10 @@ TEST(ClusterTest, ShutdownFinishesTheOpenRoundWithTheWorkersItHas) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->contributors, std::vector<uint32_t>(2, 1u));
   });
-  while (cluster.server(0).state().pushed_count() < 1 ||
-         cluster.server(1).state().pushed_count() < 1) {
-    std::this_thread::yield();
-  }
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.server(0).state().pushed_count() >= 1 &&
+           cluster.server(1).state().pushed_count() >= 1;
+  }));
   cluster.server(0).Shutdown();  // what SIGTERM does in cddp-server
   cluster.server(1).Shutdown();
   t.join();

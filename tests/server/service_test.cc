@@ -20,7 +20,9 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "proto/status_convert.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_util.h"
+#include "tests/support/wait_until.h"
 
 namespace cddp::testing {
 namespace {
@@ -44,6 +46,8 @@ std::unique_ptr<cddp::v1::ParameterServer::Stub> RawStub(
 Outcome RawPush(cddp::v1::ParameterServer::Stub& stub,
                 const cddp::v1::PushPullRequest& req) {
   grpc::ClientContext ctx;
+  // A bound on the wait, not a speed check.
+  ctx.set_deadline(std::chrono::system_clock::now() + kWaitTimeout);
   auto reader = stub.PushPull(&ctx, req);
   cddp::v1::PushPullResponse resp;
   while (reader->Read(&resp)) {
@@ -88,6 +92,7 @@ class ServiceTest : public ::testing::Test {
     co.num_workers = 2;
     co.max_message_mb = 1;
     cluster_ = std::make_unique<TestCluster>(co, kN);
+    ASSERT_OK(cluster_->status());
     init_ = RandomParams(3, kN);
     auto client = cluster_->NewClient(0);
     std::vector<float> p = init_;
@@ -167,6 +172,10 @@ TEST_F(ServiceTest, JoinWithAnotherLayoutIsRefusedSayingWhatDiffers) {
 // Minimal HTTP/1.0 GET of /metrics.
 std::string Scrape(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  // A server that stops answering fails the test instead of hanging it.
+  const timeval bound{kWaitTimeout.count(), 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -206,6 +215,7 @@ TEST(MetricsTest, ScrapedCountersMoveByTheExpectedAmounts) {
   co.num_workers = 2;
   co.registry = registry;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   const auto init = RandomParams(3, kN);
   std::vector<std::unique_ptr<worker::ShardClient>> clients;
   std::vector<std::vector<float>> params(2, init);

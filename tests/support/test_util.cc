@@ -4,7 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "common/check.h"
+#include "gtest/gtest.h"
 
 namespace cddp::testing {
 
@@ -78,9 +78,27 @@ void ReferenceModel::Round(const std::vector<common::SparseSelection>& pushes,
   }
 }
 
+namespace {
+
+// The map of `total_size` over `num_shards`, or (recording why in `status`)
+// a one-element map, so that a bad option fails the test, not the binary.
+common::ShardMap MapOrRecord(uint64_t total_size, uint32_t num_shards,
+                             absl::Status* status) {
+  auto map = common::ShardMap::Create(total_size, num_shards);
+  if (map.ok()) return *std::move(map);
+  *status = map.status();
+  return *common::ShardMap::Create(1, 1);
+}
+
+}  // namespace
+
 TestCluster::TestCluster(const ClusterOptions& options, uint64_t total_size)
     : options_(options),
-      map_(*common::ShardMap::Create(total_size, options.num_shards)) {
+      map_(MapOrRecord(total_size, options.num_shards, &status_)) {
+  if (!status_.ok()) {
+    ADD_FAILURE() << "TestCluster: " << status_;
+    return;
+  }
   for (uint32_t s = 0; s < options.num_shards; ++s) {
     server::ServerOptions so;
     so.listen = "127.0.0.1:0";
@@ -98,8 +116,12 @@ TestCluster::TestCluster(const ClusterOptions& options, uint64_t total_size)
     so.poll_interval = absl::Milliseconds(1);
     so.shutdown_grace = absl::Seconds(2);
     auto server = server::Server::Create(so);
-    CDDP_CHECK(server.ok());
-    CDDP_CHECK((*server)->Start().ok());
+    if (server.ok()) status_ = (*server)->Start();
+    if (!server.ok() || !status_.ok()) {
+      if (status_.ok()) status_ = server.status();
+      ADD_FAILURE() << "TestCluster: shard " << s << ": " << status_;
+      return;
+    }
     servers_.push_back(std::move(*server));
   }
 }
@@ -128,8 +150,12 @@ std::unique_ptr<worker::ShardClient> TestCluster::NewClient(
   o.max_message_mb = options_.max_message_mb;
   o.registry = registry;
   auto client = worker::ShardClient::Create(map_, o);
-  CDDP_CHECK(client.ok());
-  return std::move(*client);
+  if (!client.ok()) {
+    ADD_FAILURE() << "TestCluster::NewClient(" << worker_id
+                  << "): " << client.status();
+    return nullptr;
+  }
+  return *std::move(client);
 }
 
 std::vector<float> TestCluster::ServerValues() {

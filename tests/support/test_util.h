@@ -56,16 +56,24 @@ struct ClusterOptions {
   uint32_t sparse_piece_pairs = 64;  // likewise for sparse replies
 };
 
-// S servers on 127.0.0.1 ephemeral ports. Construction CHECKs success.
+// S servers on 127.0.0.1 ephemeral ports. A construction that fails (bad
+// options, no port) fails the current test (ADD_FAILURE) and leaves status()
+// not ok and fewer servers than asked for: tests start with
+// ASSERT_OK(cluster.status()). Not thread-safe; the servers are.
 class TestCluster {
  public:
   TestCluster(const ClusterOptions& options, uint64_t total_size);
   ~TestCluster();
 
+  // OK when every server started.
+  const absl::Status& status() const { return status_; }
+
   const common::ShardMap& shard_map() const { return map_; }
   std::vector<std::string> addresses() const;
   server::Server& server(uint32_t s) { return *servers_[s]; }
-  // A client for `worker_id`; `registry` optional.
+  // A client for `worker_id`; `registry` optional. On failure (which valid
+  // cluster options do not produce) fails the current test and returns
+  // nullptr.
   std::unique_ptr<worker::ShardClient> NewClient(
       uint32_t worker_id, prometheus::Registry* registry = nullptr,
       int max_attempts = 3) const;
@@ -74,6 +82,7 @@ class TestCluster {
 
  private:
   ClusterOptions options_;
+  absl::Status status_;
   common::ShardMap map_;
   std::vector<std::unique_ptr<server::Server>> servers_;
 };

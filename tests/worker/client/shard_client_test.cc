@@ -16,7 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "tests/support/status_matchers.h"
 #include "tests/support/test_util.h"
+#include "tests/support/wait_until.h"
 
 namespace cddp::worker {
 namespace {
@@ -25,6 +27,7 @@ using testing::ClusterOptions;
 using testing::RandomParams;
 using testing::RandomSelection;
 using testing::TestCluster;
+using testing::WaitUntil;
 
 constexpr uint32_t kN = 4000;
 
@@ -58,6 +61,7 @@ TEST(ShardClientTest, UnreachableShardIsRetriedThenNamedWithUndeliveredPairs) {
   ClusterOptions co;
   co.num_workers = 1;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   std::vector<float> params = RandomParams(1, kN);
   auto joined = cluster.NewClient(0);
   ASSERT_TRUE(joined->Join(std::vector<uint64_t>{kN}, params).ok());
@@ -106,6 +110,7 @@ TEST(ShardClientTest, StaleCopyIsPulledInFullWithTheSparseDownlink) {
   co.round_timeout = absl::Seconds(1);
   co.clock = &clock;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   const auto init = RandomParams(1, kN);
   std::vector<std::vector<float>> params(2, init);
   std::vector<std::unique_ptr<ShardClient>> clients;
@@ -119,10 +124,10 @@ TEST(ShardClientTest, StaleCopyIsPulledInFullWithTheSparseDownlink) {
                                   nullptr);
     ASSERT_TRUE(r.ok()) << r.status();
   });
-  while (cluster.server(0).state().pushed_count() < 1 ||
-         cluster.server(1).state().pushed_count() < 1) {
-    std::this_thread::yield();
-  }
+  EXPECT_TRUE(WaitUntil([&] {
+    return cluster.server(0).state().pushed_count() >= 1 &&
+           cluster.server(1).state().pushed_count() >= 1;
+  }));
   clock.Advance(absl::Seconds(1));
   t.join();
   // Worker 1 skips ahead to step 1 without pulling: its copy is stale, so
@@ -214,9 +219,8 @@ TEST(ShardClientTest, ShardRestartedFromAnOlderCheckpointIsPushedAtItsStep) {
   // keep that file, let the shutdown write step 3's, then put step 2 back.
   const std::string ckpt = server::ShardCheckpointPath(dir, 1);
   // Written off the round's thread; the rename makes it appear whole.
-  while (!std::filesystem::exists(ckpt)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  ASSERT_TRUE(
+      testing::WaitUntil([&] { return std::filesystem::exists(ckpt); }));
   std::filesystem::copy_file(ckpt, ckpt + ".at2");
   servers[1]->Shutdown();
   std::filesystem::rename(ckpt + ".at2", ckpt);
@@ -331,6 +335,7 @@ TEST(ShardClientTest, AChunkHoldingTheWholeShardGoesWithoutIndices) {
   ClusterOptions co;
   co.num_workers = 1;
   TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
   std::vector<float> params = RandomParams(1, kN);
   auto client = cluster.NewClient(0);
   ASSERT_TRUE(client->Join(std::vector<uint64_t>{kN}, params).ok());
@@ -358,6 +363,7 @@ TEST(ShardClientTest, AChunkHoldingTheWholeShardGoesWithoutIndices) {
 
 TEST(ShardClientTest, BadArgumentsAreRefused) {
   auto map = common::ShardMap::Create(kN, 2);
+  ASSERT_OK(map);
   ShardClientOptions o;
   o.server_addresses = {"127.0.0.1:1"};
   EXPECT_EQ(ShardClient::Create(*map, o).status().code(),
