@@ -90,7 +90,8 @@ void BM_ErrorFeedbackStep(benchmark::State& state) {
   SparseSelection out;
   for (auto _ : state) {
     out.clear();
-    if (!ef.Compress(0, g, K(state), {}, &out).ok()) state.SkipWithError("step");
+    if (!ef.Compress(0, g, K(state), {}, &out).ok())
+      state.SkipWithError("step");
     benchmark::DoNotOptimize(out.values.data());
   }
   Report(state, 12);

@@ -202,7 +202,8 @@ Row RunConfig(double density, cddp::server::DownlinkMode downlink) {
     o.max_message_mb = 1024;
     clients.push_back(
         std::move(*cddp::worker::ShardClient::Create(map, std::move(o))));
-    CDDP_CHECK(clients[w]->Join(std::vector<uint64_t>{N}, params[w].span()).ok());
+    CDDP_CHECK(
+        clients[w]->Join(std::vector<uint64_t>{N}, params[w].span()).ok());
     selections.push_back(Selection(w + 1, N, density));
   }
   const int warmup = absl::GetFlag(FLAGS_warmup);
@@ -234,8 +235,10 @@ Row RunConfig(double density, cddp::server::DownlinkMode downlink) {
     for (const RoundTrace& t : traces.ForStep(step)) {
       last_push = std::max(last_push, t.last_push);
       close_end = std::max(close_end, t.close_end);
-      agg = std::max(agg, absl::ToDoubleMilliseconds(t.close_end - t.close_start));
-      wait = std::max(wait, absl::ToDoubleMilliseconds(t.close_start - t.last_push));
+      agg = std::max(agg,
+                     absl::ToDoubleMilliseconds(t.close_end - t.close_start));
+      wait = std::max(wait,
+                      absl::ToDoubleMilliseconds(t.close_start - t.last_push));
     }
     round_ms.push_back(absl::ToDoubleMilliseconds(round_end - start));
     push_ms.push_back(absl::ToDoubleMilliseconds(last_push - start));
@@ -251,12 +254,10 @@ Row RunConfig(double density, cddp::server::DownlinkMode downlink) {
   for (auto& s : servers) s->Shutdown();
   Row row;
   row.density = density;
-  row.name = absl::StrCat(density >= 1.0 ? "100%" : absl::StrCat(density * 100, "%"),
-                          " push, ",
-                          downlink == cddp::server::DownlinkMode::kDense
-                              ? "dense"
-                              : "sparse",
-                          " downlink");
+  row.name = absl::StrCat(
+      density >= 1.0 ? "100%" : absl::StrCat(density * 100, "%"), " push, ",
+      downlink == cddp::server::DownlinkMode::kDense ? "dense" : "sparse",
+      " downlink");
   row.round_ms = Median(round_ms);
   row.rounds_per_s = 1000.0 / row.round_ms;
   row.up_bytes = Median(up);
@@ -281,16 +282,18 @@ int main(int argc, char** argv) {
   const uint32_t W = absl::GetFlag(FLAGS_workers);
   const uint32_t S = absl::GetFlag(FLAGS_shards);
   const uint64_t N = absl::GetFlag(FLAGS_n);
-  std::printf("cddp_ps_bench: W=%u S=%u N=%llu, %d rounds (+%d warm-up), "
-              "medians\n",
-              W, S, static_cast<unsigned long long>(N),
-              absl::GetFlag(FLAGS_rounds), absl::GetFlag(FLAGS_warmup));
+  std::printf(
+      "cddp_ps_bench: W=%u S=%u N=%llu, %d rounds (+%d warm-up), "
+      "medians\n",
+      W, S, static_cast<unsigned long long>(N), absl::GetFlag(FLAGS_rounds),
+      absl::GetFlag(FLAGS_warmup));
   std::vector<double> tcp;
   for (int i = 0; i < 3; ++i) {
     tcp.push_back(RawTcpSeconds(W * S, N / S * sizeof(float)));
   }
   const double tcp_s = Median(tcp);
-  const double tcp_gbps = static_cast<double>(W * N * sizeof(float)) / tcp_s / 1e9;
+  const double tcp_gbps =
+      static_cast<double>(W * N * sizeof(float)) / tcp_s / 1e9;
   std::printf("raw TCP floor: %u streams x %.1f MB in %.1f ms = %.2f GB/s\n",
               W * S, N / S * 4 / 1e6, tcp_s * 1e3, tcp_gbps);
 
@@ -299,21 +302,22 @@ int main(int argc, char** argv) {
     double density = 0;
     CDDP_CHECK(absl::SimpleAtod(d, &density));
     for (const auto& m : absl::StrSplit(absl::GetFlag(FLAGS_downlinks), ',')) {
-      rows.push_back(RunConfig(density, m == "sparse"
-                                            ? cddp::server::DownlinkMode::kSparse
-                                            : cddp::server::DownlinkMode::kDense));
+      rows.push_back(RunConfig(
+          density, m == "sparse" ? cddp::server::DownlinkMode::kSparse
+                                 : cddp::server::DownlinkMode::kDense));
       std::fflush(stdout);
     }
   }
-  std::printf("\n| config | round ms | rounds/s | uplink B/worker | downlink "
-              "B/worker | push ms | wait ms | aggregation ms | reply ms | "
-              "reply GB/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "\n| config | round ms | rounds/s | uplink B/worker | downlink "
+      "B/worker | push ms | wait ms | aggregation ms | reply ms | "
+      "reply GB/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
-    std::printf("| %s | %.1f | %.2f | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f "
-                "| %.2f |\n",
-                r.name.c_str(), r.round_ms, r.rounds_per_s, r.up_bytes,
-                r.down_bytes, r.push_ms, r.wait_ms, r.agg_ms, r.reply_ms,
-                r.reply_gbps);
+    std::printf(
+        "| %s | %.1f | %.2f | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f "
+        "| %.2f |\n",
+        r.name.c_str(), r.round_ms, r.rounds_per_s, r.up_bytes, r.down_bytes,
+        r.push_ms, r.wait_ms, r.agg_ms, r.reply_ms, r.reply_gbps);
   }
   // Ratios against the same-run baselines.
   const Row* dense_up = nullptr;
@@ -322,15 +326,15 @@ int main(int argc, char** argv) {
   }
   std::printf("\n");
   for (const Row& r : rows) {
-    if (dense_up != nullptr && &r != dense_up &&
-        r.name.rfind("100%", 0) != 0) {
+    if (dense_up != nullptr && &r != dense_up && r.name.rfind("100%", 0) != 0) {
       std::printf("%s: uplink %.2f%% of dense (%.2f B/pair)\n", r.name.c_str(),
                   100.0 * r.up_bytes / dense_up->up_bytes,
                   r.up_bytes / (static_cast<double>(N) * r.density));
     }
     if (r.name.find("dense downlink") != std::string::npos) {
       std::printf("%s: dense reply at %.2f GB/s = %.0f%% of raw TCP\n",
-                  r.name.c_str(), r.reply_gbps, 100.0 * r.reply_gbps / tcp_gbps);
+                  r.name.c_str(), r.reply_gbps,
+                  100.0 * r.reply_gbps / tcp_gbps);
     }
     if (absl::GetFlag(FLAGS_gloo_ms) > 0) {
       std::printf("%s: %.2fx the speed of gloo all_reduce (%.1f ms)\n",

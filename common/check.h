@@ -15,10 +15,10 @@ namespace cddp::common::internal {
 }
 }  // namespace cddp::common::internal
 
-#define CDDP_CHECK(cond)                                                   \
-  do {                                                                     \
-    if (!(cond)) ::cddp::common::internal::CheckFailed(__FILE__, __LINE__, \
-                                                       #cond);             \
+#define CDDP_CHECK(cond)                                                \
+  do {                                                                  \
+    if (!(cond))                                                        \
+      ::cddp::common::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
 #ifdef NDEBUG

@@ -41,8 +41,8 @@ absl::Status SplitHostPort(const std::string& address, std::string* host,
 void WriteAll(int fd, const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {
-    const ssize_t n = send(fd, data.data() + off, data.size() - off,
-                           MSG_NOSIGNAL);
+    const ssize_t n =
+        send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     off += static_cast<size_t>(n);
@@ -64,8 +64,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   const int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(),
                               port.c_str(), &hints, &res);
   if (gai != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics address '", address, "': ", gai_strerror(gai)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics address '", address, "': ", gai_strerror(gai)));
   }
   std::string error = "no usable address";
   int fd = -1;
@@ -141,8 +141,7 @@ void MetricsHttpServer::HandleConnection(int fd) {
   }
   const size_t line_end = request.find("\r\n");
   const std::string line = request.substr(0, line_end);
-  std::string status = "200 OK", type = "text/plain; version=0.0.4",
-              body;
+  std::string status = "200 OK", type = "text/plain; version=0.0.4", body;
   if (line.rfind("GET /metrics", 0) == 0) {
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, registry_->Collect());

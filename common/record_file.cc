@@ -25,7 +25,8 @@ uint64_t LoadLE64(const char* p) {
 
 absl::Status ErrnoStatus(std::string_view what, const std::string& path) {
   const int err = errno;
-  std::string msg = absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err));
+  std::string msg =
+      absl::StrCat(std::string(what), " ", path, ": ", std::strerror(err));
   if (err == ENOENT) return absl::NotFoundError(msg);
   if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(msg);
   return absl::InternalError(msg);
@@ -50,9 +51,8 @@ void AppendFloats(const float* v, size_t n, std::string* out) {
 
 absl::Status PayloadReader::Need(size_t n) const {
   if (data_.size() < n) {
-    return absl::DataLossError(absl::StrCat("payload truncated: need ", n,
-                                            " more bytes, have ",
-                                            data_.size()));
+    return absl::DataLossError(absl::StrCat(
+        "payload truncated: need ", n, " more bytes, have ", data_.size()));
   }
   return absl::OkStatus();
 }
@@ -95,8 +95,7 @@ absl::StatusOr<std::string_view> ParseRecord(std::string_view record,
                                              std::string_view kind,
                                              uint32_t version) {
   if (record.size() < kRecordHeaderSize) {
-    return absl::DataLossError(absl::StrCat("record truncated: ",
-                                            record.size(),
+    return absl::DataLossError(absl::StrCat("record truncated: ", record.size(),
                                             " bytes, the header alone is ",
                                             kRecordHeaderSize));
   }
@@ -107,14 +106,15 @@ absl::StatusOr<std::string_view> ParseRecord(std::string_view record,
     return absl::DataLossError("record header checksum mismatch");
   }
   if (record.substr(8, 4) != kind) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record holds '", std::string(record.substr(8, 4)), "', expected '", std::string(kind), "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("record holds '", std::string(record.substr(8, 4)),
+                     "', expected '", std::string(kind), "'"));
   }
   const uint32_t file_version = LoadLE32(record.data() + 12);
   if (file_version != version) {
     return absl::FailedPreconditionError(
-        absl::StrCat("record '", std::string(kind), "' has format version ", file_version,
-                     "; this build reads version ", version));
+        absl::StrCat("record '", std::string(kind), "' has format version ",
+                     file_version, "; this build reads version ", version));
   }
   const uint64_t size = LoadLE64(record.data() + 16);
   if (size != record.size() - kRecordHeaderSize) {
@@ -133,8 +133,8 @@ absl::Status WriteFileAtomically(const std::string& path,
                                  std::string_view data) {
   const std::filesystem::path target(path);
   const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        0644);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("cannot create", tmp);
   const char* p = data.data();
   size_t left = data.size();

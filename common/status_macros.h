@@ -10,10 +10,10 @@
 #define CDDP_CONCAT_(a, b) CDDP_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (an absl::Status) is not OK.
-#define CDDP_RETURN_IF_ERROR(expr)                \
-  do {                                            \
-    ::absl::Status cddp_status_ = (expr);         \
-    if (!cddp_status_.ok()) return cddp_status_;  \
+#define CDDP_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status cddp_status_ = (expr);        \
+    if (!cddp_status_.ok()) return cddp_status_; \
   } while (0)
 
 // `CDDP_ASSIGN_OR_RETURN(auto x, StatusOrExpr());` declares/assigns the value

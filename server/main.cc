@@ -103,7 +103,8 @@ int main(int argc, char** argv) {
     auto started = cddp::common::MetricsHttpServer::Start(metrics_listen,
                                                           options.registry);
     if (!started.ok()) {
-      return Fail(absl::StrCat("--metrics_listen: ", started.status().message()));
+      return Fail(
+          absl::StrCat("--metrics_listen: ", started.status().message()));
     }
     metrics_http = std::move(*started);
   }

@@ -65,24 +65,26 @@ namespace {
 
 // Answers one PushPull: registers the push with the shard and, once its
 // round closes, streams the reply. Deletes itself in OnDone.
-class PushPullReactor final
-    : public grpc::ServerWriteReactor<PushPullResponse>,
-      public PushWaiter {
+class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
+                              public PushWaiter {
  public:
   PushPullReactor(grpc::CallbackServerContext* context,
                   const cddp::v1::PushPullRequest* request, ShardState* state,
                   ServerMetrics* metrics, SparseReplyCache* sparse_replies,
                   size_t piece_floats)
-      : context_(context), request_(request), state_(state),
-        metrics_(metrics), sparse_replies_(sparse_replies),
+      : context_(context),
+        request_(request),
+        state_(state),
+        metrics_(metrics),
+        sparse_replies_(sparse_replies),
         piece_floats_(piece_floats) {}
 
   void Start() {
     const common::EncodedChunkView view = proto::ChunkView(request_->chunk());
     uint64_t current_step = 0;
     const absl::Status s = state_->Push(
-        request_->worker_id(), request_->shard_index(), request_->step(),
-        view, request_->ByteSizeLong(), this, &current_step);
+        request_->worker_id(), request_->shard_index(), request_->step(), view,
+        request_->ByteSizeLong(), this, &current_step);
     if (!s.ok()) {
       context_->AddTrailingMetadata(proto::kCurrentStepMetadataKey,
                                     std::to_string(current_step));
@@ -118,8 +120,8 @@ class PushPullReactor final
     {
       absl::MutexLock lock(&mu_);
       if (!ok) {
-        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                  "reply stream broke"));
+        FinishLocked(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE, "reply stream broke"));
       } else if (wrote_last_) {
         FinishLocked(grpc::Status::OK);
       } else {
@@ -156,7 +158,8 @@ class PushPullReactor final
   // needed (the last piece is built), so the caller can end the lease.
   bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (result_->sparse) {
-      if (sparse_reply_ == nullptr) sparse_reply_ = sparse_replies_->Get(result_);
+      if (sparse_reply_ == nullptr)
+        sparse_reply_ = sparse_replies_->Get(result_);
       const PushPullResponse& piece = *(*sparse_reply_)[sparse_next_++];
       wrote_last_ = sparse_next_ == sparse_reply_->size();
       metrics_->sent_bytes.Increment(static_cast<double>(piece.ByteSizeLong()));
@@ -168,8 +171,8 @@ class PushPullReactor final
     response_.Clear();
     response_.set_step(result_->open_round);
     response_.set_contributors(result_->contributors);
-    wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
-                                 &response_);
+    wrote_last_ =
+        FillDensePiece(state_->values(), piece_floats_, &offset_, &response_);
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
     StartWrite(&response_);
@@ -215,11 +218,11 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
     absl::MutexLock lock(&mu_);
     if (shard_index != state_->shard_index()) {
       metrics_->Reject(RejectReason::kWrongShard);
-      Finish(grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          "wrong shard: pull for shard " + std::to_string(shard_index) +
-              ", this server holds shard " +
-              std::to_string(state_->shard_index())));
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "wrong shard: pull for shard " +
+                              std::to_string(shard_index) +
+                              ", this server holds shard " +
+                              std::to_string(state_->shard_index())));
       return;
     }
     absl::StatusOr<uint64_t> step = state_->BeginRead();
@@ -259,8 +262,8 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     response_.Clear();
     response_.set_step(step_);
-    wrote_last_ = FillDensePiece(state_->values(), piece_floats_, &offset_,
-                                 &response_);
+    wrote_last_ =
+        FillDensePiece(state_->values(), piece_floats_, &offset_, &response_);
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
     StartWrite(&response_);
@@ -284,7 +287,8 @@ ParameterServerService::~ParameterServerService() = default;
 ParameterServerService::ParameterServerService(ShardState* state,
                                                ServerMetrics* metrics,
                                                size_t piece_bytes)
-    : state_(state), metrics_(metrics),
+    : state_(state),
+      metrics_(metrics),
       sparse_replies_(std::make_unique<SparseReplyCache>()),
       piece_floats_(piece_bytes / sizeof(float)) {
   CDDP_CHECK(piece_floats_ > 0);
@@ -314,9 +318,8 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
 grpc::ServerWriteReactor<PushPullResponse>* ParameterServerService::PushPull(
     grpc::CallbackServerContext* context,
     const cddp::v1::PushPullRequest* request) {
-  auto* reactor =
-      new PushPullReactor(context, request, state_, metrics_,
-                          sparse_replies_.get(), piece_floats_);
+  auto* reactor = new PushPullReactor(context, request, state_, metrics_,
+                                      sparse_replies_.get(), piece_floats_);
   reactor->Start();
   return reactor;
 }

@@ -18,8 +18,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   }
   if (options.piece_bytes < sizeof(float) ||
       options.piece_bytes % sizeof(float) != 0 ||
-      options.piece_bytes + 1024 >
-          static_cast<size_t>(options.max_message_mb) << 20) {
+      options.piece_bytes + 1024 > static_cast<size_t>(options.max_message_mb)
+                                       << 20) {
     return absl::InvalidArgumentError(absl::StrCat(
         "piece_bytes ", options.piece_bytes,
         " must be a positive multiple of 4 below the message limit"));
@@ -39,10 +39,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   std::unique_ptr<Server> server(new Server(std::move(options)));
   if (checkpoint.has_value()) {
     if (auto s = server->state_->Restore(*checkpoint); !s.ok()) return s;
-    server->resumed_ = ResumeInfo{
-        ShardCheckpointPath(server->options_.checkpoint_dir,
-                            checkpoint->shard_index),
-        checkpoint->step, checkpoint->values.size()};
+    server->resumed_ =
+        ResumeInfo{ShardCheckpointPath(server->options_.checkpoint_dir,
+                                       checkpoint->shard_index),
+                   checkpoint->step, checkpoint->values.size()};
   }
   return server;
 }
@@ -51,8 +51,8 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
   registry_ = options_.registry ? options_.registry
                                 : std::make_shared<prometheus::Registry>();
   Clock* clock = options_.clock ? options_.clock : &real_clock_;
-  metrics_ = std::make_unique<ServerMetrics>(*registry_,
-                                             options_.shard.shard_index);
+  metrics_ =
+      std::make_unique<ServerMetrics>(*registry_, options_.shard.shard_index);
   if (!options_.checkpoint_dir.empty()) {
     checkpoint_writer_ = std::make_unique<CheckpointWriter>(
         options_.checkpoint_dir, metrics_.get());
@@ -118,9 +118,8 @@ void Server::Shutdown() {
   grpc_server_->GetHealthCheckService()->SetServingStatus(false);
   // Answer the open round first, so its workers get their step.
   state_->BeginDrain();
-  grpc_server_->Shutdown(
-      std::chrono::system_clock::now() +
-      absl::ToChronoMicroseconds(options_.shutdown_grace));
+  grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                         absl::ToChronoMicroseconds(options_.shutdown_grace));
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;

@@ -23,9 +23,9 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
+#include "server/parameter_server_service.h"
 #include "server/shard/checkpoint_writer.h"
 #include "server/shard/clock.h"
-#include "server/parameter_server_service.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_state.h"
 

@@ -51,9 +51,8 @@ absl::StatusOr<DeviceRequest> ParseDeviceRequest(std::string_view name) {
   if (name == "auto") return DeviceRequest::kAuto;
   if (name == "cpu") return DeviceRequest::kCpu;
   if (name == "cuda") return DeviceRequest::kCuda;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown device \"", std::string(name),
-                   "\" (cpu | cuda | auto)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown device \"", std::string(name), "\" (cpu | cuda | auto)"));
 }
 
 std::string_view DeviceRequestName(DeviceRequest request) {
@@ -79,7 +78,8 @@ CudaSupport ProbeKernelCudaSupport() {
 
 absl::StatusOr<DeviceChoice> ChooseDevice(DeviceRequest request,
                                           const CudaSupport& support) {
-  if (request == DeviceRequest::kCpu) return DeviceChoice{false, "--device cpu"};
+  if (request == DeviceRequest::kCpu)
+    return DeviceChoice{false, "--device cpu"};
   const bool is_auto = request == DeviceRequest::kAuto;
   const std::vector<std::string> missing = MissingForCuda(support, !is_auto);
   if (missing.empty()) {

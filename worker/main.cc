@@ -93,7 +93,8 @@ int main(int argc, char** argv) {
   o.ratio = absl::GetFlag(FLAGS_ratio);
   o.min_compress_numel = absl::GetFlag(FLAGS_min_compress_numel);
   const auto vt = cddp::common::ParseValueType(absl::GetFlag(FLAGS_value_type));
-  if (!vt.ok()) return Usage("--value_type: " + std::string(vt.status().message()));
+  if (!vt.ok())
+    return Usage("--value_type: " + std::string(vt.status().message()));
   o.value_type = *vt;
   const auto ie =
       cddp::common::ParseIndexEncoding(absl::GetFlag(FLAGS_index_encoding));
@@ -137,7 +138,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<cddp::common::MetricsHttpServer> exposer;
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!metrics_listen.empty()) {
-    auto started = cddp::common::MetricsHttpServer::Start(metrics_listen, registry);
+    auto started =
+        cddp::common::MetricsHttpServer::Start(metrics_listen, registry);
     if (!started.ok()) {
       std::fprintf(stderr, "cddp-worker: %s\n",
                    std::string(started.status().message()).c_str());

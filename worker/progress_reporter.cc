@@ -31,18 +31,17 @@ void ProgressReporter::DeviceChosen(const DeviceChoice& device) {
 void ProgressReporter::Started(const SessionInfo& info) {
   absl::FPrintF(out_, "%s%s\n", tag_, info.train_description);
   if (info.resumed_from.has_value()) {
-    absl::FPrintF(out_, "%sresumed residuals from checkpoint (step %d)\n",
-                  tag_, *info.resumed_from);
+    absl::FPrintF(out_, "%sresumed residuals from checkpoint (step %d)\n", tag_,
+                  *info.resumed_from);
   }
-  absl::FPrintF(
-      out_,
-      "%smodel %s (%d parameters in %d tensors), %d batches/epoch, "
-      "steps %d..%d, %s, %d threads\n",
-      tag_, options_.model, info.num_parameters, info.num_tensors,
-      info.batches_per_epoch, info.first_step, info.total_steps,
-      options_.compress ? absl::StrFormat("ratio %g", options_.ratio)
-                        : "no compression",
-      info.threads);
+  absl::FPrintF(out_,
+                "%smodel %s (%d parameters in %d tensors), %d batches/epoch, "
+                "steps %d..%d, %s, %d threads\n",
+                tag_, options_.model, info.num_parameters, info.num_tensors,
+                info.batches_per_epoch, info.first_step, info.total_steps,
+                options_.compress ? absl::StrFormat("ratio %g", options_.ratio)
+                                  : "no compression",
+                info.threads);
   std::fflush(out_);
   last_progress_ = std::chrono::steady_clock::now();
 }
@@ -56,15 +55,14 @@ void ProgressReporter::Stepped(const StepReport& step, uint64_t total_steps,
   }
   const auto now = std::chrono::steady_clock::now();
   const double dt = std::chrono::duration<double>(now - last_progress_).count();
-  absl::FPrintF(
-      out_,
-      "%s%sepoch %d step %d/%d  %.0f samples/s  loss %.4f  "
-      "sent %.2f MB vs dense %.2f MB (%.2f%%)%s",
-      terminal_ ? "\r" : "", tag_, step.epoch, step.step, total_steps,
-      dt > 0 ? samples_since_progress_ / dt : 0.0, step.loss,
-      uplink_sent / 1e6, uplink_dense / 1e6,
-      100.0 * uplink_sent / std::max<uint64_t>(1, uplink_dense),
-      terminal_ ? "" : "\n");
+  absl::FPrintF(out_,
+                "%s%sepoch %d step %d/%d  %.0f samples/s  loss %.4f  "
+                "sent %.2f MB vs dense %.2f MB (%.2f%%)%s",
+                terminal_ ? "\r" : "", tag_, step.epoch, step.step, total_steps,
+                dt > 0 ? samples_since_progress_ / dt : 0.0, step.loss,
+                uplink_sent / 1e6, uplink_dense / 1e6,
+                100.0 * uplink_sent / std::max<uint64_t>(1, uplink_dense),
+                terminal_ ? "" : "\n");
   std::fflush(out_);
   last_progress_ = now;
   samples_since_progress_ = 0;

@@ -14,8 +14,8 @@ namespace cddp::worker {
 namespace {
 
 // Evaluates when the session has a test set (worker 0), into `result`.
-absl::Status MaybeEvaluate(TrainingSession& session,
-                           ProgressReporter& report, TrainResult* result) {
+absl::Status MaybeEvaluate(TrainingSession& session, ProgressReporter& report,
+                           TrainResult* result) {
   if (!session.has_test_set()) return absl::OkStatus();
   CDDP_ASSIGN_OR_RETURN(const Evaluation ev, session.Evaluate());
   result->test_accuracy = ev.accuracy;

@@ -22,9 +22,9 @@
 namespace cddp::worker {
 
 struct TrainResult {
-  uint64_t steps = 0;            // the step reached
-  double final_loss = 0;         // last training batch
-  double test_accuracy = -1;     // worker 0 only (else -1)
+  uint64_t steps = 0;         // the step reached
+  double final_loss = 0;      // last training batch
+  double test_accuracy = -1;  // worker 0 only (else -1)
   double test_loss = -1;
   uint64_t uplink_wire_bytes = 0;
   uint64_t uplink_dense_bytes = 0;

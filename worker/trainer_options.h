@@ -27,7 +27,7 @@ struct TrainerOptions {
   int64_t train_limit = 0;  // use only the first N training examples (0: all)
   int64_t max_steps = 0;    // stop after this many steps (0: epochs decide)
   uint64_t seed = 1;
-  int threads = 0;          // LibTorch intra-op threads (0: cores / workers)
+  int threads = 0;  // LibTorch intra-op threads (0: cores / workers)
   // Where the model trains and the gradients are compressed (device_choice.h;
   // CUDA means the current device).
   DeviceRequest device = DeviceRequest::kAuto;

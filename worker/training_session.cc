@@ -141,9 +141,9 @@ absl::Status TrainingSession::Initialise(ParameterClientFactory factory) {
   State& s = *s_;
   const TrainerOptions& o = s.options;
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  s.info.threads = o.threads > 0 ? o.threads
-                                 : std::max(1, cores / static_cast<int>(
-                                                           o.num_workers));
+  s.info.threads = o.threads > 0
+                       ? o.threads
+                       : std::max(1, cores / static_cast<int>(o.num_workers));
   at::set_num_threads(s.info.threads);
   torch::manual_seed(o.seed * 1000 + o.worker_id);  // dropout masks
   s.info.cuda = s.device_choice.cuda;
@@ -224,9 +224,8 @@ absl::Status TrainingSession::BuildModel() {
   // compression) are sent whole.
   for (size_t t = 0; t < s.layout->num_tensors(); ++t) {
     const size_t size = s.layout->size(t);
-    const bool whole =
-        !s.options.compress ||
-        size < static_cast<size_t>(s.options.min_compress_numel);
+    const bool whole = !s.options.compress ||
+                       size < static_cast<size_t>(s.options.min_compress_numel);
     s.k_of.push_back(whole ? size : common::TopKCount(size, s.options.ratio));
     s.k_total += s.k_of.back();
   }
@@ -237,9 +236,9 @@ absl::Status TrainingSession::BuildCompressor() {
   State& s = *s_;
   std::vector<std::string> names(s.layout->num_tensors());
   for (size_t t = 0; t < names.size(); ++t) names[t] = s.layout->name(t);
-  CDDP_ASSIGN_OR_RETURN(s.compressor,
-                        MakeGradientCompressor(s.info.cuda, s.layout->sizes(),
-                                               std::move(names)));
+  CDDP_ASSIGN_OR_RETURN(
+      s.compressor,
+      MakeGradientCompressor(s.info.cuda, s.layout->sizes(), std::move(names)));
   if (s.options.checkpoint_dir.empty()) return absl::OkStatus();
   CDDP_ASSIGN_OR_RETURN(s.info.resumed_from,
                         ResumeResiduals(s.options.checkpoint_dir,
@@ -332,8 +331,8 @@ absl::Status TrainingSession::TrainOnBatch(StepReport* r) {
   try {
     s.model->zero_grad();
     torch::Tensor logits = s.model->forward(batch.images.to(s.device));
-    torch::Tensor loss = torch::nn::functional::cross_entropy(
-        logits, batch.labels.to(s.device));
+    torch::Tensor loss =
+        torch::nn::functional::cross_entropy(logits, batch.labels.to(s.device));
     lap(Phase::kForward);
     loss.backward();
     r->loss = loss.item<double>();
@@ -344,7 +343,7 @@ absl::Status TrainingSession::TrainOnBatch(StepReport* r) {
                         s.flat->Gradients());
   lap(Phase::kBackward);
   const common::CompressOptions step_options{common::Selector::kFast,
-                                         s.options.value_type};
+                                             s.options.value_type};
   if (absl::Status st =
           s.compressor->Compress(grads, s.k_of, step_options, &s.selection);
       !st.ok()) {
@@ -389,14 +388,16 @@ absl::StatusOr<Evaluation> TrainingSession::Evaluate() {
   try {
     for (int64_t begin = 0; begin < data.size(); begin += kEvalBatch) {
       CDDP_ASSIGN_OR_RETURN(
-          Batch b, data.Slice(begin, std::min(data.size(), begin + kEvalBatch)));
+          Batch b,
+          data.Slice(begin, std::min(data.size(), begin + kEvalBatch)));
       const torch::Tensor labels = b.labels.to(s.device);
       const torch::Tensor logits = s.model->forward(b.images.to(s.device));
-      loss_sum += torch::nn::functional::cross_entropy(
-                      logits, labels,
-                      torch::nn::functional::CrossEntropyFuncOptions()
-                          .reduction(torch::kSum))
-                      .item<double>();
+      loss_sum +=
+          torch::nn::functional::cross_entropy(
+              logits, labels,
+              torch::nn::functional::CrossEntropyFuncOptions().reduction(
+                  torch::kSum))
+              .item<double>();
       correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
     }
   } catch (const c10::Error& e) {
@@ -429,9 +430,8 @@ absl::StatusOr<ServerCheck> TrainingSession::CheckAgainstServers() {
   std::vector<float> servers(ours.size());
   CDDP_RETURN_IF_ERROR(s.client->Pull(servers).status());
   ServerCheck check;
-  check.params_match_servers =
-      std::memcmp(servers.data(), ours.data(), ours.size() * sizeof(float)) ==
-      0;
+  check.params_match_servers = std::memcmp(servers.data(), ours.data(),
+                                           ours.size() * sizeof(float)) == 0;
   check.params_crc32 = Crc32(ours);
   if (s.metrics) {
     CDDP_ASSIGN_OR_RETURN(const double norm, s.compressor->ResidualNorm());

@@ -26,9 +26,8 @@ absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    return absl::InternalError(
-        absl::StrCat("cannot create checkpoint directory ", dir, ": ",
-                     ec.message()));
+    return absl::InternalError(absl::StrCat(
+        "cannot create checkpoint directory ", dir, ": ", ec.message()));
   }
   std::string payload;
   common::AppendU32(worker_id, &payload);

@@ -20,8 +20,8 @@ namespace cddp::worker {
 
 struct WorkerCheckpoint {
   uint32_t worker_id = 0;
-  uint64_t step = 0;          // the next step to push
-  DataPosition position;      // the next batch to read
+  uint64_t step = 0;      // the next step to push
+  DataPosition position;  // the next batch to read
   common::ErrorFeedback residuals{std::vector<size_t>{}};
 };
 

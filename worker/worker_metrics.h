@@ -27,15 +27,15 @@ struct WorkerMetrics {
 
   std::array<prometheus::Histogram*, kNumPhases> phase_seconds;
   prometheus::Counter* steps;
-  prometheus::Gauge* step;            // the last completed step
-  prometheus::Gauge* loss;            // training loss of the last batch
-  prometheus::Gauge* test_accuracy;   // last evaluation (worker 0)
+  prometheus::Gauge* step;           // the last completed step
+  prometheus::Gauge* loss;           // training loss of the last batch
+  prometheus::Gauge* test_accuracy;  // last evaluation (worker 0)
   prometheus::Gauge* test_loss;
-  prometheus::Gauge* residual_norm;   // ||e|| after the last step
+  prometheus::Gauge* residual_norm;  // ||e|| after the last step
   prometheus::Gauge* selected_fraction;
   prometheus::Counter* uplink_wire_bytes;   // encoded pairs pushed
   prometheus::Counter* uplink_dense_bytes;  // the same gradients dense
-  prometheus::Counter* resyncs;       // pulls after a rejected/failed push
+  prometheus::Counter* resyncs;  // pulls after a rejected/failed push
 };
 
 }  // namespace cddp::worker

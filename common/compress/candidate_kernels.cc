@@ -5,11 +5,12 @@
 // stack buffer and are then appended to the candidate vectors, so the inner
 // loop never checks capacity. The compare uses signed 32-bit integers: keys
 // are in [0, 2^31), and `key >= t` is `key > t - 1` with t - 1 in [-1, 2^31).
+#include "common/compress/candidate_kernels.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
 
-#include "common/compress/candidate_kernels.h"
 #include "common/compress/float_formats.h"
 
 #if defined(__x86_64__)
@@ -82,8 +83,8 @@ SegmentResult SegmentSse2(float* r, const float* g, size_t n, int32_t tm1,
     bad = _mm_or_si128(bad, nf);
     if constexpr (kAccumulate) {  // non-finite lanes keep the old value
       const __m128 keep = _mm_castsi128_ps(nf);
-      _mm_storeu_ps(r + i, _mm_or_ps(_mm_and_ps(keep, old),
-                                     _mm_andnot_ps(keep, v)));
+      _mm_storeu_ps(r + i,
+                    _mm_or_ps(_mm_and_ps(keep, old), _mm_andnot_ps(keep, v)));
     }
     const unsigned mask = static_cast<unsigned>(
         _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(k, t))));
@@ -93,9 +94,9 @@ SegmentResult SegmentSse2(float* r, const float* g, size_t n, int32_t tm1,
     }
   }
   res.nonfinite = _mm_movemask_epi8(bad) != 0;
-  SegmentResult tail = SegmentScalar<kAccumulate>(
-      r + i, kAccumulate ? g + i : nullptr, n - i, tm1, idx + res.hits,
-      val + res.hits);
+  SegmentResult tail =
+      SegmentScalar<kAccumulate>(r + i, kAccumulate ? g + i : nullptr, n - i,
+                                 tm1, idx + res.hits, val + res.hits);
   for (size_t h = res.hits; h < res.hits + tail.hits; ++h) idx[h] += i;
   res.hits += tail.hits;
   res.nonfinite |= tail.nonfinite;
@@ -103,9 +104,11 @@ SegmentResult SegmentSse2(float* r, const float* g, size_t n, int32_t tm1,
 }
 
 template <bool kAccumulate>
-__attribute__((target("avx2"))) SegmentResult SegmentAvx2(
-    float* r, const float* g, size_t n, int32_t tm1, uint32_t* idx,
-    float* val) {
+__attribute__((target("avx2"))) SegmentResult SegmentAvx2(float* r,
+                                                          const float* g,
+                                                          size_t n, int32_t tm1,
+                                                          uint32_t* idx,
+                                                          float* val) {
   const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
   const __m256i t = _mm256_set1_epi32(tm1);
   const __m256i finite_max = _mm256_set1_epi32(kMaxFiniteKey);
@@ -154,9 +157,9 @@ __attribute__((target("avx2"))) SegmentResult SegmentAvx2(
     }
   }
   res.nonfinite = !_mm256_testz_si256(bad, bad);
-  SegmentResult tail = SegmentScalar<kAccumulate>(
-      r + i, kAccumulate ? g + i : nullptr, n - i, tm1, idx + res.hits,
-      val + res.hits);
+  SegmentResult tail =
+      SegmentScalar<kAccumulate>(r + i, kAccumulate ? g + i : nullptr, n - i,
+                                 tm1, idx + res.hits, val + res.hits);
   for (size_t h = res.hits; h < res.hits + tail.hits; ++h) idx[h] += i;
   res.hits += tail.hits;
   res.nonfinite |= tail.nonfinite;
@@ -203,7 +206,8 @@ size_t RunPass(float* r, const float* g, size_t n, uint32_t threshold,
       }
     }
     if (res.hits == 0) continue;
-    for (size_t h = 0; h < res.hits; ++h) idx[h] += static_cast<uint32_t>(begin);
+    for (size_t h = 0; h < res.hits; ++h)
+      idx[h] += static_cast<uint32_t>(begin);
     out->index.insert(out->index.end(), idx, idx + res.hits);
     out->value.insert(out->value.end(), val, val + res.hits);
   }
@@ -213,8 +217,8 @@ size_t RunPass(float* r, const float* g, size_t n, uint32_t threshold,
 }  // namespace
 
 size_t AccumulateAndCollect(std::span<float> residual,
-                            std::span<const float> gradient,
-                            uint32_t threshold, Candidates* out) {
+                            std::span<const float> gradient, uint32_t threshold,
+                            Candidates* out) {
   return RunPass<true>(residual.data(), gradient.data(), residual.size(),
                        threshold, out);
 }

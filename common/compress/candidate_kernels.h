@@ -23,8 +23,8 @@ constexpr uint32_t kCollectNothing = 0x80000000u;
 // (i, residual[i]) to `out`. Returns the first i whose sum was not finite, or
 // residual.size() if none. Requires equal sizes.
 size_t AccumulateAndCollect(std::span<float> residual,
-                            std::span<const float> gradient,
-                            uint32_t threshold, Candidates* out);
+                            std::span<const float> gradient, uint32_t threshold,
+                            Candidates* out);
 
 // Which instruction set the kernels use on this CPU ("avx2", "sse2",
 // "scalar"), for benchmark reports.

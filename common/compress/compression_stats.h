@@ -33,8 +33,9 @@ struct CompressionStats {
   }
   // Fraction of offered elements that were selected (0 when none offered).
   double SelectedFraction() const {
-    return elements_in == 0 ? 0.0 : static_cast<double>(elements_out) /
-                                         static_cast<double>(elements_in);
+    return elements_in == 0 ? 0.0
+                            : static_cast<double>(elements_out) /
+                                  static_cast<double>(elements_in);
   }
   // 1 - wire/dense: the bandwidth saved (0 when nothing was sent).
   double Saving() const {
@@ -44,8 +45,9 @@ struct CompressionStats {
   }
   // Wire bytes per selected element.
   double BytesPerElement() const {
-    return elements_out == 0 ? 0.0 : static_cast<double>(wire_bytes) /
-                                         static_cast<double>(elements_out);
+    return elements_out == 0 ? 0.0
+                             : static_cast<double>(wire_bytes) /
+                                   static_cast<double>(elements_out);
   }
 };
 

@@ -36,7 +36,8 @@ constexpr uint32_t kInfinityKey = 0x7f800000u;  // keys >= this are not finite
 // NaN (quiet bit forced so rounding cannot turn it into inf).
 CDDP_HOST_DEVICE inline uint16_t FloatToBf16(float f) {
   uint32_t b = FloatBits(f);
-  if ((b & 0x7fffffffu) > kInfinityKey) return static_cast<uint16_t>((b >> 16) | 0x40);
+  if ((b & 0x7fffffffu) > kInfinityKey)
+    return static_cast<uint16_t>((b >> 16) | 0x40);
   b += 0x7fffu + ((b >> 16) & 1u);
   return static_cast<uint16_t>(b >> 16);
 }
@@ -51,18 +52,18 @@ CDDP_HOST_DEVICE inline uint16_t FloatToFp16(float f) {
   const uint32_t b = FloatBits(f);
   const uint16_t sign = static_cast<uint16_t>((b >> 16) & 0x8000u);
   const uint32_t abs = b & 0x7fffffffu;
-  if (abs > kInfinityKey) return sign | 0x7e00u;          // NaN
-  if (abs >= 0x477ff000u) return sign | 0x7c00u;           // rounds to >= 65520: inf
-  if (abs >= 0x38800000u) {                                // normal half
-    uint32_t r = abs - 0x38000000u;                        // rebias 127 -> 15
-    r += 0x0fffu + ((r >> 13) & 1u);                       // round to nearest even
+  if (abs > kInfinityKey) return sign | 0x7e00u;  // NaN
+  if (abs >= 0x477ff000u) return sign | 0x7c00u;  // rounds to >= 65520: inf
+  if (abs >= 0x38800000u) {                       // normal half
+    uint32_t r = abs - 0x38000000u;               // rebias 127 -> 15
+    r += 0x0fffu + ((r >> 13) & 1u);              // round to nearest even
     return sign | static_cast<uint16_t>(r >> 13);
   }
-  if (abs < 0x33000000u) return sign;                      // < 2^-25: rounds to 0
+  if (abs < 0x33000000u) return sign;  // < 2^-25: rounds to 0
   // Subnormal half: value = mantissa * 2^-24.
   const uint32_t exp = abs >> 23;
   const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
-  const uint32_t shift = 126 - exp;                        // 14..24
+  const uint32_t shift = 126 - exp;  // 14..24
   uint32_t r = mant >> shift;
   const uint32_t rem = mant & ((1u << shift) - 1);
   const uint32_t half = 1u << (shift - 1);

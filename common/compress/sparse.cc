@@ -13,18 +13,24 @@ size_t BytesPerValue(ValueType type) {
 
 std::string_view ValueTypeName(ValueType type) {
   switch (type) {
-    case ValueType::kFp32: return "fp32";
-    case ValueType::kFp16: return "fp16";
-    case ValueType::kBf16: return "bf16";
+    case ValueType::kFp32:
+      return "fp32";
+    case ValueType::kFp16:
+      return "fp16";
+    case ValueType::kBf16:
+      return "bf16";
   }
   return "unknown";
 }
 
 std::string_view IndexEncodingName(IndexEncoding encoding) {
   switch (encoding) {
-    case IndexEncoding::kAbsoluteU32: return "absolute-u32";
-    case IndexEncoding::kDeltaVarint: return "delta-varint";
-    case IndexEncoding::kDense: return "dense";
+    case IndexEncoding::kAbsoluteU32:
+      return "absolute-u32";
+    case IndexEncoding::kDeltaVarint:
+      return "delta-varint";
+    case IndexEncoding::kDense:
+      return "dense";
   }
   return "unknown";
 }
@@ -33,8 +39,8 @@ absl::StatusOr<ValueType> ParseValueType(std::string_view name) {
   if (name == "fp32") return ValueType::kFp32;
   if (name == "fp16") return ValueType::kFp16;
   if (name == "bf16") return ValueType::kBf16;
-  return absl::InvalidArgumentError("value type must be fp32, fp16 or bf16, got '" +
-                                    std::string(name) + "'");
+  return absl::InvalidArgumentError(
+      "value type must be fp32, fp16 or bf16, got '" + std::string(name) + "'");
 }
 
 absl::StatusOr<IndexEncoding> ParseIndexEncoding(std::string_view name) {

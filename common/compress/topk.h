@@ -60,7 +60,8 @@ struct Candidates {
 uint32_t ThresholdFromSample(std::vector<uint32_t>& sample_keys, size_t n,
                              size_t k);
 
-// Appends to `out` every (i, x[i]) with MagnitudeKey(x[i]) >= threshold. Vectorised (AVX2 when the CPU has it, SSE2 otherwise).
+// Appends to `out` every (i, x[i]) with MagnitudeKey(x[i]) >= threshold.
+// Vectorised (AVX2 when the CPU has it, SSE2 otherwise).
 void CollectCandidates(std::span<const float> x, uint32_t threshold,
                        Candidates* out);
 

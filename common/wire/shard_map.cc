@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "common/check.h"
 #include "absl/strings/str_cat.h"
+#include "common/check.h"
 
 namespace cddp::common {
 
@@ -14,9 +14,9 @@ absl::StatusOr<ShardMap> ShardMap::Create(uint64_t total_size,
     return absl::InvalidArgumentError("num_shards must be at least 1");
   }
   if (total_size < num_shards) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cannot split ", total_size, " elements into ", num_shards,
-        " non-empty shards"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot split ", total_size, " elements into ", num_shards,
+                     " non-empty shards"));
   }
   if (total_size > std::numeric_limits<uint32_t>::max()) {
     return absl::InvalidArgumentError(
@@ -38,9 +38,9 @@ absl::StatusOr<ShardMap> ShardMap::FromBounds(std::vector<uint64_t> bounds) {
   }
   for (size_t i = 1; i < bounds.size(); ++i) {
     if (bounds[i] <= bounds[i - 1]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "shard bounds must strictly increase; bound ", i, " is ", bounds[i],
-          " after ", bounds[i - 1]));
+      return absl::InvalidArgumentError(
+          absl::StrCat("shard bounds must strictly increase; bound ", i, " is ",
+                       bounds[i], " after ", bounds[i - 1]));
     }
   }
   if (bounds.back() > std::numeric_limits<uint32_t>::max()) {

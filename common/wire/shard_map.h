@@ -43,7 +43,8 @@ class ShardMap {
              std::vector<SparseSelection>* out) const;
 
  private:
-  explicit ShardMap(std::vector<uint64_t> bounds) : bounds_(std::move(bounds)) {}
+  explicit ShardMap(std::vector<uint64_t> bounds)
+      : bounds_(std::move(bounds)) {}
   std::vector<uint64_t> bounds_;
 };
 

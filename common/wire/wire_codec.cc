@@ -64,16 +64,16 @@ bool Ascending(const uint32_t* idx, size_t n) {
 absl::Status CheckAscending(std::span<const uint32_t> indices,
                             std::span<const float> values) {
   if (indices.size() != values.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "selection has ", indices.size(), " indices but ", values.size(),
-        " values"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("selection has ", indices.size(), " indices but ",
+                     values.size(), " values"));
   }
   if (Ascending(indices.data(), indices.size())) return absl::OkStatus();
   for (size_t i = 1; i < indices.size(); ++i) {
     if (indices[i] <= indices[i - 1]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "indices not strictly increasing at position ", i, ": ",
-          indices[i - 1], " then ", indices[i]));
+      return absl::InvalidArgumentError(
+          absl::StrCat("indices not strictly increasing at position ", i, ": ",
+                       indices[i - 1], " then ", indices[i]));
     }
   }
   return absl::OkStatus();
@@ -93,23 +93,23 @@ absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
           c.indices.size()));
     }
     if (c.count != range_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "length mismatch: a dense chunk holds the whole range (",
-          range_size, " values), count is ", c.count));
+      return absl::InvalidArgumentError(
+          absl::StrCat("length mismatch: a dense chunk holds the whole range (",
+                       range_size, " values), count is ", c.count));
     }
     for (uint32_t i = 0; i < c.count; ++i) (*idx)[i] = i;
     return absl::OkStatus();
   }
   const auto check = [&](size_t i, uint64_t v, uint64_t prev) -> absl::Status {
     if (i > 0 && v <= prev) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "indices not strictly increasing at position ", i, ": ", prev,
-          " then ", v));
+      return absl::InvalidArgumentError(
+          absl::StrCat("indices not strictly increasing at position ", i, ": ",
+                       prev, " then ", v));
     }
     if (v >= range_size) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "index ", v, " at position ", i, " is out of range (range size ",
-          range_size, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("index ", v, " at position ", i,
+                       " is out of range (range size ", range_size, ")"));
     }
     return absl::OkStatus();
   };
@@ -133,17 +133,16 @@ absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
   }
   // Delta varint: one walk, which names the broken rule if there is one.
   uint32_t* out = idx->data();
-  const DeltaVarintWalk walk = WalkDeltaVarintIndices(
-      c.indices, c.count, range_size,
-      [out](uint32_t i, uint32_t v) { out[i] = v; });
+  const DeltaVarintWalk walk =
+      WalkDeltaVarintIndices(c.indices, c.count, range_size,
+                             [out](uint32_t i, uint32_t v) { out[i] = v; });
   const uint32_t i = walk.position;
   switch (walk.fault) {
     case DeltaVarintFault::kNone:
       return absl::OkStatus();
     case DeltaVarintFault::kTruncated:
-      return absl::InvalidArgumentError(
-          absl::StrCat("length mismatch: indices end inside varint ", i,
-                       " of ", c.count));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "length mismatch: indices end inside varint ", i, " of ", c.count));
     case DeltaVarintFault::kTooLong:
       return absl::InvalidArgumentError(
           absl::StrCat("varint ", i, " is longer than 5 bytes"));
@@ -151,9 +150,9 @@ absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
       return absl::InvalidArgumentError(
           absl::StrCat("varint ", i, " exceeds 2^32 - 1"));
     case DeltaVarintFault::kDuplicate:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "indices not strictly increasing at position ", i,
-          ": gap of 0 (duplicate index ", walk.value, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("indices not strictly increasing at position ", i,
+                       ": gap of 0 (duplicate index ", walk.value, ")"));
     case DeltaVarintFault::kOutOfRange:
       return check(i, walk.value, /*prev=*/0);  // names the range only
     case DeltaVarintFault::kTrailingBytes:
@@ -170,8 +169,9 @@ absl::Status DecodeValues(const EncodedChunkView& c,
   const size_t width = BytesPerValue(type);
   if (c.values.size() != uint64_t{c.count} * width) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "length mismatch: ", c.count, " ", std::string(ValueTypeName(type)), " values need ",
-        uint64_t{c.count} * width, " bytes, got ", c.values.size()));
+        "length mismatch: ", c.count, " ", std::string(ValueTypeName(type)),
+        " values need ", uint64_t{c.count} * width, " bytes, got ",
+        c.values.size()));
   }
   values->resize(c.count);
   const char* p = c.values.data();
@@ -189,8 +189,8 @@ absl::Status DecodeValues(const EncodedChunkView& c,
       v = type == ValueType::kFp16 ? Fp16ToFloat(h) : Bf16ToFloat(h);
     }
     if (MagnitudeKey(v) >= kInfinityKey) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "value at position ", i, " is not finite (", v, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("value at position ", i, " is not finite (", v, ")"));
     }
     (*values)[i] = v;
   }
@@ -225,7 +225,8 @@ size_t EncodedSize(const SparseSelection& s, ValueType value_type,
                    IndexEncoding index_encoding) {
   size_t bytes = s.size() * BytesPerValue(value_type);
   if (index_encoding == IndexEncoding::kDense) return bytes;
-  if (index_encoding == IndexEncoding::kAbsoluteU32) return bytes + 4 * s.size();
+  if (index_encoding == IndexEncoding::kAbsoluteU32)
+    return bytes + 4 * s.size();
   uint32_t prev = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     bytes += VarintSize(i == 0 ? s.indices[i] : s.indices[i] - prev);
@@ -236,8 +237,8 @@ size_t EncodedSize(const SparseSelection& s, ValueType value_type,
 
 absl::Status EncodeChunk(std::span<const uint32_t> indices,
                          std::span<const float> values, ValueType value_type,
-                         IndexEncoding index_encoding,
-                         std::string* indices_out, std::string* values_out) {
+                         IndexEncoding index_encoding, std::string* indices_out,
+                         std::string* values_out) {
   if (auto st = CheckAscending(indices, values); !st.ok()) return st;
   const size_t n = indices.size();
   if (index_encoding == IndexEncoding::kDense) {
@@ -247,8 +248,7 @@ absl::Status EncodeChunk(std::span<const uint32_t> indices,
     }
     indices_out->clear();
   } else if (index_encoding == IndexEncoding::kAbsoluteU32) {
-    indices_out->assign(reinterpret_cast<const char*>(indices.data()),
-                        4 * n);
+    indices_out->assign(reinterpret_cast<const char*>(indices.data()), 4 * n);
   } else {
     indices_out->resize(5 * n);
     char* p = PutDeltaVarints(indices.data(), n, indices_out->data());
@@ -270,8 +270,8 @@ absl::Status EncodeChunk(std::span<const uint32_t> indices,
 }
 
 absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
-                         IndexEncoding index_encoding,
-                         std::string* indices_out, std::string* values_out) {
+                         IndexEncoding index_encoding, std::string* indices_out,
+                         std::string* values_out) {
   return EncodeChunk(s.indices, s.values, value_type, index_encoding,
                      indices_out, values_out);
 }

@@ -47,14 +47,14 @@ struct EncodedChunkView {
 // are not strictly ascending, the sizes differ, or kDense is asked for
 // indices that are not exactly 0, 1, ..., size - 1.
 absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
-                         IndexEncoding index_encoding,
-                         std::string* indices_out, std::string* values_out);
+                         IndexEncoding index_encoding, std::string* indices_out,
+                         std::string* values_out);
 // The same for the pairs (indices[i], values[i]), e.g. a piece of a
 // selection.
 absl::Status EncodeChunk(std::span<const uint32_t> indices,
                          std::span<const float> values, ValueType value_type,
-                         IndexEncoding index_encoding,
-                         std::string* indices_out, std::string* values_out);
+                         IndexEncoding index_encoding, std::string* indices_out,
+                         std::string* values_out);
 
 // Wire bytes EncodeChunk would produce, without encoding.
 size_t EncodedSize(const SparseSelection& s, ValueType value_type,

@@ -24,7 +24,6 @@
 namespace cddp::local {
 namespace {
 
-
 using Clock = std::chrono::steady_clock;
 
 struct Proc {
@@ -74,8 +73,7 @@ void PrintTail(const Proc& p) {
 }
 
 // Asks `procs` to stop (SIGTERM), waits up to `grace`, then kills them.
-void StopAll(std::vector<Proc*> procs, std::chrono::seconds grace,
-             bool quiet) {
+void StopAll(std::vector<Proc*> procs, std::chrono::seconds grace, bool quiet) {
   for (Proc* p : procs) {
     if (!p->exited) p->process.Signal(SIGTERM);
   }
@@ -84,12 +82,14 @@ void StopAll(std::vector<Proc*> procs, std::chrono::seconds grace,
     if (p->exited) continue;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - Clock::now());
-    const int st = p->process.Wait(std::max(left, std::chrono::milliseconds(0)));
+    const int st =
+        p->process.Wait(std::max(left, std::chrono::milliseconds(0)));
     std::vector<std::string> lines;
     while (p->process.ReadAvailable(&lines)) {
     }
     if (!quiet) {
-      for (const auto& l : lines) std::printf("[%s] %s\n", p->name.c_str(), l.c_str());
+      for (const auto& l : lines)
+        std::printf("[%s] %s\n", p->name.c_str(), l.c_str());
     }
     p->exited = true;
     (void)st;
@@ -108,8 +108,9 @@ bool CanBind(const std::string& host, int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
-                  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  const bool ok =
+      inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   close(fd);
   return ok;
 }
@@ -123,7 +124,8 @@ absl::StatusOr<std::vector<int>> PickFreePorts(const std::string& host,
   constexpr int kLow = 20000, kHigh = 32000;
   sockaddr_in probe{};
   if (inet_pton(AF_INET, host.c_str(), &probe.sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("not an IPv4 address: ", host));
+    return absl::InvalidArgumentError(
+        absl::StrCat("not an IPv4 address: ", host));
   }
   std::vector<int> ports;
   const int start = kLow + static_cast<int>(getpid() * 7919 % (kHigh - kLow));
@@ -182,8 +184,9 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
   const int per_server = o.metrics ? 2 : 1;
   CDDP_ASSIGN_OR_RETURN(
       std::vector<int> ports,
-      PickFreePorts(o.host, static_cast<int>(o.num_servers) * per_server +
-                                (o.metrics ? static_cast<int>(o.num_workers) : 0)));
+      PickFreePorts(o.host,
+                    static_cast<int>(o.num_servers) * per_server +
+                        (o.metrics ? static_cast<int>(o.num_workers) : 0)));
   auto next_port = [&ports, i = size_t{0}]() mutable { return ports[i++]; };
   std::vector<std::string> server_addresses;
   std::vector<Proc> procs;
@@ -207,13 +210,13 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
   for (uint32_t s = 0; s < o.num_servers; ++s) {
     const int port = next_port();
     server_addresses.push_back(endpoint(port));
-    CDDP_RETURN_IF_ERROR(start(
-        absl::StrCat("server ", s), false, s,
-        {o.server_binary, absl::StrCat("--listen=", endpoint(port)),
-         absl::StrCat("--shard_index=", s),
-         absl::StrCat("--num_shards=", o.num_servers),
-         absl::StrCat("--num_workers=", o.num_workers)},
-        o.server_flags));
+    CDDP_RETURN_IF_ERROR(
+        start(absl::StrCat("server ", s), false, s,
+              {o.server_binary, absl::StrCat("--listen=", endpoint(port)),
+               absl::StrCat("--shard_index=", s),
+               absl::StrCat("--num_shards=", o.num_servers),
+               absl::StrCat("--num_workers=", o.num_workers)},
+              o.server_flags));
   }
   for (uint32_t w = 0; w < o.num_workers; ++w) {
     CDDP_RETURN_IF_ERROR(
@@ -300,7 +303,8 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
       PrintTail(p);
       StopAll(workers, std::chrono::seconds(10), o.quiet);
       StopAll(servers, std::chrono::seconds(10), o.quiet);
-      result.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+      result.seconds =
+          std::chrono::duration<double>(Clock::now() - t_start).count();
       return result;
     }
     if (interrupted.load() && !stopping) {
@@ -312,13 +316,15 @@ absl::StatusOr<LaunchResult> RunLocalCluster(
       StopAll(servers, std::chrono::seconds(30), o.quiet);
       result.exit_code = 130;
       result.failure = "interrupted";
-      result.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+      result.seconds =
+          std::chrono::duration<double>(Clock::now() - t_start).count();
       return result;
     }
   }
   // Every worker finished: the servers finish their open round and exit.
   StopAll(servers, std::chrono::seconds(30), o.quiet);
-  result.seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+  result.seconds =
+      std::chrono::duration<double>(Clock::now() - t_start).count();
   return result;
 }
 

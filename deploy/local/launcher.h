@@ -28,8 +28,8 @@ struct LaunchOptions {
   // sets for each process (forwarded_flags.h builds them).
   std::vector<std::string> server_flags;
   std::vector<std::string> worker_flags;
-  bool metrics = true;          // give every process a /metrics port
-  bool quiet = false;           // only the summary, not the processes' lines
+  bool metrics = true;  // give every process a /metrics port
+  bool quiet = false;   // only the summary, not the processes' lines
 };
 
 // What a worker wrote to its --result_file (the format is in
@@ -61,8 +61,8 @@ struct LaunchResult {
 // writing it fails the job. INTERNAL if a process cannot be started or the
 // directory cannot be made, RESOURCE_EXHAUSTED if no free port is found; a
 // process that fails is reported in the result.
-absl::StatusOr<LaunchResult> RunLocalCluster(const LaunchOptions& options,
-                                             const std::atomic<bool>& interrupted);
+absl::StatusOr<LaunchResult> RunLocalCluster(
+    const LaunchOptions& options, const std::atomic<bool>& interrupted);
 
 // `count` distinct TCP ports that can be bound on `host` now, chosen below
 // the ephemeral range. RESOURCE_EXHAUSTED if there are not enough.

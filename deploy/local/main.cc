@@ -46,8 +46,8 @@ std::atomic<bool> g_interrupted{false};
 std::string FindBinary(const std::string& dir, const std::string& name,
                        const std::string& build_folder) {
   namespace fs = std::filesystem;
-  for (const fs::path& p : {fs::path(dir) / name,
-                            fs::path(dir) / ".." / ".." / build_folder / name}) {
+  for (const fs::path& p : {fs::path(dir) / name, fs::path(dir) / ".." / ".." /
+                                                      build_folder / name}) {
     if (fs::exists(p)) return fs::canonical(p).string();
   }
   return (fs::path(dir) / name).string();
@@ -86,9 +86,8 @@ int main(int argc, char** argv) {
   }
   std::string bin_dir = absl::GetFlag(FLAGS_bin_dir);
   if (bin_dir.empty()) {
-    bin_dir = std::filesystem::read_symlink("/proc/self/exe")
-                  .parent_path()
-                  .string();
+    bin_dir =
+        std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
   }
   o.server_binary = FindBinary(bin_dir, "cddp-server", "server");
   o.worker_binary = FindBinary(bin_dir, "cddp-worker", "worker");
@@ -100,8 +99,10 @@ int main(int argc, char** argv) {
   }
   for (const auto& b : {o.server_binary, o.worker_binary}) {
     if (access(b.c_str(), X_OK) != 0) {
-      std::fprintf(stderr, "cddp-launch: %s not found or not executable "
-                   "(--bin_dir, --server_command, --worker_command)\n", b.c_str());
+      std::fprintf(stderr,
+                   "cddp-launch: %s not found or not executable "
+                   "(--bin_dir, --server_command, --worker_command)\n",
+                   b.c_str());
       return 2;
     }
   }
@@ -109,8 +110,10 @@ int main(int argc, char** argv) {
   o.quiet = absl::GetFlag(FLAGS_quiet);
   o.server_flags = std::move(forwarded->server);
   o.worker_flags = std::move(forwarded->worker);
-  for (const auto& a : absl::GetFlag(FLAGS_server_args)) o.server_flags.push_back(a);
-  for (const auto& a : absl::GetFlag(FLAGS_worker_args)) o.worker_flags.push_back(a);
+  for (const auto& a : absl::GetFlag(FLAGS_server_args))
+    o.server_flags.push_back(a);
+  for (const auto& a : absl::GetFlag(FLAGS_worker_args))
+    o.worker_flags.push_back(a);
 
   // Ctrl-C / SIGTERM: a watcher thread flags the interrupt; the launcher
   // then stops the workers (they checkpoint) and the servers.
@@ -126,7 +129,8 @@ int main(int argc, char** argv) {
 
   auto result = cddp::local::RunLocalCluster(o, g_interrupted);
   if (!result.ok()) {
-    std::fprintf(stderr, "cddp-launch: %s\n", result.status().ToString().c_str());
+    std::fprintf(stderr, "cddp-launch: %s\n",
+                 result.status().ToString().c_str());
     return 1;
   }
   const auto& r = *result;
@@ -145,12 +149,14 @@ int main(int argc, char** argv) {
                 100.0 * r.workers[0].test_accuracy,
                 static_cast<unsigned long long>(r.workers[0].steps));
   }
-  std::printf("uplink: %.2f MB on the wire vs %.2f MB dense (%.2f%%, saving %.2f%%)\n",
-              wire / 1e6, dense / 1e6, dense ? 100.0 * wire / dense : 0.0,
-              dense ? 100.0 * (1.0 - static_cast<double>(wire) / dense) : 0.0);
+  std::printf(
+      "uplink: %.2f MB on the wire vs %.2f MB dense (%.2f%%, saving %.2f%%)\n",
+      wire / 1e6, dense / 1e6, dense ? 100.0 * wire / dense : 0.0,
+      dense ? 100.0 * (1.0 - static_cast<double>(wire) / dense) : 0.0);
   if (r.exit_code == 0) {
-    std::printf("workers' final parameters identical: %s; equal to the servers': %s\n",
-                identical ? "yes" : "NO", match ? "yes" : "NO");
+    std::printf(
+        "workers' final parameters identical: %s; equal to the servers': %s\n",
+        identical ? "yes" : "NO", match ? "yes" : "NO");
   }
   std::printf("wall time: %.1f s\n", r.seconds);
   for (const auto& e : r.metrics_endpoints) {

@@ -26,7 +26,8 @@ absl::Status ShardOptions::Validate() const {
   if (downlink == DownlinkMode::kSparse && !optimizer.IsPlainSgd()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the sparse downlink is exact only for plain SGD (no momentum, no "
-        "weight decay) on the server, got ", optimizer.DebugString(),
+        "weight decay) on the server, got ",
+        optimizer.DebugString(),
         "; keep momentum on the worker or use --downlink=dense"));
   }
   return absl::OkStatus();
@@ -36,44 +37,46 @@ absl::Status CheckLayout(const Layout& layout, uint32_t num_shards,
                          const Layout* established) {
   const auto& b = layout.shard_bounds;
   if (b.size() != size_t{num_shards} + 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "layout has ", b.size(), " shard bounds; this job has ",
-        num_shards, " shards (want ", num_shards + 1, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("layout has ", b.size(), " shard bounds; this job has ",
+                     num_shards, " shards (want ", num_shards + 1, ")"));
   }
   if (auto m = common::ShardMap::FromBounds(b); !m.ok()) return m.status();
   if (b.back() != layout.total_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "layout total_size ", layout.total_size, " != last shard bound ",
-        b.back()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("layout total_size ", layout.total_size,
+                     " != last shard bound ", b.back()));
   }
   uint64_t sum = 0;
   for (uint64_t t : layout.tensor_sizes) sum += t;
   if (sum != layout.total_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensor sizes add up to ", sum, ", not total_size ",
-        layout.total_size));
+    return absl::InvalidArgumentError(absl::StrCat("tensor sizes add up to ",
+                                                   sum, ", not total_size ",
+                                                   layout.total_size));
   }
   if (established == nullptr) return absl::OkStatus();
   const auto mismatch = [](const char* what, const std::string& mine,
                            const std::string& theirs) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "layout fingerprint mismatch: ", what, " is ", theirs,
-        " but the shard was initialised with ", mine));
+    return absl::FailedPreconditionError(
+        absl::StrCat("layout fingerprint mismatch: ", what, " is ", theirs,
+                     " but the shard was initialised with ", mine));
   };
   if (layout.total_size != established->total_size) {
     return mismatch("total_size", absl::StrCat(established->total_size),
                     absl::StrCat(layout.total_size));
   }
   if (layout.shard_bounds != established->shard_bounds) {
-    return mismatch("shard_bounds", absl::StrJoin(established->shard_bounds, ","),
+    return mismatch("shard_bounds",
+                    absl::StrJoin(established->shard_bounds, ","),
                     absl::StrJoin(layout.shard_bounds, ","));
   }
   if (layout.tensor_sizes != established->tensor_sizes) {
-    return mismatch("tensor_sizes",
-                    absl::StrCat(established->tensor_sizes.size(), " tensors [",
-                                 absl::StrJoin(established->tensor_sizes, ","), "]"),
-                    absl::StrCat(layout.tensor_sizes.size(), " tensors [",
-                                 absl::StrJoin(layout.tensor_sizes, ","), "]"));
+    return mismatch(
+        "tensor_sizes",
+        absl::StrCat(established->tensor_sizes.size(), " tensors [",
+                     absl::StrJoin(established->tensor_sizes, ","), "]"),
+        absl::StrCat(layout.tensor_sizes.size(), " tensors [",
+                     absl::StrJoin(layout.tensor_sizes, ","), "]"));
   }
   return absl::OkStatus();
 }

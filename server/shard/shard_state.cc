@@ -83,8 +83,8 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     return result;
   }
   if (!initialized_) {
-    const uint64_t n = layout.shard_bounds[shard_index + 1] -
-                       layout.shard_bounds[shard_index];
+    const uint64_t n =
+        layout.shard_bounds[shard_index + 1] - layout.shard_bounds[shard_index];
     if (initial_values->size() != n * sizeof(float)) {
       return reject(RejectReason::kBadInitialValues,
                     absl::InvalidArgumentError(absl::StrCat(
@@ -97,8 +97,8 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     for (size_t i = 0; i < n; ++i) {
       if (!std::isfinite(values.data()[i])) {
         return reject(RejectReason::kBadInitialValues,
-                      absl::InvalidArgumentError(absl::StrCat(
-                          "initial value ", i, " is not finite")));
+                      absl::InvalidArgumentError(
+                          absl::StrCat("initial value ", i, " is not finite")));
       }
     }
     values_ = std::move(values);
@@ -140,19 +140,18 @@ absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
   }
   if (worker_id >= options_.num_workers) {
     metrics_->Reject(RejectReason::kUnknownWorker);
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown worker ", worker_id, ": the job has ", options_.num_workers,
-        " workers"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown worker ", worker_id, ": the job has ",
+                     options_.num_workers, " workers"));
   }
   if (!initialized_ || !joined_[worker_id]) {
     metrics_->Reject(RejectReason::kNotJoined);
-    return absl::FailedPreconditionError(
-        absl::StrCat("worker ", worker_id, " has not joined shard ",
-                     options_.shard_index));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "worker ", worker_id, " has not joined shard ", options_.shard_index));
   }
   if (step == open_round_) {
-    *admission = pushed_[worker_id] ? Admission::kDuplicateOpen
-                                    : Admission::kNew;
+    *admission =
+        pushed_[worker_id] ? Admission::kDuplicateOpen : Admission::kNew;
     return absl::OkStatus();
   }
   if (step + 1 == open_round_ && last_contributed_[worker_id] && last_result_) {
@@ -215,7 +214,8 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
         ++pushed_count_;
         waiters_.push_back(waiter);
         metrics_->pushes_accepted.Increment();
-        metrics_->received_wire_bytes.Increment(static_cast<double>(wire_bytes));
+        metrics_->received_wire_bytes.Increment(
+            static_cast<double>(wire_bytes));
         metrics_->received_dense_equivalent_bytes.Increment(
             static_cast<double>(n * sizeof(float)));
         if (pushed_count_ == options_.num_workers && !ready_) {
@@ -258,8 +258,9 @@ absl::StatusOr<uint64_t> ShardState::BeginRead() {
   }
   if (!initialized_) {
     metrics_->Reject(RejectReason::kNotInitialized);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "shard ", options_.shard_index, " has no values yet: no worker joined"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("shard ", options_.shard_index,
+                     " has no values yet: no worker joined"));
   }
   ++leases_;
   return open_round_;

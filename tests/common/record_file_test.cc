@@ -17,10 +17,9 @@ TEST(RecordFileTest, RoundTripAndRefusals) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseRecord(rec, "TEST", 4).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ParseRecord(rec.substr(0, rec.size() - 1), "TEST", 3)
-                .status()
-                .code(),
-            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(
+      ParseRecord(rec.substr(0, rec.size() - 1), "TEST", 3).status().code(),
+      absl::StatusCode::kDataLoss);
   EXPECT_EQ(ParseRecord(rec + "x", "TEST", 3).status().code(),
             absl::StatusCode::kDataLoss);
   EXPECT_EQ(ParseRecord("garbage garbage garbage garbage!!", "TEST", 3)

@@ -32,10 +32,10 @@ bool Has(const std::string& s, const std::string& part) {
 // A worker that would fail right after choosing its device (no such
 // dataset; port 1 is never dialled).
 RunOutput WorkerWithDevice(const std::string& device) {
-  return RunToCompletion({CDDP_WORKER_BIN, "--device=" + device,
-                          "--servers=127.0.0.1:1", "--dataset=no-such-dataset",
-                          "--reconnect_timeout_s=1"},
-                         std::chrono::seconds(60));
+  return RunToCompletion(
+      {CDDP_WORKER_BIN, "--device=" + device, "--servers=127.0.0.1:1",
+       "--dataset=no-such-dataset", "--reconnect_timeout_s=1"},
+      std::chrono::seconds(60));
 }
 
 // "" when this build and machine can train on CUDA, else the worker's
@@ -50,11 +50,15 @@ std::string WhyNoCuda() {
 }
 
 std::vector<std::string> LaunchArgs(std::vector<std::string> extra) {
-  std::vector<std::string> argv = {
-      CDDP_LAUNCH_BIN,      "--num_servers=2",  "--num_workers=2",
-      "--model=simple_cnn", "--dataset=mnist",  "--ratio=0.01",
-      std::string("--data_dir=") + CDDP_DATA_DIR, "--threads=1",
-      "--nometrics"};
+  std::vector<std::string> argv = {CDDP_LAUNCH_BIN,
+                                   "--num_servers=2",
+                                   "--num_workers=2",
+                                   "--model=simple_cnn",
+                                   "--dataset=mnist",
+                                   "--ratio=0.01",
+                                   std::string("--data_dir=") + CDDP_DATA_DIR,
+                                   "--threads=1",
+                                   "--nometrics"};
   // The optimizer as cddp-launch's own defaults had it before it took the
   // programs' defaults.
   argv.insert(argv.end(),
@@ -82,8 +86,8 @@ TEST(WorkerDeviceTest, CudaWhereItCannotBeUsedFailsFastSayingWhy) {
   EXPECT_EQ(out.exit_code, 1) << all;
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
   EXPECT_TRUE(Has(all, "cddp-worker: --device cuda: ")) << all;
-  EXPECT_FALSE(Has(all, "no-such-dataset")) << "fails before loading data: "
-                                            << all;
+  EXPECT_FALSE(Has(all, "no-such-dataset"))
+      << "fails before loading data: " << all;
 #if !CDDP_TORCH_HAS_CUDA
   EXPECT_TRUE(Has(all,
                   "this LibTorch is CPU-only (Debian's libtorch is); build "
@@ -99,14 +103,15 @@ TEST(WorkerDeviceTest, CudaWhereItCannotBeUsedFailsFastSayingWhy) {
 
 TEST(WorkerDeviceTest, AutoTrainsWhereItCanAndSaysWhere) {
   if (!HaveMnist()) GTEST_SKIP() << "MNIST not in " << CDDP_DATA_DIR;
-  const RunOutput out = RunToCompletion(
-      LaunchArgs({"--device=auto", "--max_steps=10", "--train_limit=2000",
-                  "--eval_limit=500"}),
-      std::chrono::seconds(300));
+  const RunOutput out =
+      RunToCompletion(LaunchArgs({"--device=auto", "--max_steps=10",
+                                  "--train_limit=2000", "--eval_limit=500"}),
+                      std::chrono::seconds(300));
   const std::string all = out.Joined();
   ASSERT_EQ(out.exit_code, 0) << all;
-  EXPECT_EQ(out.LineStartingWith("workers' final parameters identical"),
-            "workers' final parameters identical: yes; equal to the servers': yes")
+  EXPECT_EQ(
+      out.LineStartingWith("workers' final parameters identical"),
+      "workers' final parameters identical: yes; equal to the servers': yes")
       << all;
 #if !CDDP_TORCH_HAS_CUDA || !CDDP_WITH_CUDA
   EXPECT_TRUE(Has(all, "device cpu (--device auto: ")) << all;
@@ -132,8 +137,9 @@ TEST(GpuTrainingTest, GpuWorkersTrainDenseAndCompressedAndACpuWorkerResumes) {
   std::string all = out.Joined();
   ASSERT_EQ(out.exit_code, 0) << all;
   EXPECT_TRUE(Has(all, "device cuda (--device cuda)")) << all;
-  EXPECT_EQ(out.LineStartingWith("workers' final parameters identical"),
-            "workers' final parameters identical: yes; equal to the servers': yes")
+  EXPECT_EQ(
+      out.LineStartingWith("workers' final parameters identical"),
+      "workers' final parameters identical: yes; equal to the servers': yes")
       << all;
   const std::string acc = out.LineStartingWith("final test accuracy: ");
   ASSERT_FALSE(acc.empty()) << all;
@@ -155,8 +161,9 @@ TEST(GpuTrainingTest, GpuWorkersTrainDenseAndCompressedAndACpuWorkerResumes) {
       std::chrono::seconds(300));
   all = out.Joined();
   ASSERT_EQ(out.exit_code, 0) << all;
-  EXPECT_EQ(out.LineStartingWith("workers' final parameters identical"),
-            "workers' final parameters identical: yes; equal to the servers': yes")
+  EXPECT_EQ(
+      out.LineStartingWith("workers' final parameters identical"),
+      "workers' final parameters identical: yes; equal to the servers': yes")
       << all;
 }
 

@@ -23,11 +23,16 @@ bool HaveMnist() {
 }
 
 std::vector<std::string> LaunchArgs(std::vector<std::string> extra) {
-  std::vector<std::string> argv = {
-      CDDP_LAUNCH_BIN,          "--num_servers=2",      "--num_workers=2",
-      "--model=simple_cnn",     "--dataset=mnist",      "--ratio=0.01",
-      std::string("--data_dir=") + CDDP_DATA_DIR,       "--eval_limit=2000",
-      "--threads=1",            "--nometrics"};
+  std::vector<std::string> argv = {CDDP_LAUNCH_BIN,
+                                   "--num_servers=2",
+                                   "--num_workers=2",
+                                   "--model=simple_cnn",
+                                   "--dataset=mnist",
+                                   "--ratio=0.01",
+                                   std::string("--data_dir=") + CDDP_DATA_DIR,
+                                   "--eval_limit=2000",
+                                   "--threads=1",
+                                   "--nometrics"};
   // The optimizer as cddp-launch's own defaults had it before it took the
   // programs' defaults.
   argv.insert(argv.end(),
@@ -37,7 +42,9 @@ std::vector<std::string> LaunchArgs(std::vector<std::string> extra) {
 }
 
 TEST(TrainingTest, TwoWorkersTwoShardsReachNinetyPercentBitIdentical) {
-  if (!HaveMnist()) GTEST_SKIP() << "MNIST not in " << CDDP_DATA_DIR << " (run scripts/setup.sh)";
+  if (!HaveMnist())
+    GTEST_SKIP() << "MNIST not in " << CDDP_DATA_DIR
+                 << " (run scripts/setup.sh)";
   const RunOutput out =
       RunToCompletion(LaunchArgs({"--max_steps=150", "--train_limit=20000"}),
                       std::chrono::seconds(300));
@@ -46,8 +53,9 @@ TEST(TrainingTest, TwoWorkersTwoShardsReachNinetyPercentBitIdentical) {
   ASSERT_FALSE(acc.empty()) << out.Joined();
   const double accuracy = std::atof(acc.substr(21).c_str());
   EXPECT_GE(accuracy, 90.0) << out.Joined();
-  EXPECT_EQ(out.LineStartingWith("workers' final parameters identical"),
-            "workers' final parameters identical: yes; equal to the servers': yes")
+  EXPECT_EQ(
+      out.LineStartingWith("workers' final parameters identical"),
+      "workers' final parameters identical: yes; equal to the servers': yes")
       << out.Joined();
   // The uplink carried about 1 % of the dense bytes (fp32 + delta-varint
   // indices: ~1.3 %), not a densified gradient.
@@ -64,7 +72,8 @@ TEST(TrainingTest, LauncherStopsTheJobWhenAProcessFails) {
   EXPECT_EQ(out.exit_code, 1) << out.Joined();
   const std::string all = out.Joined();
   EXPECT_NE(all.find("failed: exit code 1"), std::string::npos) << all;
-  EXPECT_NE(all.find("no-such-dataset"), std::string::npos) << all;  // its last lines
+  EXPECT_NE(all.find("no-such-dataset"), std::string::npos)
+      << all;  // its last lines
   EXPECT_NE(all.find("job FAILED"), std::string::npos) << all;
 }
 

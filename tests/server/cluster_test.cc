@@ -69,8 +69,8 @@ void RunStep(TestCluster& cluster, Workers& w, uint64_t step,
         }));
       }
       common::SparseSelection undelivered;
-      auto r = w.clients[i]->PushPull(step, pushes[i], w.params[i],
-                                      &undelivered);
+      auto r =
+          w.clients[i]->PushPull(step, pushes[i], w.params[i], &undelivered);
       ASSERT_TRUE(r.ok()) << r.status();
       EXPECT_EQ(r->step, step + 1);
       EXPECT_EQ(r->contributors, std::vector<uint32_t>(2, kW));
@@ -92,12 +92,20 @@ class ClusterOptimizerTest
 server::OptimizerOptions OptimizerCase(int i) {
   server::OptimizerOptions o;
   switch (i) {
-    case 0: o.lr = 0.1f; break;
-    case 1: o.lr = 0.05f, o.momentum = 0.9f; break;
-    case 2: o.lr = 0.05f, o.momentum = 0.9f, o.nesterov = true,
-            o.weight_decay = 1e-3f; break;
-    default: o.kind = server::OptimizerKind::kAdam, o.lr = 1e-3f,
-             o.weight_decay = 1e-4f; break;
+    case 0:
+      o.lr = 0.1f;
+      break;
+    case 1:
+      o.lr = 0.05f, o.momentum = 0.9f;
+      break;
+    case 2:
+      o.lr = 0.05f, o.momentum = 0.9f, o.nesterov = true,
+      o.weight_decay = 1e-3f;
+      break;
+    default:
+      o.kind = server::OptimizerKind::kAdam, o.lr = 1e-3f,
+      o.weight_decay = 1e-4f;
+      break;
   }
   return o;
 }
@@ -122,7 +130,8 @@ TEST_P(ClusterOptimizerTest, FiftyStepsMatchTheSerialReference) {
     ref.Round(pushes, std::vector<bool>(kW, true));
   }
   ExpectBitIdentical(cluster.ServerValues(), ref.params());
-  for (uint32_t i = 0; i < kW; ++i) ExpectBitIdentical(w.params[i], ref.params());
+  for (uint32_t i = 0; i < kW; ++i)
+    ExpectBitIdentical(w.params[i], ref.params());
   EXPECT_EQ(cluster.server(0).state().step(), kSteps);
 }
 

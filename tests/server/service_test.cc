@@ -242,36 +242,42 @@ TEST(MetricsTest, ScrapedCountersMoveByTheExpectedAmounts) {
     other.join();
   }
   const std::string mid = Scrape(port);
-  EXPECT_EQ(Series(mid, "cddp_client_sent_bytes_total{worker=\"0\"}") -
-                sent_before,
-            static_cast<double>(sent0));
+  EXPECT_EQ(
+      Series(mid, "cddp_client_sent_bytes_total{worker=\"0\"}") - sent_before,
+      static_cast<double>(sent0));
   // One late push: step 1 closed long ago.
-  ASSERT_FALSE(clients[0]->PushPull(1, RandomSelection(5, kN, 0.1), params[0],
-                                    nullptr)
-                   .ok());
+  ASSERT_FALSE(
+      clients[0]
+          ->PushPull(1, RandomSelection(5, kN, 0.1), params[0], nullptr)
+          .ok());
   const std::string after = Scrape(port);
   for (const char* shard : {"0", "1"}) {
     SCOPED_TRACE(shard);
     const std::string s = absl::StrCat("shard=\"", shard, "\"");
     EXPECT_EQ(Series(after, absl::StrCat("cddp_server_pushes_total{outcome="
-                                         "\"accepted\",", s, "}")),
+                                         "\"accepted\",",
+                                         s, "}")),
               2 * kSteps);
     EXPECT_EQ(Series(after, absl::StrCat("cddp_server_pushes_total{outcome="
-                                         "\"late\",", s, "}")),
+                                         "\"late\",",
+                                         s, "}")),
               1);
     EXPECT_EQ(Series(after, absl::StrCat("cddp_server_rounds_total{cause="
-                                         "\"all_pushed\",", s, "}")),
+                                         "\"all_pushed\",",
+                                         s, "}")),
               kSteps);
-    EXPECT_EQ(Series(after, absl::StrCat("cddp_server_step{", s, "}")),
-              kSteps);
+    EXPECT_EQ(Series(after, absl::StrCat("cddp_server_step{", s, "}")), kSteps);
     EXPECT_EQ(Series(after, absl::StrCat("cddp_server_rejected_requests_total{"
-                                         "reason=\"step_mismatch\",", s, "}")),
+                                         "reason=\"step_mismatch\",",
+                                         s, "}")),
               1);
     EXPECT_EQ(Series(after, absl::StrCat("cddp_server_received_dense_"
-                                         "equivalent_bytes_total{", s, "}")),
+                                         "equivalent_bytes_total{",
+                                         s, "}")),
               2 * kSteps * 1000 * 4);
     EXPECT_EQ(Series(after, absl::StrCat("cddp_server_aggregation_seconds_"
-                                         "count{", s, "}")),
+                                         "count{",
+                                         s, "}")),
               kSteps);
     EXPECT_EQ(Series(after, absl::StrCat("cddp_client_push_pull_seconds_count{",
                                          s, ",worker=\"0\"}")),

@@ -47,10 +47,10 @@ inline RunOutput RunToCompletion(std::vector<std::string> argv,
     poll(&fd, 1, 200);
     p->ReadAvailable(&out.lines);
   }
-  const int st = p->Wait(std::chrono::milliseconds(
-      std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                               deadline - std::chrono::steady_clock::now())
-                               .count())));
+  const int st = p->Wait(std::chrono::milliseconds(std::max<int64_t>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(
+             deadline - std::chrono::steady_clock::now())
+             .count())));
   while (p->ReadAvailable(&out.lines)) {
   }
   if (WIFEXITED(st)) out.exit_code = WEXITSTATUS(st);

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "common/wire/shard_map.h"
 #include "common/compress/sparse.h"
+#include "common/wire/shard_map.h"
 #include "server/server.h"
 #include "worker/client/shard_client.h"
 
@@ -52,7 +52,7 @@ struct ClusterOptions {
   server::Clock* clock = nullptr;
   std::shared_ptr<prometheus::Registry> registry;  // shared by all shards
   int max_message_mb = 64;
-  size_t piece_bytes = 4096;  // small, so replies take several pieces
+  size_t piece_bytes = 4096;         // small, so replies take several pieces
   uint32_t sparse_piece_pairs = 64;  // likewise for sparse replies
 };
 

@@ -55,8 +55,9 @@ TEST(DeviceChoiceTest, CudaWithACpuOnlyLibTorchSaysSoAndHowToFixIt) {
   ASSERT_EQ(c.status().code(), absl::StatusCode::kFailedPrecondition);
   const std::string m(c.status().message());
   EXPECT_TRUE(Has(m, "this LibTorch is CPU-only (Debian's libtorch is)")) << m;
-  EXPECT_TRUE(Has(m, "-DCMAKE_PREFIX_PATH=$(python3 -c 'import torch; "
-                     "print(torch.utils.cmake_prefix_path)')"))
+  EXPECT_TRUE(Has(m,
+                  "-DCMAKE_PREFIX_PATH=$(python3 -c 'import torch; "
+                  "print(torch.utils.cmake_prefix_path)')"))
       << m;
   EXPECT_FALSE(Has(m, "CDDP_WITH_CUDA")) << m;
 }

@@ -108,7 +108,8 @@ TEST(GradientCompressorTest, ResidualsGoThroughWorkerCheckpoints) {
   const auto ra = *a->HostResiduals();
   const auto rb = *b->HostResiduals();
   ASSERT_EQ(rb->total_size(), 5u);
-  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(ra->residual()[i], rb->residual()[i]);
+  for (size_t i = 0; i < 5; ++i)
+    EXPECT_EQ(ra->residual()[i], rb->residual()[i]);
 
   // Another model's layout is refused, naming the file; nothing changed.
   auto other = Cpu({2, 3});

@@ -89,8 +89,10 @@ TEST(TrainingSessionTest, TwoWorkersTrainBitIdenticalToTheServers) {
     threads.emplace_back([&, w] {
       while (!sessions[w]->done() && errors[w].ok()) {
         absl::StatusOr<StepReport> r = sessions[w]->RunStep();
-        if (!r.ok()) errors[w] = r.status();
-        else if (!r->push_status.ok()) errors[w] = r->push_status;
+        if (!r.ok())
+          errors[w] = r.status();
+        else if (!r->push_status.ok())
+          errors[w] = r->push_status;
         else if (!(r->loss > 0 && r->bytes_sent > 0)) {
           errors[w] = absl::InternalError("empty step");
         }
@@ -190,13 +192,13 @@ TEST(TrainingSessionTest, AFailedPushIsReportedAndAResyncCarriesOn) {
 TEST(TrainingSessionTest, BadOptionsAreRefusedBeforeAnythingLoads) {
   TrainerOptions o = SmallJob(0, 1);
   o.ratio = 0;
-  auto s = TrainingSession::Create(o, DeviceChoice{},
-                                   [](const common::ShardMap&)
-                                       -> absl::StatusOr<
-                                           std::unique_ptr<ParameterClient>> {
-                                     ADD_FAILURE() << "no client expected";
-                                     return absl::InternalError("unexpected");
-                                   });
+  auto s = TrainingSession::Create(
+      o, DeviceChoice{},
+      [](const common::ShardMap&)
+          -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
+        ADD_FAILURE() << "no client expected";
+        return absl::InternalError("unexpected");
+      });
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.status().message().find("--ratio"), std::string::npos);
 }

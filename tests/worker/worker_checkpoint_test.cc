@@ -21,8 +21,10 @@ std::string FreshDir(const std::string& name) {
 common::ErrorFeedback SomeResiduals() {
   common::ErrorFeedback ef({5, 3});
   common::SparseSelection sent;
-  EXPECT_TRUE(ef.Compress(0, std::vector<float>{1, 2, 3, 4, 5}, 2, {}, &sent).ok());
-  EXPECT_TRUE(ef.Compress(1, std::vector<float>{-1, 0.5f, 7}, 1, {}, &sent).ok());
+  EXPECT_TRUE(
+      ef.Compress(0, std::vector<float>{1, 2, 3, 4, 5}, 2, {}, &sent).ok());
+  EXPECT_TRUE(
+      ef.Compress(1, std::vector<float>{-1, 0.5f, 7}, 1, {}, &sent).ok());
   return ef;
 }
 

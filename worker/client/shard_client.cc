@@ -55,9 +55,9 @@ absl::Status Annotate(const absl::Status& s, uint32_t shard,
 absl::StatusOr<std::unique_ptr<ShardClient>> ShardClient::Create(
     const common::ShardMap& shard_map, ShardClientOptions options) {
   if (options.server_addresses.size() != shard_map.num_shards()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        options.server_addresses.size(), " server addresses for ",
-        shard_map.num_shards(), " shards"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.server_addresses.size(), " server addresses for ",
+                     shard_map.num_shards(), " shards"));
   }
   if (options.max_attempts < 1 || options.max_message_mb < 1 ||
       options.max_message_mb > 2047 ||
@@ -72,7 +72,8 @@ absl::StatusOr<std::unique_ptr<ShardClient>> ShardClient::Create(
 
 ShardClient::ShardClient(const common::ShardMap& shard_map,
                          ShardClientOptions options)
-    : shard_map_(shard_map), options_(std::move(options)),
+    : shard_map_(shard_map),
+      options_(std::move(options)),
       shard_steps_(shard_map.num_shards(), 0) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_mb << 20);
@@ -83,9 +84,9 @@ ShardClient::ShardClient(const common::ShardMap& shard_map,
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   for (const auto& address : options_.server_addresses) {
-    stubs_.push_back(cddp::v1::ParameterServer::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                  args)));
+    stubs_.push_back(
+        cddp::v1::ParameterServer::NewStub(grpc::CreateCustomChannel(
+            address, grpc::InsecureChannelCredentials(), args)));
   }
   if (options_.registry != nullptr) {
     metrics_ = std::make_unique<ShardClientMetrics>(
@@ -128,9 +129,9 @@ std::vector<absl::Status> ShardClient::RunWithRetries(
 absl::StatusOr<uint64_t> ShardClient::Join(
     std::span<const uint64_t> tensor_sizes, std::span<float> params) {
   if (params.size() != shard_map_.total_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "params has ", params.size(), " elements, the shard map ",
-        shard_map_.total_size()));
+    return absl::InvalidArgumentError(absl::StrCat("params has ", params.size(),
+                                                   " elements, the shard map ",
+                                                   shard_map_.total_size()));
   }
   const uint32_t num_shards = shard_map_.num_shards();
   std::vector<uint32_t> all(num_shards);
@@ -146,8 +147,8 @@ absl::StatusOr<uint64_t> ShardClient::Join(
   const auto attempt = [&](uint32_t s) -> Waiter {
     calls[s] = std::make_unique<JoinCall>();
     JoinCall* call = calls[s].get();
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() +
-                                                  options_.deadline));
+    call->context.set_deadline(
+        absl::ToChronoTime(absl::Now() + options_.deadline));
     auto& req = call->request;
     req.set_worker_id(options_.worker_id);
     req.set_shard_index(s);
@@ -229,9 +230,8 @@ absl::Status ShardClient::PullShards(const std::vector<uint32_t>& shards,
     const uint32_t s = shards[i];
     absl::Status st = statuses[i];
     if (st.ok() && (!last[s] || next[s] != shard_map_.size(s))) {
-      st = absl::DataLossError(absl::StrCat("incomplete pull: ", next[s],
-                                            " of ", shard_map_.size(s),
-                                            " values"));
+      st = absl::DataLossError(absl::StrCat(
+          "incomplete pull: ", next[s], " of ", shard_map_.size(s), " values"));
     }
     if (!st.ok()) return Annotate(st, s, options_.server_addresses[s]);
     shard_steps_[s] = steps[s];
@@ -246,9 +246,9 @@ absl::Status ShardClient::PullShards(const std::vector<uint32_t>& shards,
 
 absl::StatusOr<uint64_t> ShardClient::Pull(std::span<float> params) {
   if (params.size() != shard_map_.total_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "params has ", params.size(), " elements, the shard map ",
-        shard_map_.total_size()));
+    return absl::InvalidArgumentError(absl::StrCat("params has ", params.size(),
+                                                   " elements, the shard map ",
+                                                   shard_map_.total_size()));
   }
   std::vector<uint32_t> all(shard_map_.num_shards());
   for (uint32_t s = 0; s < all.size(); ++s) all[s] = s;
@@ -275,9 +275,9 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
     std::span<float> params, common::SparseSelection* undelivered) {
   if (undelivered != nullptr) undelivered->clear();
   if (params.size() != shard_map_.total_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "params has ", params.size(), " elements, the shard map ",
-        shard_map_.total_size()));
+    return absl::InvalidArgumentError(absl::StrCat("params has ", params.size(),
+                                                   " elements, the shard map ",
+                                                   shard_map_.total_size()));
   }
   if (selection.indices.size() != selection.values.size() ||
       (!selection.indices.empty() &&
@@ -368,7 +368,8 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   for (uint32_t s = 0; s < num_shards; ++s) {
     absl::Status st = statuses[s];
     const Reply& rep = replies[s];
-    if (st.ok() && (!rep.last || (!rep.sparse && rep.next != shard_map_.size(s)))) {
+    if (st.ok() &&
+        (!rep.last || (!rep.sparse && rep.next != shard_map_.size(s)))) {
       st = absl::DataLossError("incomplete reply");
     }
     result.bytes_received += calls[s]->bytes_received();

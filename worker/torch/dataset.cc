@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "worker/torch/torch_error.h"
 #include "worker/data/cifar_reader.h"
 #include "worker/data/idx_reader.h"
+#include "worker/torch/torch_error.h"
 
 namespace cddp::worker {
 namespace {

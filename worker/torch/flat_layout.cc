@@ -39,8 +39,9 @@ void CopyIn(const float* src, size_t at, size_t n, const at::Tensor& p) {
     // Asynchronous from pinned memory (see ScatterRange); `src` is only read.
     const at::Tensor host = at::from_blob(
         const_cast<float*>(src), {static_cast<int64_t>(n)}, at::kFloat);
-    p.detach().view({-1}).narrow(0, static_cast<int64_t>(at),
-                                 static_cast<int64_t>(n))
+    p.detach()
+        .view({-1})
+        .narrow(0, static_cast<int64_t>(at), static_cast<int64_t>(n))
         .copy_(host, /*non_blocking=*/true);
     return;
   }
@@ -270,10 +271,9 @@ absl::StatusOr<FlatParameters> FlatParameters::Create(
   CDDP_RETURN_IF_ERROR(layout.Matches(parameters));
   for (size_t t = 0; t < parameters.size(); ++t) {
     if (parameters[t].is_cuda() != cuda) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parameter ", layout.name(t), " is on ",
-                       parameters[t].device().str(), ", expected ",
-                       cuda ? "a CUDA device" : "the CPU"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "parameter ", layout.name(t), " is on ", parameters[t].device().str(),
+          ", expected ", cuda ? "a CUDA device" : "the CPU"));
     }
   }
   FlatParameters f(layout, parameters, cuda);
@@ -282,8 +282,9 @@ absl::StatusOr<FlatParameters> FlatParameters::Create(
     f.flat_ = at::empty(
         {n}, at::TensorOptions().dtype(at::kFloat).pinned_memory(cuda));
   } catch (const c10::Error& e) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "flat parameter buffer of ", n, " floats: ", e.what_without_backtrace()));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("flat parameter buffer of ", n,
+                     " floats: ", e.what_without_backtrace()));
   }
   f.values_ = std::span<float>(f.flat_.data_ptr<float>(), layout.total_size());
   CDDP_RETURN_IF_ERROR(layout.GatherParameters(parameters, f.values_));

@@ -9,7 +9,6 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-
 #include "common/compress/float_formats.h"
 #include "common/record_file.h"
 
@@ -39,13 +38,15 @@ TEST(ErrorFeedbackTest, FirstStepSendsTopKAndKeepsTheRest) {
 TEST(ErrorFeedbackTest, CompensateAddsTheResidualToTheNextGradient) {
   ErrorFeedback ef({4});
   SparseSelection out;
-  ASSERT_TRUE(ef.Compress(0, std::vector<float>{0.9f, 2.0f, 0.0f, 0.0f}, 1, {},
-                      &out).ok());
+  ASSERT_TRUE(
+      ef.Compress(0, std::vector<float>{0.9f, 2.0f, 0.0f, 0.0f}, 1, {}, &out)
+          .ok());
   EXPECT_EQ(out.indices, (std::vector<uint32_t>{1}));
   out.clear();
   // 0.9 stayed in the residual; with 0.5 more it beats the new 1.0.
-  ASSERT_TRUE(ef.Compress(0, std::vector<float>{0.5f, 0.0f, 1.0f, 0.0f}, 1, {},
-                      &out).ok());
+  ASSERT_TRUE(
+      ef.Compress(0, std::vector<float>{0.5f, 0.0f, 1.0f, 0.0f}, 1, {}, &out)
+          .ok());
   EXPECT_EQ(out.indices, (std::vector<uint32_t>{0}));
   EXPECT_FLOAT_EQ(out.values[0], 1.4f);
   EXPECT_FLOAT_EQ(ef.residual()[2], 1.0f);  // update stored what was not sent
@@ -141,8 +142,7 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Combine(testing::Values(Selector::kExact, Selector::kFast),
                      testing::Values(ValueType::kFp32, ValueType::kFp16,
                                      ValueType::kBf16),
-                     testing::Values(size_t{1}, size_t{1000},
-                                     size_t{100'000})),
+                     testing::Values(size_t{1}, size_t{1000}, size_t{100'000})),
     [](const auto& info) {
       return absl::StrCat(
           std::get<0>(info.param) == Selector::kExact ? "exact" : "fast", "_",
@@ -216,9 +216,9 @@ TEST(ErrorFeedbackTest, CorruptOrTruncatedCheckpointIsRefused) {
                 .status()
                 .code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ErrorFeedback::Deserialize(MakeRecord("RESD", 2, "")).status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      ErrorFeedback::Deserialize(MakeRecord("RESD", 2, "")).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(ErrorFeedbackTest, FromResidualTakesTheValuesAndStepsOnFromThem) {
@@ -235,8 +235,9 @@ TEST(ErrorFeedbackTest, FromResidualTakesTheValuesAndStepsOnFromThem) {
   // A checkpoint of it reads back the same.
   auto back = ErrorFeedback::Deserialize(ef->Serialize());
   ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(std::vector<float>(back->residual().begin(), back->residual().end()),
-            std::vector<float>(ef->residual().begin(), ef->residual().end()));
+  EXPECT_EQ(
+      std::vector<float>(back->residual().begin(), back->residual().end()),
+      std::vector<float>(ef->residual().begin(), ef->residual().end()));
 }
 
 TEST(ErrorFeedbackTest, FromResidualRefusesMismatchedSizesAndNonFinite) {

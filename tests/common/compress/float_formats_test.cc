@@ -22,11 +22,11 @@ TEST(Fp16Test, EveryHalfRoundTripsExactly) {
 TEST(Fp16Test, RoundsToNearestEven) {
   EXPECT_EQ(Fp16ToFloat(FloatToFp16(1.0f + 1.0f / 2048)), 1.0f);  // tie: even
   EXPECT_EQ(Fp16ToFloat(FloatToFp16(1.0f + 3.0f / 2048)),
-            1.0f + 2.0f / 1024);                                   // tie: up
-  EXPECT_EQ(FloatToFp16(65519.0f), 0x7bffu);                       // max half
-  EXPECT_EQ(FloatToFp16(65520.0f), 0x7c00u);                       // -> inf
-  EXPECT_EQ(FloatToFp16(std::ldexp(1.0f, -25)), 0u);               // tie -> 0
-  EXPECT_EQ(FloatToFp16(std::ldexp(1.5f, -25)), 1u);               // min sub
+            1.0f + 2.0f / 1024);                      // tie: up
+  EXPECT_EQ(FloatToFp16(65519.0f), 0x7bffu);          // max half
+  EXPECT_EQ(FloatToFp16(65520.0f), 0x7c00u);          // -> inf
+  EXPECT_EQ(FloatToFp16(std::ldexp(1.0f, -25)), 0u);  // tie -> 0
+  EXPECT_EQ(FloatToFp16(std::ldexp(1.5f, -25)), 1u);  // min sub
 }
 
 TEST(Bf16Test, RoundsToNearestEvenAndKeepsNan) {

@@ -41,10 +41,10 @@ std::vector<uint32_t> Fast(const std::vector<float>& x, size_t k) {
 TEST(TopKCountTest, CeilClampedToOneAndN) {
   EXPECT_EQ(TopKCount(0, 0.5), 0u);
   EXPECT_EQ(TopKCount(1000, 0.01), 10u);
-  EXPECT_EQ(TopKCount(1001, 0.01), 11u);   // ceil(10.01)
-  EXPECT_EQ(TopKCount(10, 0.0001), 1u);    // at least 1
+  EXPECT_EQ(TopKCount(1001, 0.01), 11u);  // ceil(10.01)
+  EXPECT_EQ(TopKCount(10, 0.0001), 1u);   // at least 1
   EXPECT_EQ(TopKCount(10, 1.0), 10u);
-  EXPECT_EQ(TopKCount(10, 5.0), 10u);      // at most n
+  EXPECT_EQ(TopKCount(10, 5.0), 10u);  // at most n
   EXPECT_EQ(TopKCount(25'600'000, 0.001), 25'600u);
 }
 
@@ -135,8 +135,8 @@ TEST(TopKTest, RandomSizesAndRatiosAgreeWithReference) {
         for (auto& v : x) v = spike(rng) ? d(rng) : 0.0f;
       }
     }
-    SCOPED_TRACE(testing::Message() << "n=" << n << " k=" << k
-                                    << " dist=" << trial % 4);
+    SCOPED_TRACE(testing::Message()
+                 << "n=" << n << " k=" << k << " dist=" << trial % 4);
     const auto exact = Exact(x, k);
     ASSERT_EQ(exact.size(), k);
     ASSERT_TRUE(std::is_sorted(exact.begin(), exact.end()));
@@ -161,8 +161,7 @@ TEST(TopKTest, CollectCandidatesFindsEveryKeyAtOrAboveThreshold) {
       if (MagnitudeKey(x[i]) >= t) want.push_back(static_cast<uint32_t>(i));
     }
     EXPECT_EQ(c.index, want) << "n=" << n;
-    for (size_t j = 0; j < c.size(); ++j)
-      EXPECT_EQ(c.value[j], x[c.index[j]]);
+    for (size_t j = 0; j < c.size(); ++j) EXPECT_EQ(c.value[j], x[c.index[j]]);
   }
 }
 

@@ -9,7 +9,6 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-
 #include "common/compress/float_formats.h"
 
 namespace cddp::common {
@@ -32,8 +31,7 @@ SparseSelection Sample(size_t n, uint32_t range, uint64_t seed) {
 struct Encoded {
   std::string indices, values;
   EncodedChunkView View(uint32_t count, ValueType vt, IndexEncoding ie) const {
-    return {count, static_cast<int>(vt), static_cast<int>(ie), indices,
-            values};
+    return {count, static_cast<int>(vt), static_cast<int>(ie), indices, values};
   }
 };
 
@@ -68,9 +66,9 @@ INSTANTIATE_TEST_SUITE_P(
                      testing::Values(IndexEncoding::kAbsoluteU32,
                                      IndexEncoding::kDeltaVarint)),
     [](const auto& info) {
-      std::string name = absl::StrCat(
-          std::string(ValueTypeName(std::get<0>(info.param))), "_",
-          std::string(IndexEncodingName(std::get<1>(info.param))));
+      std::string name =
+          absl::StrCat(std::string(ValueTypeName(std::get<0>(info.param))), "_",
+                       std::string(IndexEncodingName(std::get<1>(info.param))));
       std::replace(name.begin(), name.end(), '-', '_');
       return name;
     });
@@ -124,10 +122,10 @@ TEST(WireCodecTest, DeltaVarintBytesAtEveryLengthBoundary) {
   EXPECT_EQ(e.indices, expected);
   SparseSelection back;
   const uint32_t n = static_cast<uint32_t>(s.size());
-  ASSERT_TRUE(DecodeChunk(e.View(n, ValueType::kFp32,
-                                 IndexEncoding::kDeltaVarint),
-                          0xffffffffu, &back)
-                  .ok());
+  ASSERT_TRUE(
+      DecodeChunk(e.View(n, ValueType::kFp32, IndexEncoding::kDeltaVarint),
+                  0xffffffffu, &back)
+          .ok());
   EXPECT_EQ(back.indices, s.indices);
 }
 
@@ -143,11 +141,11 @@ TEST(WireCodecTest, RandomGapsRoundTripThroughTheFastPaths) {
     }
     const Encoded e = Encode(s, ValueType::kFp32, IndexEncoding::kDeltaVarint);
     SparseSelection back;
-    ASSERT_TRUE(DecodeChunk(e.View(static_cast<uint32_t>(s.size()),
-                                   ValueType::kFp32,
-                                   IndexEncoding::kDeltaVarint),
-                            1u << 30, &back)
-                    .ok())
+    ASSERT_TRUE(
+        DecodeChunk(e.View(static_cast<uint32_t>(s.size()), ValueType::kFp32,
+                           IndexEncoding::kDeltaVarint),
+                    1u << 30, &back)
+            .ok())
         << "mean gap " << mean_gap;
     EXPECT_EQ(back.indices, s.indices) << "mean gap " << mean_gap;
     EXPECT_EQ(back.values, s.values) << "mean gap " << mean_gap;
@@ -159,13 +157,15 @@ TEST(WireCodecTest, EncodeRefusesUnsortedOrMismatchedInput) {
   SparseSelection s;
   s.indices = {3, 2};
   s.values = {1, 1};
-  EXPECT_EQ(EncodeChunk(s, ValueType::kFp32, IndexEncoding::kDeltaVarint, &i,
-                        &v).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      EncodeChunk(s, ValueType::kFp32, IndexEncoding::kDeltaVarint, &i, &v)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
   s.indices = {1};
-  EXPECT_EQ(EncodeChunk(s, ValueType::kFp32, IndexEncoding::kDeltaVarint, &i,
-                        &v).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      EncodeChunk(s, ValueType::kFp32, IndexEncoding::kDeltaVarint, &i, &v)
+          .code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 // Each malformed chunk: INVALID_ARGUMENT, a message naming the rule, and the
@@ -206,8 +206,8 @@ TEST(WireCodecTest, RejectsUnsortedAndDuplicateIndices) {
     dup.indices.append(reinterpret_cast<const char*>(&v), 4);
   }
   dup.values.assign(8, '\0');
-  ExpectRejected(dup.View(2, ValueType::kFp32, IndexEncoding::kAbsoluteU32),
-                 10, "not strictly increasing");
+  ExpectRejected(dup.View(2, ValueType::kFp32, IndexEncoding::kAbsoluteU32), 10,
+                 "not strictly increasing");
   Encoded zero_gap;
   zero_gap.indices = std::string("\x05\x00", 2);  // 5, then gap 0
   zero_gap.values.assign(8, '\0');
@@ -258,17 +258,17 @@ TEST(WireCodecTest, DenseChunksCarryNoIndices) {
   // The encoder refuses a selection that is not 0..n-1.
   s.indices = {0, 1, 3};
   std::string i, v;
-  EXPECT_EQ(EncodeChunk(s, ValueType::kFp32, IndexEncoding::kDense, &i, &v)
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      EncodeChunk(s, ValueType::kFp32, IndexEncoding::kDense, &i, &v).code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(WireCodecTest, RejectsOverlongVarint) {
   Encoded e;
   e.indices = std::string("\x80\x80\x80\x80\x80\x01", 6);
   e.values.assign(4, '\0');
-  ExpectRejected(e.View(1, ValueType::kFp32, IndexEncoding::kDeltaVarint),
-                 100, "longer than 5 bytes");
+  ExpectRejected(e.View(1, ValueType::kFp32, IndexEncoding::kDeltaVarint), 100,
+                 "longer than 5 bytes");
   Encoded big;
   big.indices = std::string("\xff\xff\xff\xff\x7f", 5);  // 2^35 - 1
   big.values.assign(4, '\0');
@@ -337,11 +337,10 @@ TEST(WireCodecTest, OneVarintWalkNamesEachRule) {
        "index 3)"},
       {std::string("\x03\x62", 2), 2, 100, DeltaVarintFault::kOutOfRange, 1,
        "index 101 at position 1 is out of range (range size 100)"},
-      {std::string("\x03\x02\x01", 3), 2, 100,
-       DeltaVarintFault::kTrailingBytes, 2,
-       "length mismatch: 1 bytes left after 2 varint indices"},
-      {std::string("\x03\x80\x80", 3), 2, 100, DeltaVarintFault::kTruncated,
-       1, "length mismatch: indices end inside varint 1 of 2"},
+      {std::string("\x03\x02\x01", 3), 2, 100, DeltaVarintFault::kTrailingBytes,
+       2, "length mismatch: 1 bytes left after 2 varint indices"},
+      {std::string("\x03\x80\x80", 3), 2, 100, DeltaVarintFault::kTruncated, 1,
+       "length mismatch: indices end inside varint 1 of 2"},
       {std::string("\x80\x80\x80\x80\x80\x01", 6), 1, 100,
        DeltaVarintFault::kTooLong, 0, "varint 0 is longer than 5 bytes"},
       {std::string("\xff\xff\xff\xff\x7f", 5), 1, 100,
@@ -360,8 +359,8 @@ TEST(WireCodecTest, OneVarintWalkNamesEachRule) {
     e.values.assign(4 * size_t{c.count}, '\0');
     SparseSelection out;
     const absl::Status s = DecodeChunk(
-        e.View(c.count, ValueType::kFp32, IndexEncoding::kDeltaVarint),
-        c.range, &out);
+        e.View(c.count, ValueType::kFp32, IndexEncoding::kDeltaVarint), c.range,
+        &out);
     if (c.fault == DeltaVarintFault::kNone) {
       EXPECT_TRUE(s.ok()) << s;
       EXPECT_EQ(seen, c.count);

@@ -138,7 +138,8 @@ TEST_F(ShardStateTest, ShuffledArrivalIsBitIdenticalToReference) {
       std::vector<std::unique_ptr<FakeWaiter>> waiters;
       for (uint32_t w : order) {
         waiters.push_back(std::make_unique<FakeWaiter>(state_.get()));
-        ASSERT_TRUE(Push(w, step, Encode(pushes[w]), waiters.back().get()).ok());
+        ASSERT_TRUE(
+            Push(w, step, Encode(pushes[w]), waiters.back().get()).ok());
       }
       for (auto& w : waiters) {
         ASSERT_EQ(w->calls, 1);
@@ -147,9 +148,9 @@ TEST_F(ShardStateTest, ShuffledArrivalIsBitIdenticalToReference) {
       }
       ref.Round(pushes, std::vector<bool>(kW, true));
     }
-    ASSERT_EQ(std::memcmp(Values().data(), ref.params().data(),
-                          kN * sizeof(float)),
-              0);
+    ASSERT_EQ(
+        std::memcmp(Values().data(), ref.params().data(), kN * sizeof(float)),
+        0);
   }
 }
 
@@ -252,7 +253,8 @@ TEST_F(ShardStateTest, ReadLeaseDefersTheClose) {
   Make(opt, 1);
   ASSERT_TRUE(state_->BeginRead().ok());
   FakeWaiter w(state_.get());
-  ASSERT_TRUE(Push(0, 0, Encode(testing::RandomSelection(3, kN, 0.5)), &w).ok());
+  ASSERT_TRUE(
+      Push(0, 0, Encode(testing::RandomSelection(3, kN, 0.5)), &w).ok());
   EXPECT_EQ(w.calls, 0);
   EXPECT_EQ(Values(), init_);
   state_->EndRead();
@@ -280,10 +282,10 @@ TEST_F(ShardStateTest, SparseDownlinkCarriesExactlyTheChangedEntries) {
     for (const SparsePiece& piece : pieces) {
       EXPECT_LE(piece.count, piece_pairs);
       common::SparseSelection update;
-      ASSERT_TRUE(common::DecodeChunk({piece.count, 1, 2, piece.indices,
-                                       piece.values},
-                                      kN, &update)
-                      .ok());
+      ASSERT_TRUE(
+          common::DecodeChunk({piece.count, 1, 2, piece.indices, piece.values},
+                              kN, &update)
+              .ok());
       for (size_t k = 0; k < update.size(); ++k) {
         EXPECT_GT(int64_t{update.indices[k]}, last_index);  // ascending
         last_index = update.indices[k];

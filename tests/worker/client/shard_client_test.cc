@@ -198,8 +198,8 @@ void RoundAtOwnSteps(std::vector<std::unique_ptr<ShardClient>>& clients,
 }
 
 TEST(ShardClientTest, ShardRestartedFromAnOlderCheckpointIsPushedAtItsStep) {
-  const std::string dir = absl::StrCat(::testing::TempDir(),
-                                       "/cddp_client_restart_", getpid());
+  const std::string dir =
+      absl::StrCat(::testing::TempDir(), "/cddp_client_restart_", getpid());
   std::filesystem::remove_all(dir);
   auto map = common::ShardMap::Create(kN, 2);
   ASSERT_TRUE(map.ok());

@@ -12,7 +12,7 @@ namespace cddp::worker {
 namespace {
 
 WorkerSampler Make(int64_t n, uint32_t worker, uint32_t workers, int64_t batch,
-                  uint64_t seed, bool drop_last = false) {
+                   uint64_t seed, bool drop_last = false) {
   WorkerSamplerOptions o;
   o.dataset_size = n;
   o.worker_id = worker;

@@ -153,7 +153,8 @@ TEST(FlatParametersTest, OnTheCpuTheFlatVectorIsTheParameters) {
   const at::TensorImpl* identity = p[1].unsafeGetTensorImpl();
   absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
   ASSERT_TRUE(layout.ok());
-  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, false);
+  absl::StatusOr<FlatParameters> flat =
+      FlatParameters::Create(*layout, p, false);
   ASSERT_TRUE(flat.ok()) << flat.status();
   ASSERT_EQ(flat->values().size(), 15u);
   // The values were kept, and the parameters are views of the flat vector.
@@ -174,7 +175,8 @@ TEST(FlatParametersTest, CpuGradientsAreHandedOverWhereBackwardLeftThem) {
   std::vector<at::Tensor> p = Params();
   absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
   ASSERT_TRUE(layout.ok());
-  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, false);
+  absl::StatusOr<FlatParameters> flat =
+      FlatParameters::Create(*layout, p, false);
   ASSERT_TRUE(flat.ok()) << flat.status();
   (p[1] * 3).sum().backward();
   p[2].mutable_grad() = at::full({10}, 2.0f).as_strided({1, 1, 5}, {10, 10, 2});
@@ -200,7 +202,8 @@ TEST(FlatParametersTest, RefusesMismatchedGradientsAndParameters) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(FlatParameters::Create(*layout, p, true).status().code(),
             absl::StatusCode::kInvalidArgument);  // not on a CUDA device
-  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, false);
+  absl::StatusOr<FlatParameters> flat =
+      FlatParameters::Create(*layout, p, false);
   ASSERT_TRUE(flat.ok()) << flat.status();
   p[0].mutable_grad() = at::zeros({7});
   const auto grads = flat->Gradients();
@@ -218,7 +221,8 @@ TEST(FlatLayoutTest, CudaParametersTakePinnedValuesAndGiveDevicePointers) {
   }
   absl::StatusOr<FlatLayout> layout = FlatLayout::Create(p);
   ASSERT_TRUE(layout.ok());
-  absl::StatusOr<FlatParameters> flat = FlatParameters::Create(*layout, p, true);
+  absl::StatusOr<FlatParameters> flat =
+      FlatParameters::Create(*layout, p, true);
   ASSERT_TRUE(flat.ok()) << flat.status();
   const std::vector<float> values = Iota(15, 1);
   std::copy(values.begin(), values.end(), flat->values().begin());

@@ -1,6 +1,6 @@
 // DeviceErrorFeedback against common::ErrorFeedback: multi-tensor steps,
-// the non-finite error and its message, ReturnUnsent, checkpoints through the CPU
-// class. The first tests run anywhere: the kernel tests' CPU oracle against
+// the non-finite error and its message, ReturnUnsent, checkpoints through the
+// CPU class. The first tests run anywhere: the kernel tests' CPU oracle against
 // ErrorFeedback itself, and Create without a device.
 #include "common/compress/cuda/device_error_feedback.h"
 
@@ -20,10 +20,10 @@
 namespace cddp::cuda::testing {
 namespace {
 
+using common::CompressOptions;
 using common::ErrorFeedback;
 using common::Selector;
 using common::SparseSelection;
-using common::CompressOptions;
 using common::ValueType;
 
 // --- Host only -------------------------------------------------------------
@@ -40,7 +40,8 @@ TEST(ReferenceStepTest, IsTheCpuErrorFeedbackStep) {
         if (step == 2) g[123] = std::numeric_limits<float>::infinity();
         const size_t k = common::TopKCount(n, 0.01);
         SparseSelection cpu;
-        const absl::Status status = ef.Compress(0, g, k, {selector, type}, &cpu);
+        const absl::Status status =
+            ef.Compress(0, g, k, {selector, type}, &cpu);
         const ReferenceResult ref = ReferenceStep(r, g, k, type, 0);
         EXPECT_EQ(status.ok(), ref.first_bad == kNoBadElement);
         EXPECT_EQ(cpu.indices, ref.indices);

@@ -1,6 +1,6 @@
 // The error-feedback step kernels against the CPU contract (reference_step.h
-// mirrors common::ErrorFeedback::Compress): pairs, report and residual equal bit
-// for bit, for both selectors and every wire value type, on sizes that are
+// mirrors common::ErrorFeedback::Compress): pairs, report and residual equal
+// bit for bit, for both selectors and every wire value type, on sizes that are
 // not multiples of the 4096-element tile, k = 0, 1, n, ties, zeros, NaN/inf,
 // and the fast selector's two fallbacks. Every test skips without a device.
 #include <gtest/gtest.h>

@@ -4,7 +4,8 @@
 // elements passes ~50 barriers, each a switch per thread), so on x86-64 it
 // is a few instructions of our own; ucontext's swapcontext, the portable
 // fallback, makes two system calls per switch (the signal mask) and runs
-// the tests several times slower. Under AddressSanitizer every switch is announced
+// the tests several times slower. Under AddressSanitizer every switch is
+// announced
 // (__sanitizer_start/finish_switch_fiber) so that it knows which stack is
 // live.
 #include "tests/common/compress/cuda_emulation/emu.h"
