@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  options.on_checkpoint_failure = [](uint64_t step, const absl::Status& s) {
+    std::fprintf(stderr, "cddp-server: checkpoint at step %llu failed: %s\n",
+                 static_cast<unsigned long long>(step), s.ToString().c_str());
+  };
   options.checkpoint_every =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_checkpoint_every));
   options.registry = std::make_shared<prometheus::Registry>();

@@ -55,7 +55,8 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
       std::make_unique<ServerMetrics>(*registry_, options_.shard.shard_index);
   if (!options_.checkpoint_dir.empty()) {
     checkpoint_writer_ = std::make_unique<CheckpointWriter>(
-        options_.checkpoint_dir, metrics_.get());
+        options_.checkpoint_dir, metrics_.get(),
+        options_.on_checkpoint_failure);
   }
   // The shard is handed its update rule, built from the options here.
   state_ = std::make_unique<ShardState>(

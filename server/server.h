@@ -48,6 +48,9 @@ struct ServerOptions {
   // rounds (at steps that are multiples of it) and at Shutdown.
   std::string checkpoint_dir;
   uint64_t checkpoint_every = 100;
+  // Told of a checkpoint write that failed (the writer's thread); may be
+  // empty. The server itself prints nothing.
+  CheckpointWriter::FailureHandler on_checkpoint_failure;
 };
 
 // What a server resumed from (Server::resumed()).

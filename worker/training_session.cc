@@ -4,7 +4,6 @@
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstring>
@@ -13,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/compress/topk.h"
+#include "common/crc32.h"
 #include "common/status_macros.h"
 #include "worker/client/shard_client.h"
 #include "worker/gradient_compressor.h"
@@ -33,19 +33,6 @@ constexpr int64_t kEvalBatch = 64;
 
 double Seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
-}
-
-uint32_t Crc32(std::span<const float> v) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  const auto* p = reinterpret_cast<const Bytef*>(v.data());
-  size_t left = v.size_bytes();
-  while (left > 0) {
-    const size_t len = std::min<size_t>(left, 1u << 30);
-    crc = crc32(crc, p, static_cast<uInt>(len));
-    p += len;
-    left -= len;
-  }
-  return static_cast<uint32_t>(crc);
 }
 
 // What LibTorch and the kernels offer for CUDA (probed only when wanted:
@@ -432,7 +419,8 @@ absl::StatusOr<ServerCheck> TrainingSession::CheckAgainstServers() {
   ServerCheck check;
   check.params_match_servers = std::memcmp(servers.data(), ours.data(),
                                            ours.size() * sizeof(float)) == 0;
-  check.params_crc32 = Crc32(ours);
+  check.params_crc32 =
+      common::Crc32(std::as_bytes(std::span<const float>(ours)));
   if (s.metrics) {
     CDDP_ASSIGN_OR_RETURN(const double norm, s.compressor->ResidualNorm());
     s.metrics->residual_norm->Set(norm);

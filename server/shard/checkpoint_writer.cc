@@ -1,14 +1,16 @@
 #include "server/shard/checkpoint_writer.h"
 
-#include <cstdio>
 #include <utility>
 
 #include "absl/time/clock.h"
 
 namespace cddp::server {
 
-CheckpointWriter::CheckpointWriter(std::string dir, ServerMetrics* metrics)
-    : dir_(std::move(dir)), metrics_(metrics) {}
+CheckpointWriter::CheckpointWriter(std::string dir, ServerMetrics* metrics,
+                                   FailureHandler on_failure)
+    : dir_(std::move(dir)),
+      metrics_(metrics),
+      on_failure_(std::move(on_failure)) {}
 
 CheckpointWriter::~CheckpointWriter() { Shutdown(); }
 
@@ -67,9 +69,7 @@ void CheckpointWriter::Loop() {
       metrics_->checkpoint_step.Set(static_cast<double>(snapshot->step));
     } else {
       metrics_->checkpoint_failures.Increment();
-      std::fprintf(stderr, "cddp-server: checkpoint at step %llu failed: %s\n",
-                   static_cast<unsigned long long>(snapshot->step),
-                   s.ToString().c_str());
+      if (on_failure_) on_failure_(snapshot->step, s);
     }
     absl::MutexLock lock(&mu_);
     last_status_ = s;

@@ -10,6 +10,7 @@
 #define CDDP_SERVER_SHARD_CHECKPOINT_WRITER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -25,8 +26,15 @@ namespace cddp::server {
 
 class CheckpointWriter : public CheckpointSink {
  public:
+  // Told of a write that failed (on the writer's thread), e.g. to log it;
+  // the failure is also counted in the metrics and kept in last_status().
+  using FailureHandler =
+      std::function<void(uint64_t step, const absl::Status& error)>;
+
   // Writes to ShardCheckpointPath(dir, shard). `metrics` outlives this.
-  CheckpointWriter(std::string dir, ServerMetrics* metrics);
+  // `on_failure` may be empty.
+  CheckpointWriter(std::string dir, ServerMetrics* metrics,
+                   FailureHandler on_failure = nullptr);
   ~CheckpointWriter() override;  // Shutdown()
 
   void Start();
@@ -46,6 +54,7 @@ class CheckpointWriter : public CheckpointSink {
 
   const std::string dir_;
   ServerMetrics* const metrics_;
+  const FailureHandler on_failure_;
   std::thread thread_;
 
   mutable absl::Mutex mu_;
