@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of issue 6, as one self-contained script for a machine with
+# The GPU check, as one self-contained script for a machine with
 # an NVIDIA GPU, nvcc, CMake and python3 (with a CUDA PyTorch for the
 # torch.topk baseline) but none of our Debian packages and no internet.
 #

@@ -13,11 +13,11 @@
 #                                 also build the server container image and
 #                                 smoke-test it (=WORKER: the worker image
 #                                 too); what CI runs
-# The default preset builds the CUDA kernels (common/cuda, issue 6) whenever
+# The default preset builds the CUDA kernels (common/compress/cuda) whenever
 # nvcc is found (on PATH or in /usr/local/cuda/bin); their tests skip without
 # a GPU. CDDP_REQUIRE_CUDA=1 (CI) makes a missing nvcc an error. The asan
 # and tsan presets never build CUDA. Every preset runs the kernel tests on a
-# CPU emulator (cddp_cuda_emulated_test, tests/cuda_emulation/), GPU or not.
+# CPU emulator (cddp_cuda_emulated_test, tests/common/compress/cuda_emulation/), GPU or not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

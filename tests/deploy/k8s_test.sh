@@ -3,7 +3,7 @@
 #  - `kubectl kustomize` renders the base and every overlay;
 #  - each rendering passes k8s-schema/check.mjs: the Kubernetes API schemas
 #    (npm kubernetes-models, installed from the committed lock file into
-#    NODE_CACHE) plus the promises of issue 5 (non-root, read-only root,
+#    NODE_CACHE) plus the deployment promises (non-root, read-only root,
 #    gRPC probes, Indexed Job, counts matching cddp-config, GPUs only in
 #    the gpu overlay);
 #  - a rendering with a wrong field type (replicas: "two") and one with a
