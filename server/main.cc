@@ -50,11 +50,12 @@ int main(int argc, char** argv) {
   shard.num_shards = absl::GetFlag(FLAGS_num_shards);
   shard.num_workers = absl::GetFlag(FLAGS_num_workers);
   shard.round_timeout = absl::GetFlag(FLAGS_round_timeout);
-  if (auto s = cddp::server::ParseOptimizerKind(absl::GetFlag(FLAGS_optimizer),
-                                                &shard.optimizer.kind);
-      !s.ok()) {
-    return Fail(absl::StrCat("--optimizer: ", s.message()));
+  const auto kind =
+      cddp::server::ParseOptimizerKind(absl::GetFlag(FLAGS_optimizer));
+  if (!kind.ok()) {
+    return Fail(absl::StrCat("--optimizer: ", kind.status().message()));
   }
+  shard.optimizer.kind = *kind;
   shard.optimizer.lr = static_cast<float>(absl::GetFlag(FLAGS_lr));
   shard.optimizer.momentum = static_cast<float>(absl::GetFlag(FLAGS_momentum));
   shard.optimizer.nesterov = absl::GetFlag(FLAGS_nesterov);
@@ -65,13 +66,11 @@ int main(int argc, char** argv) {
   shard.optimizer.epsilon =
       static_cast<float>(absl::GetFlag(FLAGS_adam_epsilon));
   const std::string downlink = absl::GetFlag(FLAGS_downlink);
-  if (downlink == "dense") {
-    shard.downlink = cddp::server::DownlinkMode::kDense;
-  } else if (downlink == "sparse") {
-    shard.downlink = cddp::server::DownlinkMode::kSparse;
-  } else {
-    return Fail("--downlink must be dense or sparse, got '" + downlink + "'");
+  const auto mode = cddp::server::ParseDownlinkMode(downlink);
+  if (!mode.ok()) {
+    return Fail(absl::StrCat("--downlink ", mode.status().message()));
   }
+  shard.downlink = *mode;
 
   // Block the stop signals before any thread starts, so only sigwait sees
   // them.

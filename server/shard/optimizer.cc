@@ -46,16 +46,11 @@ std::string OptimizerOptions::DebugString() const {
                       ", weight_decay=", weight_decay, ")");
 }
 
-absl::Status ParseOptimizerKind(const std::string& name, OptimizerKind* kind) {
-  if (name == "sgd") {
-    *kind = OptimizerKind::kSgd;
-  } else if (name == "adam") {
-    *kind = OptimizerKind::kAdam;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown optimizer '", name, "' (want sgd or adam)"));
-  }
-  return absl::OkStatus();
+absl::StatusOr<OptimizerKind> ParseOptimizerKind(absl::string_view name) {
+  if (name == "sgd") return OptimizerKind::kSgd;
+  if (name == "adam") return OptimizerKind::kAdam;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown optimizer '", name, "' (want sgd or adam)"));
 }
 
 }  // namespace cddp::server

@@ -9,6 +9,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace cddp::server {
 
@@ -37,7 +39,7 @@ struct OptimizerOptions {
 };
 
 // Parses "sgd" or "adam"; INVALID_ARGUMENT otherwise.
-absl::Status ParseOptimizerKind(const std::string& name, OptimizerKind* kind);
+absl::StatusOr<OptimizerKind> ParseOptimizerKind(absl::string_view name);
 
 }  // namespace cddp::server
 

@@ -8,6 +8,13 @@
 
 namespace cddp::server {
 
+absl::StatusOr<DownlinkMode> ParseDownlinkMode(absl::string_view name) {
+  if (name == "dense") return DownlinkMode::kDense;
+  if (name == "sparse") return DownlinkMode::kSparse;
+  return absl::InvalidArgumentError(
+      absl::StrCat("must be dense or sparse, got '", name, "'"));
+}
+
 absl::Status ShardOptions::Validate() const {
   if (num_shards == 0 || shard_index >= num_shards) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/wire/layout.h"
 #include "server/shard/optimizer.h"
@@ -14,6 +16,9 @@
 namespace cddp::server {
 
 enum class DownlinkMode { kDense, kSparse };
+
+// "dense" | "sparse"; INVALID_ARGUMENT naming the choices otherwise.
+absl::StatusOr<DownlinkMode> ParseDownlinkMode(absl::string_view name);
 
 struct ShardOptions {
   uint32_t shard_index = 0;

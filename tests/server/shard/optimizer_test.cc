@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/shard/shard_options.h"
 #include "server/shard/update_rule.h"
 #include "server/shard/update_rules.h"
 
@@ -95,10 +96,14 @@ TEST(OptimizerTest, ValidateNamesTheBadField) {
   o.nesterov = false;
   o.momentum = 1.5f;
   EXPECT_NE(o.Validate().message().find("momentum"), std::string::npos);
-  OptimizerKind k;
-  EXPECT_FALSE(ParseOptimizerKind("rmsprop", &k).ok());
-  EXPECT_TRUE(ParseOptimizerKind("adam", &k).ok());
-  EXPECT_EQ(k, OptimizerKind::kAdam);
+  EXPECT_EQ(ParseOptimizerKind("rmsprop").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  const absl::StatusOr<OptimizerKind> adam = ParseOptimizerKind("adam");
+  ASSERT_TRUE(adam.ok());
+  EXPECT_EQ(*adam, OptimizerKind::kAdam);
+  EXPECT_EQ(*ParseDownlinkMode("sparse"), DownlinkMode::kSparse);
+  EXPECT_EQ(ParseDownlinkMode("compressed").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(UpdateRuleTest, FactoryPicksTheRuleAndOnlyPlainSgdTouchesOnlyPushed) {
