@@ -6,6 +6,7 @@
 #include "absl/flags/internal/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/job_flags.h"
+#include "common/status_macros.h"
 #include "server/server_flags.h"
 #include "worker/worker_flags.h"
 
@@ -53,14 +54,11 @@ absl::StatusOr<ForwardedFlags> FlagsForProcesses() {
   server.insert(server.end(), job.begin(), job.end());
   worker.insert(worker.end(), job.begin(), job.end());
   ForwardedFlags out;
-  absl::StatusOr<std::vector<std::string>> s =
-      FlagsToForward(server, kServerManagedFlags);
-  if (!s.ok()) return s.status();
-  out.server = std::move(*s);
-  absl::StatusOr<std::vector<std::string>> w =
-      FlagsToForward(worker, kWorkerManagedFlags);
-  if (!w.ok()) return w.status();
-  out.worker = std::move(*w);
+  CDDP_ASSIGN_OR_RETURN(out.server,
+                        FlagsToForward(server, kServerManagedFlags));
+  CDDP_ASSIGN_OR_RETURN(std::vector<std::string> w,
+                        FlagsToForward(worker, kWorkerManagedFlags));
+  out.worker = std::move(w);
   return out;
 }
 
