@@ -191,38 +191,21 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
     absl::Status s =
         Admit(worker_id, shard_index, step, &admission, current_step);
     if (!s.ok()) return s;
-    const uint64_t n = values_.size();
-    if (admission == Admission::kNew) {
-      // The shard got its values while this push decoded (it raced its own
-      // worker's join): decode again against the real size.
-      if (n != decoded_size) {
-        decoded_status =
-            common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
-      }
-      if (!decoded_status.ok()) {
-        metrics_->Reject(RejectReason::kInvalidChunk);
-        metrics_->pushes_rejected.Increment();
-        return decoded_status;
-      }
-    }
     switch (admission) {
       case Admission::kNew: {
-        if (pushed_count_ == 0) first_push_ = clock_->Now();
-        last_push_ = clock_->Now();
-        pending_[worker_id] = std::move(decoded);
-        pushed_[worker_id] = true;
-        ++pushed_count_;
-        waiters_.push_back(waiter);
-        metrics_->pushes_accepted.Increment();
-        metrics_->received_wire_bytes.Increment(
-            static_cast<double>(wire_bytes));
-        metrics_->received_dense_equivalent_bytes.Increment(
-            static_cast<double>(n * sizeof(float)));
-        if (pushed_count_ == options_.num_workers && !ready_) {
-          ready_ = true;
-          ready_cause_ = CloseCause::kAllPushed;
+        // The shard got its values while this push decoded (it raced its
+        // own worker's join): decode again against the real size.
+        const uint64_t n = values_.size();
+        if (n != decoded_size) {
+          decoded_status =
+              common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
         }
-        MaybeClose(&delivery);
+        if (!decoded_status.ok()) {
+          metrics_->Reject(RejectReason::kInvalidChunk);
+          metrics_->pushes_rejected.Increment();
+          return decoded_status;
+        }
+        AcceptNew(worker_id, std::move(decoded), wire_bytes, waiter, &delivery);
         break;
       }
       case Admission::kDuplicateOpen:
@@ -240,6 +223,26 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
   }
   Deliver(std::move(delivery));
   return absl::OkStatus();
+}
+
+void ShardState::AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
+                           size_t wire_bytes, PushWaiter* waiter,
+                           Delivery* delivery) {
+  if (pushed_count_ == 0) first_push_ = clock_->Now();
+  last_push_ = clock_->Now();
+  pending_[worker_id] = std::move(decoded);
+  pushed_[worker_id] = true;
+  ++pushed_count_;
+  waiters_.push_back(waiter);
+  metrics_->pushes_accepted.Increment();
+  metrics_->received_wire_bytes.Increment(static_cast<double>(wire_bytes));
+  metrics_->received_dense_equivalent_bytes.Increment(
+      static_cast<double>(values_.size() * sizeof(float)));
+  if (pushed_count_ == options_.num_workers && !ready_) {
+    ready_ = true;
+    ready_cause_ = CloseCause::kAllPushed;
+  }
+  MaybeClose(delivery);
 }
 
 bool ShardState::CancelWaiter(PushWaiter* waiter) {
