@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <bit>
-#include <cmath>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/check.h"
-#include "common/huge_pages.h"
 #include "common/wire/shard_map.h"
 #include "server/shard/aggregate.h"
 
@@ -45,71 +42,6 @@ ShardState::ShardState(const ShardOptions& options,
   pending_.resize(options_.num_workers);
   pushed_.assign(options_.num_workers, false);
   last_contributed_.assign(options_.num_workers, false);
-}
-
-absl::StatusOr<ShardState::JoinResult> ShardState::Join(
-    uint32_t worker_id, uint32_t shard_index, const Layout& layout,
-    std::optional<std::string_view> initial_values) {
-  absl::MutexLock lock(&mu_);
-  const auto reject = [&](RejectReason r, absl::Status s) {
-    metrics_->Reject(r);
-    return s;
-  };
-  if (draining_) {
-    return reject(RejectReason::kShuttingDown,
-                  absl::UnavailableError("server is shutting down"));
-  }
-  if (shard_index != options_.shard_index) {
-    return reject(RejectReason::kWrongShard,
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "wrong shard: request for shard ", shard_index,
-                      ", this server holds shard ", options_.shard_index)));
-  }
-  if (worker_id >= options_.num_workers) {
-    return reject(RejectReason::kUnknownWorker,
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "unknown worker ", worker_id, ": the job has ",
-                      options_.num_workers, " workers")));
-  }
-  if (auto s = CheckLayout(layout, options_.num_shards,
-                           initialized_ ? &layout_ : nullptr);
-      !s.ok()) {
-    return reject(RejectReason::kFingerprintMismatch, s);
-  }
-  JoinResult result;
-  if (!initialized_ && !initial_values.has_value()) {
-    result.needs_initial_values = true;
-    result.open_round = open_round_;
-    return result;
-  }
-  if (!initialized_) {
-    const uint64_t n =
-        layout.shard_bounds[shard_index + 1] - layout.shard_bounds[shard_index];
-    if (initial_values->size() != n * sizeof(float)) {
-      return reject(RejectReason::kBadInitialValues,
-                    absl::InvalidArgumentError(absl::StrCat(
-                        "initial values have ", initial_values->size(),
-                        " bytes; shard ", shard_index, " needs ", n, " fp32 (",
-                        n * sizeof(float), " bytes)")));
-    }
-    common::HugePageFloats values(n);
-    std::memcpy(values.data(), initial_values->data(), initial_values->size());
-    for (size_t i = 0; i < n; ++i) {
-      if (!std::isfinite(values.data()[i])) {
-        return reject(RejectReason::kBadInitialValues,
-                      absl::InvalidArgumentError(
-                          absl::StrCat("initial value ", i, " is not finite")));
-      }
-    }
-    values_ = std::move(values);
-    decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
-    layout_ = layout;
-    initialized_ = true;
-    result.initialized_by_this_worker = true;
-  }
-  joined_[worker_id] = true;
-  result.open_round = open_round_;
-  return result;
 }
 
 absl::Status ShardState::Admit(uint32_t worker_id, uint32_t shard_index,
