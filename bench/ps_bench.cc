@@ -6,11 +6,7 @@
 // next to a same-run raw-TCP transfer of the same dense reply bytes and, if
 // given, the gloo all_reduce time measured by bench/gloo_allreduce.py (see
 // bench/ps_bench.sh, which runs both).
-#include <arpa/inet.h>
 #include <malloc.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -26,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/tcp_floor.h"
 #include "common/check.h"
 #include "common/huge_pages.h"
 #include "server/server.h"
@@ -76,58 +73,6 @@ class Traces : public cddp::server::RoundObserver {
   std::vector<std::pair<uint32_t, RoundTrace>> traces_;
 };
 
-// Raw TCP floor: W*S loopback connections at once, each moving one shard's
-// dense bytes (what a dense reply moves), plain write()/read().
-double RawTcpSeconds(uint32_t streams, size_t bytes_per_stream) {
-  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CDDP_CHECK(bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  socklen_t len = sizeof(addr);
-  getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
-  CDDP_CHECK(listen(lfd, static_cast<int>(streams)) == 0);
-  std::vector<char> src(bytes_per_stream, 7);
-  std::vector<std::vector<char>> dst(streams,
-                                     std::vector<char>(bytes_per_stream));
-  std::vector<int> clients(streams), servers(streams);
-  for (uint32_t i = 0; i < streams; ++i) {
-    clients[i] = socket(AF_INET, SOCK_STREAM, 0);
-    CDDP_CHECK(connect(clients[i], reinterpret_cast<sockaddr*>(&addr),
-                       sizeof(addr)) == 0);
-    servers[i] = accept(lfd, nullptr, nullptr);
-  }
-  const absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  for (uint32_t i = 0; i < streams; ++i) {
-    threads.emplace_back([&, i] {
-      size_t off = 0;
-      while (off < src.size()) {
-        const ssize_t n = write(servers[i], src.data() + off, src.size() - off);
-        CDDP_CHECK(n > 0);
-        off += static_cast<size_t>(n);
-      }
-    });
-    threads.emplace_back([&, i] {
-      size_t off = 0;
-      while (off < dst[i].size()) {
-        const ssize_t n =
-            read(clients[i], dst[i].data() + off, dst[i].size() - off);
-        CDDP_CHECK(n > 0);
-        off += static_cast<size_t>(n);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  for (uint32_t i = 0; i < streams; ++i) {
-    close(clients[i]);
-    close(servers[i]);
-  }
-  close(lfd);
-  return seconds;
-}
-
 struct Row {
   std::string name;
   double density;
@@ -162,12 +107,23 @@ cddp::common::SparseSelection Selection(uint64_t seed, uint64_t n,
   return s;
 }
 
-Row RunConfig(double density, cddp::server::DownlinkMode downlink) {
-  const uint32_t W = absl::GetFlag(FLAGS_workers);
-  const uint32_t S = absl::GetFlag(FLAGS_shards);
-  const uint64_t N = absl::GetFlag(FLAGS_n);
+// One configuration's job: S servers and W joined workers, each with its
+// parameters and the selection it pushes every round. Members are destroyed
+// in reverse order: the clients before the servers, the servers before the
+// traces they report to.
+struct Cluster {
   Traces traces;
   std::vector<std::unique_ptr<cddp::server::Server>> servers;
+  std::vector<std::unique_ptr<cddp::worker::ShardClient>> clients;
+  std::vector<cddp::common::HugePageFloats> params;
+  std::vector<cddp::common::SparseSelection> selections;
+};
+
+// Starts S servers with `downlink` on loopback; returns their addresses.
+std::vector<std::string> StartServers(cddp::server::DownlinkMode downlink,
+                                      Cluster& c) {
+  const uint32_t W = absl::GetFlag(FLAGS_workers);
+  const uint32_t S = absl::GetFlag(FLAGS_shards);
   std::vector<std::string> addresses;
   for (uint32_t s = 0; s < S; ++s) {
     cddp::server::ServerOptions o;
@@ -180,123 +136,158 @@ Row RunConfig(double density, cddp::server::DownlinkMode downlink) {
     o.shard.sparse_piece_pairs = absl::GetFlag(FLAGS_sparse_piece_pairs);
     o.max_message_mb = 1024;
     o.piece_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_piece_kb)) << 10;
-    o.observer = &traces;
+    o.observer = &c.traces;
     auto server = cddp::server::Server::Create(o);
     CDDP_CHECK(server.ok());
     CDDP_CHECK((*server)->Start().ok());
     addresses.push_back(absl::StrCat("127.0.0.1:", (*server)->port()));
-    servers.push_back(std::move(*server));
+    c.servers.push_back(std::move(*server));
   }
-  const auto map = *cddp::common::ShardMap::Create(N, S);
-  std::vector<std::unique_ptr<cddp::worker::ShardClient>> clients;
-  std::vector<cddp::common::HugePageFloats> params;
+  return addresses;
+}
+
+// Creates W workers' clients, joins them, and draws their selections.
+void JoinWorkers(const std::vector<std::string>& addresses, double density,
+                 Cluster& c) {
+  const uint32_t W = absl::GetFlag(FLAGS_workers);
+  const uint64_t N = absl::GetFlag(FLAGS_n);
+  const auto map =
+      *cddp::common::ShardMap::Create(N, absl::GetFlag(FLAGS_shards));
   for (uint32_t w = 0; w < W; ++w) {
-    params.emplace_back(N);
-    std::fill(params[w].data(), params[w].data() + N, 0.5f);
+    c.params.emplace_back(N);
+    std::fill(c.params[w].data(), c.params[w].data() + N, 0.5f);
   }
-  std::vector<cddp::common::SparseSelection> selections;
   for (uint32_t w = 0; w < W; ++w) {
     cddp::worker::ShardClientOptions o;
     o.server_addresses = addresses;
     o.worker_id = w;
     o.max_message_mb = 1024;
-    clients.push_back(
+    c.clients.push_back(
         std::move(*cddp::worker::ShardClient::Create(map, std::move(o))));
     CDDP_CHECK(
-        clients[w]->Join(std::vector<uint64_t>{N}, params[w].span()).ok());
-    selections.push_back(Selection(w + 1, N, density));
+        c.clients[w]->Join(std::vector<uint64_t>{N}, c.params[w].span()).ok());
+    c.selections.push_back(Selection(w + 1, N, density));
   }
-  const int warmup = absl::GetFlag(FLAGS_warmup);
-  const int rounds = absl::GetFlag(FLAGS_rounds);
+}
+
+// When each worker's PushPull of one round ended, and its bytes.
+struct RoundEnds {
+  absl::Time start;
+  std::vector<absl::Time> end;
+  std::vector<uint64_t> sent, received;
+};
+
+// Every worker pushes its selection for `step` at once, on its own thread.
+RoundEnds PushPullAll(Cluster& c, uint64_t step) {
+  const uint32_t W = absl::GetFlag(FLAGS_workers);
+  RoundEnds e{absl::Time(), std::vector<absl::Time>(W),
+              std::vector<uint64_t>(W), std::vector<uint64_t>(W)};
+  e.start = absl::Now();
+  std::vector<std::thread> threads;
+  for (uint32_t w = 0; w < W; ++w) {
+    threads.emplace_back([&, w] {
+      auto res = c.clients[w]->PushPull(step, c.selections[w],
+                                        c.params[w].span(), nullptr);
+      CDDP_CHECK(res.ok());
+      e.end[w] = absl::Now();
+      e.sent[w] = res->bytes_sent;
+      e.received[w] = res->bytes_received;
+    });
+  }
+  for (auto& t : threads) t.join();
+  return e;
+}
+
+// The measured rounds of one configuration, one entry per round.
+struct Samples {
   std::vector<double> round_ms, push_ms, wait_ms, agg_ms, reply_ms, up, down;
-  for (int r = 0; r < warmup + rounds; ++r) {
-    const uint64_t step = static_cast<uint64_t>(r);
-    std::vector<absl::Time> end(W);
-    std::vector<uint64_t> sent(W), received(W);
-    const absl::Time start = absl::Now();
-    std::vector<std::thread> threads;
-    for (uint32_t w = 0; w < W; ++w) {
-      threads.emplace_back([&, w] {
-        auto res = clients[w]->PushPull(step, selections[w], params[w].span(),
-                                        nullptr);
-        CDDP_CHECK(res.ok());
-        end[w] = absl::Now();
-        sent[w] = res->bytes_sent;
-        received[w] = res->bytes_received;
-      });
-    }
-    for (auto& t : threads) t.join();
-    if (r < warmup) continue;
-    const absl::Time round_end = *std::max_element(end.begin(), end.end());
-    // Per shard: push until its last push arrived, wait until it could
-    // close, aggregate; the slowest shard bounds the round.
-    absl::Time last_push = start, close_end = start;
-    double agg = 0, wait = 0;
-    for (const RoundTrace& t : traces.ForStep(step)) {
-      last_push = std::max(last_push, t.last_push);
-      close_end = std::max(close_end, t.close_end);
-      agg = std::max(agg,
-                     absl::ToDoubleMilliseconds(t.close_end - t.close_start));
-      wait = std::max(wait,
-                      absl::ToDoubleMilliseconds(t.close_start - t.last_push));
-    }
-    round_ms.push_back(absl::ToDoubleMilliseconds(round_end - start));
-    push_ms.push_back(absl::ToDoubleMilliseconds(last_push - start));
-    wait_ms.push_back(wait);
-    agg_ms.push_back(agg);
-    reply_ms.push_back(absl::ToDoubleMilliseconds(round_end - close_end));
-    double u = 0, d = 0;
-    for (uint32_t w = 0; w < W; ++w) u += static_cast<double>(sent[w]);
-    for (uint32_t w = 0; w < W; ++w) d += static_cast<double>(received[w]);
-    up.push_back(u / W);
-    down.push_back(d / W);
+};
+
+// Adds round `step` to `out`: its split from the shards' traces and the
+// workers' mean bytes.
+void AddRound(const RoundEnds& e, Traces& traces, uint64_t step, Samples& out) {
+  const uint32_t W = absl::GetFlag(FLAGS_workers);
+  const absl::Time round_end = *std::max_element(e.end.begin(), e.end.end());
+  // Per shard: push until its last push arrived, wait until it could
+  // close, aggregate; the slowest shard bounds the round.
+  absl::Time last_push = e.start, close_end = e.start;
+  double agg = 0, wait = 0;
+  for (const RoundTrace& t : traces.ForStep(step)) {
+    last_push = std::max(last_push, t.last_push);
+    close_end = std::max(close_end, t.close_end);
+    agg =
+        std::max(agg, absl::ToDoubleMilliseconds(t.close_end - t.close_start));
+    wait =
+        std::max(wait, absl::ToDoubleMilliseconds(t.close_start - t.last_push));
   }
-  for (auto& s : servers) s->Shutdown();
+  out.round_ms.push_back(absl::ToDoubleMilliseconds(round_end - e.start));
+  out.push_ms.push_back(absl::ToDoubleMilliseconds(last_push - e.start));
+  out.wait_ms.push_back(wait);
+  out.agg_ms.push_back(agg);
+  out.reply_ms.push_back(absl::ToDoubleMilliseconds(round_end - close_end));
+  double u = 0, d = 0;
+  for (uint32_t w = 0; w < W; ++w) u += static_cast<double>(e.sent[w]);
+  for (uint32_t w = 0; w < W; ++w) d += static_cast<double>(e.received[w]);
+  out.up.push_back(u / W);
+  out.down.push_back(d / W);
+}
+
+// The table row of a configuration: the medians of its rounds.
+Row Summarize(double density, cddp::server::DownlinkMode downlink,
+              const Samples& s) {
   Row row;
   row.density = density;
   row.name = absl::StrCat(
       density >= 1.0 ? "100%" : absl::StrCat(density * 100, "%"), " push, ",
       downlink == cddp::server::DownlinkMode::kDense ? "dense" : "sparse",
       " downlink");
-  row.round_ms = Median(round_ms);
+  row.round_ms = Median(s.round_ms);
   row.rounds_per_s = 1000.0 / row.round_ms;
-  row.up_bytes = Median(up);
-  row.down_bytes = Median(down);
-  row.push_ms = Median(push_ms);
-  row.wait_ms = Median(wait_ms);
-  row.agg_ms = Median(agg_ms);
-  row.reply_ms = Median(reply_ms);
-  row.reply_gbps = row.down_bytes * W / (row.reply_ms * 1e-3) / 1e9;
+  row.up_bytes = Median(s.up);
+  row.down_bytes = Median(s.down);
+  row.push_ms = Median(s.push_ms);
+  row.wait_ms = Median(s.wait_ms);
+  row.agg_ms = Median(s.agg_ms);
+  row.reply_ms = Median(s.reply_ms);
+  row.reply_gbps = row.down_bytes * absl::GetFlag(FLAGS_workers) /
+                   (row.reply_ms * 1e-3) / 1e9;
   return row;
 }
 
-}  // namespace
+Row RunConfig(double density, cddp::server::DownlinkMode downlink) {
+  Cluster c;
+  JoinWorkers(StartServers(downlink, c), density, c);
+  const int warmup = absl::GetFlag(FLAGS_warmup);
+  const int rounds = absl::GetFlag(FLAGS_rounds);
+  Samples samples;
+  for (int r = 0; r < warmup + rounds; ++r) {
+    const uint64_t step = static_cast<uint64_t>(r);
+    const RoundEnds e = PushPullAll(c, step);
+    if (r >= warmup) AddRound(e, c.traces, step, samples);
+  }
+  for (auto& s : c.servers) s->Shutdown();
+  return Summarize(density, downlink, samples);
+}
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  // Each round allocates and frees multi-MiB buffers (decoded pushes,
-  // encoded replies). Keep freed memory in the heap rather than returning it
-  // to the kernel, so rounds do not page-fault it back in every time.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+// Measures the raw TCP floor (median of 3) and prints it; returns GB/s.
+double RawTcpFloorGbps() {
   const uint32_t W = absl::GetFlag(FLAGS_workers);
   const uint32_t S = absl::GetFlag(FLAGS_shards);
   const uint64_t N = absl::GetFlag(FLAGS_n);
-  std::printf(
-      "cddp_ps_bench: W=%u S=%u N=%llu, %d rounds (+%d warm-up), "
-      "medians\n",
-      W, S, static_cast<unsigned long long>(N), absl::GetFlag(FLAGS_rounds),
-      absl::GetFlag(FLAGS_warmup));
   std::vector<double> tcp;
   for (int i = 0; i < 3; ++i) {
-    tcp.push_back(RawTcpSeconds(W * S, N / S * sizeof(float)));
+    tcp.push_back(cddp::bench::RawTcpSeconds(W * S, N / S * sizeof(float)));
   }
   const double tcp_s = Median(tcp);
   const double tcp_gbps =
       static_cast<double>(W * N * sizeof(float)) / tcp_s / 1e9;
   std::printf("raw TCP floor: %u streams x %.1f MB in %.1f ms = %.2f GB/s\n",
               W * S, N / S * 4 / 1e6, tcp_s * 1e3, tcp_gbps);
+  return tcp_gbps;
+}
 
+// Every --densities x --downlinks configuration, in that order.
+std::vector<Row> RunAllConfigs() {
   std::vector<Row> rows;
   for (const auto& d : absl::StrSplit(absl::GetFlag(FLAGS_densities), ',')) {
     double density = 0;
@@ -308,6 +299,10 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+  return rows;
+}
+
+void PrintTable(const std::vector<Row>& rows) {
   std::printf(
       "\n| config | round ms | rounds/s | uplink B/worker | downlink "
       "B/worker | push ms | wait ms | aggregation ms | reply ms | "
@@ -319,7 +314,11 @@ int main(int argc, char** argv) {
         r.name.c_str(), r.round_ms, r.rounds_per_s, r.up_bytes, r.down_bytes,
         r.push_ms, r.wait_ms, r.agg_ms, r.reply_ms, r.reply_gbps);
   }
-  // Ratios against the same-run baselines.
+}
+
+// Ratios against the same-run baselines: the dense push, raw TCP, gloo.
+void PrintRatios(const std::vector<Row>& rows, double tcp_gbps) {
+  const uint64_t N = absl::GetFlag(FLAGS_n);
   const Row* dense_up = nullptr;
   for (const Row& r : rows) {
     if (r.name.rfind("100%", 0) == 0) dense_up = &r;
@@ -342,5 +341,26 @@ int main(int argc, char** argv) {
                   absl::GetFlag(FLAGS_gloo_ms));
     }
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  // Each round allocates and frees multi-MiB buffers (decoded pushes,
+  // encoded replies). Keep freed memory in the heap rather than returning it
+  // to the kernel, so rounds do not page-fault it back in every time.
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  std::printf(
+      "cddp_ps_bench: W=%u S=%u N=%llu, %d rounds (+%d warm-up), "
+      "medians\n",
+      absl::GetFlag(FLAGS_workers), absl::GetFlag(FLAGS_shards),
+      static_cast<unsigned long long>(absl::GetFlag(FLAGS_n)),
+      absl::GetFlag(FLAGS_rounds), absl::GetFlag(FLAGS_warmup));
+  const double tcp_gbps = RawTcpFloorGbps();
+  const std::vector<Row> rows = RunAllConfigs();
+  PrintTable(rows);
+  PrintRatios(rows, tcp_gbps);
   return 0;
 }

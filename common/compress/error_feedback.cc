@@ -53,6 +53,8 @@ absl::StatusOr<ErrorFeedback> ErrorFeedback::FromResidual(
   return ef;
 }
 
+// Kernel: the tuned step of BENCHMARKS.md §1 (BM_ErrorFeedbackStep); whole.
+// NOLINTNEXTLINE(readability-function-size)
 absl::Status ErrorFeedback::Compress(size_t tensor,
                                      std::span<const float> gradient, size_t k,
                                      const CompressOptions& options,

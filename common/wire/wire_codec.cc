@@ -83,6 +83,8 @@ bool KnownValueType(int v) { return v >= 1 && v <= 3; }
 bool KnownIndexEncoding(int v) { return v >= 1 && v <= 3; }
 
 // Decodes `count` indices into `idx`, checking order and range.
+// Kernel: the tuned push decode of BENCHMARKS.md §2 (BM_DecodePush); whole.
+// NOLINTNEXTLINE(readability-function-size)
 absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
                            std::vector<uint32_t>* idx) {
   idx->resize(c.count);

@@ -96,10 +96,6 @@ void StopAll(std::vector<Proc*> procs, std::chrono::seconds grace, bool quiet) {
   }
 }
 
-}  // namespace
-
-namespace {
-
 bool CanBind(const std::string& host, int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
@@ -114,6 +110,218 @@ bool CanBind(const std::string& host, int port) {
   close(fd);
   return ok;
 }
+
+// One run of RunLocalCluster: the processes, the workers' result files and
+// the result being filled in. Start() launches the servers, then the
+// workers; Wait() streams their output until every worker is done, one
+// process fails, or an interrupt comes, and stops what is left.
+class ClusterRun {
+ public:
+  ClusterRun(const LaunchOptions& o, Clock::time_point t_start,
+             TempDir result_dir)
+      : o_(o), t_start_(t_start), result_dir_(std::move(result_dir)) {
+    result_.workers.resize(o_.num_workers);
+    procs_.reserve(o_.num_servers + o_.num_workers);  // Proc* stay valid
+  }
+
+  // Picks the ports and starts every process. RESOURCE_EXHAUSTED without
+  // enough free ports, INTERNAL if a process cannot be started.
+  absl::Status Start() {
+    const int per_server = o_.metrics ? 2 : 1;
+    CDDP_ASSIGN_OR_RETURN(
+        ports_,
+        PickFreePorts(o_.host,
+                      static_cast<int>(o_.num_servers) * per_server +
+                          (o_.metrics ? static_cast<int>(o_.num_workers) : 0)));
+    CDDP_RETURN_IF_ERROR(StartServers());
+    CDDP_RETURN_IF_ERROR(StartWorkers());
+    if (!o_.quiet) PrintBanner();
+    return absl::OkStatus();
+  }
+
+  // Runs the job to its end (see RunLocalCluster) and returns its result.
+  LaunchResult Wait(const std::atomic<bool>& interrupted) {
+    for (auto& p : procs_) (p.is_worker ? workers_ : servers_).push_back(&p);
+    while (workers_done_ < o_.num_workers) {
+      EchoAvailableOutput();
+      if (const Proc* failed = ReapExited(); failed != nullptr) {
+        return StopAfterFailure(*failed);
+      }
+      if (interrupted.load()) return StopOnInterrupt();
+    }
+    // Every worker finished: the servers finish their open round and exit.
+    StopAll(servers_, std::chrono::seconds(30), o_.quiet);
+    return Finish();
+  }
+
+ private:
+  std::string Endpoint(int port) const {
+    return absl::StrCat(o_.host, ":", port);
+  }
+  std::string ResultFile(uint32_t worker) const {
+    return absl::StrCat(result_dir_.path(), "/worker-", worker, ".result");
+  }
+  int NextPort() { return ports_[next_port_++]; }
+
+  // Starts one process with its metrics port after its own `argv` and
+  // before `extra`.
+  absl::Status StartProcess(const std::string& name, bool is_worker,
+                            uint32_t index, std::vector<std::string> argv,
+                            const std::vector<std::string>& extra) {
+    if (o_.metrics) {
+      const int mport = NextPort();
+      argv.push_back(absl::StrCat("--metrics_listen=", Endpoint(mport)));
+      result_.metrics_endpoints.push_back(
+          absl::StrCat(name, ": http://", Endpoint(mport), "/metrics"));
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
+    procs_.push_back({name, is_worker, index, std::move(p)});
+    return absl::OkStatus();
+  }
+
+  absl::Status StartServers() {
+    for (uint32_t s = 0; s < o_.num_servers; ++s) {
+      const int port = NextPort();
+      server_addresses_.push_back(Endpoint(port));
+      CDDP_RETURN_IF_ERROR(StartProcess(
+          absl::StrCat("server ", s), false, s,
+          {o_.server_binary, absl::StrCat("--listen=", Endpoint(port)),
+           absl::StrCat("--shard_index=", s),
+           absl::StrCat("--num_shards=", o_.num_servers),
+           absl::StrCat("--num_workers=", o_.num_workers)},
+          o_.server_flags));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status StartWorkers() {
+    const std::string servers =
+        absl::StrCat("--servers=", absl::StrJoin(server_addresses_, ","));
+    for (uint32_t w = 0; w < o_.num_workers; ++w) {
+      CDDP_RETURN_IF_ERROR(StartProcess(
+          absl::StrCat("worker ", w), true, w,
+          {o_.worker_binary, servers, absl::StrCat("--worker_id=", w),
+           absl::StrCat("--num_workers=", o_.num_workers),
+           absl::StrCat("--result_file=", ResultFile(w))},
+          o_.worker_flags));
+    }
+    return absl::OkStatus();
+  }
+
+  void PrintBanner() const {
+    std::printf("[launch] %u servers (%s), %u workers\n", o_.num_servers,
+                absl::StrJoin(server_addresses_, ", ").c_str(), o_.num_workers);
+    for (const auto& e : result_.metrics_endpoints) {
+      std::printf("[launch] metrics %s\n", e.c_str());
+    }
+    std::fflush(stdout);
+  }
+
+  // Echoes a process's lines (tagged with its name unless the worker
+  // already tagged them).
+  void EchoLines(const Proc& p, const std::vector<std::string>& lines) const {
+    for (const auto& line : lines) {
+      if (o_.quiet) continue;
+      if (line.rfind("[worker ", 0) == 0) {
+        std::printf("%s\n", line.c_str());
+      } else {
+        std::printf("[%s] %s\n", p.name.c_str(), line.c_str());
+      }
+    }
+  }
+
+  // Waits up to 100 ms for output, then echoes what every process has.
+  void EchoAvailableOutput() {
+    std::vector<pollfd> fds;
+    std::vector<Proc*> owners;
+    for (auto& p : procs_) {
+      if (p.process.output_fd() >= 0) {
+        fds.push_back({p.process.output_fd(), POLLIN, 0});
+        owners.push_back(&p);
+      }
+    }
+    poll(fds.data(), fds.size(), 100);
+    for (Proc* p : owners) {
+      std::vector<std::string> lines;
+      p->process.ReadAvailable(&lines);
+      EchoLines(*p, lines);
+    }
+    std::fflush(stdout);
+  }
+
+  // Collects the processes that exited since the last call: a worker that
+  // exited 0 with its result file is done; any other exit is a failure,
+  // recorded in result_.failure, and the failed process is returned (the
+  // rest are left for later). nullptr if nothing failed.
+  const Proc* ReapExited() {
+    for (auto& p : procs_) {
+      if (p.exited) continue;
+      std::optional<int> st = p.process.Poll();
+      if (!st.has_value()) continue;
+      std::vector<std::string> lines;
+      while (p.process.ReadAvailable(&lines)) {
+      }
+      EchoLines(p, lines);
+      p.exited = true;
+      const bool clean = WIFEXITED(*st) && WEXITSTATUS(*st) == 0;
+      if (p.is_worker && clean) {
+        absl::StatusOr<WorkerReport> report =
+            ReadWorkerReport(ResultFile(p.index));
+        if (report.ok()) {
+          result_.workers[p.index] = *report;
+          ++workers_done_;
+          continue;
+        }
+        result_.failure = absl::StrCat(p.name, " exited 0 but left no result: ",
+                                       report.status().message());
+      } else {
+        result_.failure =
+            absl::StrCat(p.name, " failed: ", Subprocess::ExitDescription(*st));
+      }
+      return &p;
+    }
+    return nullptr;
+  }
+
+  LaunchResult StopAfterFailure(const Proc& failed) {
+    result_.exit_code = 1;
+    std::fprintf(stderr, "[launch] %s; stopping the job\n",
+                 result_.failure.c_str());
+    PrintTail(failed);
+    StopAll(workers_, std::chrono::seconds(10), o_.quiet);
+    StopAll(servers_, std::chrono::seconds(10), o_.quiet);
+    return Finish();
+  }
+
+  LaunchResult StopOnInterrupt() {
+    std::fprintf(stderr,
+                 "[launch] interrupted: workers checkpoint and stop, then "
+                 "the servers\n");
+    StopAll(workers_, std::chrono::seconds(60), o_.quiet);
+    StopAll(servers_, std::chrono::seconds(30), o_.quiet);
+    result_.exit_code = 130;
+    result_.failure = "interrupted";
+    return Finish();
+  }
+
+  LaunchResult Finish() {
+    result_.seconds =
+        std::chrono::duration<double>(Clock::now() - t_start_).count();
+    return std::move(result_);
+  }
+
+  const LaunchOptions& o_;
+  const Clock::time_point t_start_;
+  LaunchResult result_;
+  TempDir result_dir_;  // removed after the processes are gone
+  std::vector<int> ports_;
+  size_t next_port_ = 0;
+  std::vector<std::string> server_addresses_;
+  std::vector<Proc> procs_;
+  std::vector<Proc*> workers_, servers_;
+  uint32_t workers_done_ = 0;
+};
 
 }  // namespace
 
@@ -173,159 +381,10 @@ absl::StatusOr<WorkerReport> ReadWorkerReport(const std::string& path) {
 absl::StatusOr<LaunchResult> RunLocalCluster(
     const LaunchOptions& o, const std::atomic<bool>& interrupted) {
   const auto t_start = Clock::now();
-  LaunchResult result;
-  result.workers.resize(o.num_workers);
-  auto endpoint = [&](int port) { return absl::StrCat(o.host, ":", port); };
   CDDP_ASSIGN_OR_RETURN(TempDir result_dir, TempDir::Create());
-  auto result_file = [&](uint32_t worker) {
-    return absl::StrCat(result_dir.path(), "/worker-", worker, ".result");
-  };
-
-  const int per_server = o.metrics ? 2 : 1;
-  CDDP_ASSIGN_OR_RETURN(
-      std::vector<int> ports,
-      PickFreePorts(o.host,
-                    static_cast<int>(o.num_servers) * per_server +
-                        (o.metrics ? static_cast<int>(o.num_workers) : 0)));
-  auto next_port = [&ports, i = size_t{0}]() mutable { return ports[i++]; };
-  std::vector<std::string> server_addresses;
-  std::vector<Proc> procs;
-  procs.reserve(o.num_servers + o.num_workers);
-  // Starts one process with its metrics port after its own `argv` and
-  // before `extra`.
-  auto start = [&](const std::string& name, bool is_worker, uint32_t index,
-                   std::vector<std::string> argv,
-                   const std::vector<std::string>& extra) -> absl::Status {
-    if (o.metrics) {
-      const int mport = next_port();
-      argv.push_back(absl::StrCat("--metrics_listen=", endpoint(mport)));
-      result.metrics_endpoints.push_back(
-          absl::StrCat(name, ": http://", endpoint(mport), "/metrics"));
-    }
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
-    procs.push_back({name, is_worker, index, std::move(p)});
-    return absl::OkStatus();
-  };
-  for (uint32_t s = 0; s < o.num_servers; ++s) {
-    const int port = next_port();
-    server_addresses.push_back(endpoint(port));
-    CDDP_RETURN_IF_ERROR(
-        start(absl::StrCat("server ", s), false, s,
-              {o.server_binary, absl::StrCat("--listen=", endpoint(port)),
-               absl::StrCat("--shard_index=", s),
-               absl::StrCat("--num_shards=", o.num_servers),
-               absl::StrCat("--num_workers=", o.num_workers)},
-              o.server_flags));
-  }
-  for (uint32_t w = 0; w < o.num_workers; ++w) {
-    CDDP_RETURN_IF_ERROR(
-        start(absl::StrCat("worker ", w), true, w,
-              {o.worker_binary,
-               absl::StrCat("--servers=", absl::StrJoin(server_addresses, ",")),
-               absl::StrCat("--worker_id=", w),
-               absl::StrCat("--num_workers=", o.num_workers),
-               absl::StrCat("--result_file=", result_file(w))},
-              o.worker_flags));
-  }
-  if (!o.quiet) {
-    std::printf("[launch] %u servers (%s), %u workers\n", o.num_servers,
-                absl::StrJoin(server_addresses, ", ").c_str(), o.num_workers);
-    for (const auto& e : result.metrics_endpoints) {
-      std::printf("[launch] metrics %s\n", e.c_str());
-    }
-    std::fflush(stdout);
-  }
-
-  std::vector<Proc*> workers, servers;
-  for (auto& p : procs) (p.is_worker ? workers : servers).push_back(&p);
-  // Echoes a process's lines (tagged with its name unless the worker
-  // already tagged them).
-  auto handle_lines = [&](const Proc& p,
-                          const std::vector<std::string>& lines) {
-    for (const auto& line : lines) {
-      if (o.quiet) continue;
-      if (line.rfind("[worker ", 0) == 0) {
-        std::printf("%s\n", line.c_str());
-      } else {
-        std::printf("[%s] %s\n", p.name.c_str(), line.c_str());
-      }
-    }
-  };
-  uint32_t workers_done = 0;
-  bool stopping = false;
-  while (workers_done < o.num_workers) {
-    std::vector<pollfd> fds;
-    std::vector<Proc*> owners;
-    for (auto& p : procs) {
-      if (p.process.output_fd() >= 0) {
-        fds.push_back({p.process.output_fd(), POLLIN, 0});
-        owners.push_back(&p);
-      }
-    }
-    poll(fds.data(), fds.size(), 100);
-    for (Proc* p : owners) {
-      std::vector<std::string> lines;
-      p->process.ReadAvailable(&lines);
-      handle_lines(*p, lines);
-    }
-    std::fflush(stdout);
-    for (auto& p : procs) {
-      if (p.exited) continue;
-      std::optional<int> st = p.process.Poll();
-      if (!st.has_value()) continue;
-      std::vector<std::string> lines;
-      while (p.process.ReadAvailable(&lines)) {
-      }
-      handle_lines(p, lines);
-      p.exited = true;
-      const bool clean = WIFEXITED(*st) && WEXITSTATUS(*st) == 0;
-      std::string failure;
-      if (p.is_worker && clean) {
-        absl::StatusOr<WorkerReport> report =
-            ReadWorkerReport(result_file(p.index));
-        if (report.ok()) {
-          result.workers[p.index] = *report;
-          ++workers_done;
-          continue;
-        }
-        failure = absl::StrCat(p.name, " exited 0 but left no result: ",
-                               report.status().message());
-      } else {
-        failure =
-            absl::StrCat(p.name, " failed: ", Subprocess::ExitDescription(*st));
-      }
-      if (stopping) continue;  // expected during an interrupt
-      result.exit_code = 1;
-      result.failure = failure;
-      std::fprintf(stderr, "[launch] %s; stopping the job\n",
-                   result.failure.c_str());
-      PrintTail(p);
-      StopAll(workers, std::chrono::seconds(10), o.quiet);
-      StopAll(servers, std::chrono::seconds(10), o.quiet);
-      result.seconds =
-          std::chrono::duration<double>(Clock::now() - t_start).count();
-      return result;
-    }
-    if (interrupted.load() && !stopping) {
-      stopping = true;
-      std::fprintf(stderr,
-                   "[launch] interrupted: workers checkpoint and stop, then "
-                   "the servers\n");
-      StopAll(workers, std::chrono::seconds(60), o.quiet);
-      StopAll(servers, std::chrono::seconds(30), o.quiet);
-      result.exit_code = 130;
-      result.failure = "interrupted";
-      result.seconds =
-          std::chrono::duration<double>(Clock::now() - t_start).count();
-      return result;
-    }
-  }
-  // Every worker finished: the servers finish their open round and exit.
-  StopAll(servers, std::chrono::seconds(30), o.quiet);
-  result.seconds =
-      std::chrono::duration<double>(Clock::now() - t_start).count();
-  return result;
+  ClusterRun run(o, t_start, std::move(result_dir));
+  CDDP_RETURN_IF_ERROR(run.Start());
+  return run.Wait(interrupted);
 }
 
 }  // namespace cddp::local

@@ -6,6 +6,8 @@
 
 namespace cddp::server {
 
+// Kernel: the tuned merge of BENCHMARKS.md §2 (BM_AggregateSparse); whole.
+// NOLINTNEXTLINE(readability-function-size)
 void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
                       common::SparseSelection* out) {
   size_t total = 0;

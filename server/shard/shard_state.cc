@@ -2,14 +2,11 @@
 
 #include <algorithm>
 #include <bit>
-#include <cmath>
-#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/check.h"
-#include "common/huge_pages.h"
 #include "common/wire/shard_map.h"
 #include "server/shard/aggregate.h"
 
@@ -45,71 +42,6 @@ ShardState::ShardState(const ShardOptions& options,
   pending_.resize(options_.num_workers);
   pushed_.assign(options_.num_workers, false);
   last_contributed_.assign(options_.num_workers, false);
-}
-
-absl::StatusOr<ShardState::JoinResult> ShardState::Join(
-    uint32_t worker_id, uint32_t shard_index, const Layout& layout,
-    std::optional<std::string_view> initial_values) {
-  absl::MutexLock lock(&mu_);
-  const auto reject = [&](RejectReason r, absl::Status s) {
-    metrics_->Reject(r);
-    return s;
-  };
-  if (draining_) {
-    return reject(RejectReason::kShuttingDown,
-                  absl::UnavailableError("server is shutting down"));
-  }
-  if (shard_index != options_.shard_index) {
-    return reject(RejectReason::kWrongShard,
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "wrong shard: request for shard ", shard_index,
-                      ", this server holds shard ", options_.shard_index)));
-  }
-  if (worker_id >= options_.num_workers) {
-    return reject(RejectReason::kUnknownWorker,
-                  absl::InvalidArgumentError(absl::StrCat(
-                      "unknown worker ", worker_id, ": the job has ",
-                      options_.num_workers, " workers")));
-  }
-  if (auto s = CheckLayout(layout, options_.num_shards,
-                           initialized_ ? &layout_ : nullptr);
-      !s.ok()) {
-    return reject(RejectReason::kFingerprintMismatch, s);
-  }
-  JoinResult result;
-  if (!initialized_ && !initial_values.has_value()) {
-    result.needs_initial_values = true;
-    result.open_round = open_round_;
-    return result;
-  }
-  if (!initialized_) {
-    const uint64_t n =
-        layout.shard_bounds[shard_index + 1] - layout.shard_bounds[shard_index];
-    if (initial_values->size() != n * sizeof(float)) {
-      return reject(RejectReason::kBadInitialValues,
-                    absl::InvalidArgumentError(absl::StrCat(
-                        "initial values have ", initial_values->size(),
-                        " bytes; shard ", shard_index, " needs ", n, " fp32 (",
-                        n * sizeof(float), " bytes)")));
-    }
-    common::HugePageFloats values(n);
-    std::memcpy(values.data(), initial_values->data(), initial_values->size());
-    for (size_t i = 0; i < n; ++i) {
-      if (!std::isfinite(values.data()[i])) {
-        return reject(RejectReason::kBadInitialValues,
-                      absl::InvalidArgumentError(
-                          absl::StrCat("initial value ", i, " is not finite")));
-      }
-    }
-    values_ = std::move(values);
-    decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
-    layout_ = layout;
-    initialized_ = true;
-    result.initialized_by_this_worker = true;
-  }
-  joined_[worker_id] = true;
-  result.open_round = open_round_;
-  return result;
 }
 
 absl::Status ShardState::Admit(uint32_t worker_id, uint32_t shard_index,
@@ -191,38 +123,21 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
     absl::Status s =
         Admit(worker_id, shard_index, step, &admission, current_step);
     if (!s.ok()) return s;
-    const uint64_t n = values_.size();
-    if (admission == Admission::kNew) {
-      // The shard got its values while this push decoded (it raced its own
-      // worker's join): decode again against the real size.
-      if (n != decoded_size) {
-        decoded_status =
-            common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
-      }
-      if (!decoded_status.ok()) {
-        metrics_->Reject(RejectReason::kInvalidChunk);
-        metrics_->pushes_rejected.Increment();
-        return decoded_status;
-      }
-    }
     switch (admission) {
       case Admission::kNew: {
-        if (pushed_count_ == 0) first_push_ = clock_->Now();
-        last_push_ = clock_->Now();
-        pending_[worker_id] = std::move(decoded);
-        pushed_[worker_id] = true;
-        ++pushed_count_;
-        waiters_.push_back(waiter);
-        metrics_->pushes_accepted.Increment();
-        metrics_->received_wire_bytes.Increment(
-            static_cast<double>(wire_bytes));
-        metrics_->received_dense_equivalent_bytes.Increment(
-            static_cast<double>(n * sizeof(float)));
-        if (pushed_count_ == options_.num_workers && !ready_) {
-          ready_ = true;
-          ready_cause_ = CloseCause::kAllPushed;
+        // The shard got its values while this push decoded (it raced its
+        // own worker's join): decode again against the real size.
+        const uint64_t n = values_.size();
+        if (n != decoded_size) {
+          decoded_status =
+              common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
         }
-        MaybeClose(&delivery);
+        if (!decoded_status.ok()) {
+          metrics_->Reject(RejectReason::kInvalidChunk);
+          metrics_->pushes_rejected.Increment();
+          return decoded_status;
+        }
+        AcceptNew(worker_id, std::move(decoded), wire_bytes, waiter, &delivery);
         break;
       }
       case Admission::kDuplicateOpen:
@@ -240,6 +155,26 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
   }
   Deliver(std::move(delivery));
   return absl::OkStatus();
+}
+
+void ShardState::AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
+                           size_t wire_bytes, PushWaiter* waiter,
+                           Delivery* delivery) {
+  if (pushed_count_ == 0) first_push_ = clock_->Now();
+  last_push_ = clock_->Now();
+  pending_[worker_id] = std::move(decoded);
+  pushed_[worker_id] = true;
+  ++pushed_count_;
+  waiters_.push_back(waiter);
+  metrics_->pushes_accepted.Increment();
+  metrics_->received_wire_bytes.Increment(static_cast<double>(wire_bytes));
+  metrics_->received_dense_equivalent_bytes.Increment(
+      static_cast<double>(values_.size() * sizeof(float)));
+  if (pushed_count_ == options_.num_workers && !ready_) {
+    ready_ = true;
+    ready_cause_ = CloseCause::kAllPushed;
+  }
+  MaybeClose(delivery);
 }
 
 bool ShardState::CancelWaiter(PushWaiter* waiter) {

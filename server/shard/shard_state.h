@@ -214,6 +214,17 @@ class ShardState {
                               uint64_t step, Admission* admission,
                               uint64_t* current_step, bool* late)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Checks `initial_values` (the shard's size in fp32, all finite) and
+  // makes them the shard's values under `layout`. INVALID_ARGUMENT, and no
+  // change, otherwise.
+  absl::Status TakeInitialValues(uint32_t shard_index, const Layout& layout,
+                                 std::string_view initial_values)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a new, decoded push from `worker_id` into the open round, and
+  // closes the round if that made it ready.
+  void AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
+                 size_t wire_bytes, PushWaiter* waiter, Delivery* delivery)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Closes the round if it is ready and no lease is out.
   void MaybeClose(Delivery* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Aggregate(RoundResult* result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

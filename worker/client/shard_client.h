@@ -15,16 +15,19 @@
 #define CDDP_WORKER_CLIENT_SHARD_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cddp/v1/parameter_server.grpc.pb.h"
 #include "common/compress/sparse.h"
+#include "common/wire/layout.h"
 #include "common/wire/shard_map.h"
 #include "prometheus/registry.h"
 #include "worker/client/parameter_client.h"
@@ -108,18 +111,51 @@ class ShardClient final : public ParameterClient {
   const std::vector<uint64_t>& shard_steps() const { return shard_steps_; }
 
  private:
+  // A pending call: blocks until it is over and returns its status.
+  using Waiter = std::function<absl::Status()>;
+  // What one PushPull's calls share (defined in shard_client.cc).
+  struct PushPullRound;
+
   ShardClient(const common::ShardMap& shard_map, ShardClientOptions options);
 
   // Runs `attempt(shard)` for every shard in `shards` concurrently, retrying
   // UNAVAILABLE with backoff; returns one status per entry of `shards`.
-  template <typename Attempt>
-  std::vector<absl::Status> RunWithRetries(const std::vector<uint32_t>& shards,
-                                           Attempt attempt);
+  std::vector<absl::Status> RunWithRetries(
+      const std::vector<uint32_t>& shards,
+      absl::FunctionRef<Waiter(uint32_t)> attempt);
+  // `s` (an error) prefixed with the shard and its address; OK stays OK.
+  absl::Status Annotate(const absl::Status& s, uint32_t shard) const;
+  // INVALID_ARGUMENT unless `params` has the shard map's flat size.
+  absl::Status CheckParamsSize(std::span<const float> params) const;
+  // 0, 1, ..., num_shards - 1.
+  std::vector<uint32_t> AllShards() const;
+
+  // Join and Pull (shard_client_join.cc). JoinShards: one pass of Join
+  // calls to `shards`; the shards that ask for values go to `uninitialised`.
+  absl::Status JoinShards(const std::vector<uint32_t>& shards,
+                          const common::Layout& layout, bool with_values,
+                          std::span<const float> params,
+                          std::vector<uint32_t>* uninitialised);
+  absl::Status PullShards(const std::vector<uint32_t>& shards,
+                          std::span<float> params, uint64_t* bytes_received);
+
+  // PushPull (shard_client.cc): checks, starts every shard's call, gathers.
+  absl::Status CheckSelection(const common::SparseSelection& selection,
+                              std::span<const float> params) const;
   absl::StatusOr<PushPullResult> PushPullAt(
       std::vector<uint64_t> steps, const common::SparseSelection& selection,
       std::span<float> params, common::SparseSelection* undelivered);
-  absl::Status PullShards(const std::vector<uint32_t>& shards,
-                          std::span<float> params, uint64_t* bytes_received);
+  // Fills shard `s`'s request from split_ (once; retries reuse it).
+  void EncodePush(PushPullRound& round, uint32_t s);
+  // One attempt of shard `s`'s PushPull call; its reply goes to `round`.
+  Waiter StartPushPull(PushPullRound& round, uint32_t s);
+  // Takes every shard's outcome into round.result and shard_steps_; hands
+  // the pairs of shards that took no push to `undelivered`, lists in
+  // `stale` the shards to pull in full. Returns the first shard's error.
+  absl::Status GatherReplies(PushPullRound& round,
+                             const std::vector<absl::Status>& statuses,
+                             common::SparseSelection* undelivered,
+                             std::vector<uint32_t>* stale);
 
   common::ShardMap shard_map_;
   ShardClientOptions options_;

@@ -32,6 +32,62 @@ size_t SizeHint(std::string_view bytes, size_t max_bytes) {
       {size_t{isize}, max_bytes, kMaxPlausibleRatio * bytes.size()});
 }
 
+// Feeds zlib the next piece of `bytes` after `*consumed` and lets it fill
+// `out` after `*produced`, advancing both; returns inflate's code.
+int InflatePiece(z_stream& zs, std::string_view bytes, size_t* consumed,
+                 std::string& out, size_t* produced) {
+  // zlib counts in uInt: feed and drain in pieces of at most 1 GiB.
+  constexpr size_t kChunk = size_t{1} << 30;
+  const size_t in_avail = std::min(bytes.size() - *consumed, kChunk);
+  const size_t out_avail = std::min(out.size() - *produced, kChunk);
+  zs.next_in =
+      reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data())) + *consumed;
+  zs.avail_in = static_cast<uInt>(in_avail);
+  zs.next_out = reinterpret_cast<Bytef*>(out.data()) + *produced;
+  zs.avail_out = static_cast<uInt>(out_avail);
+  const int rc = inflate(&zs, Z_NO_FLUSH);
+  *consumed += in_avail - zs.avail_in;
+  *produced += out_avail - zs.avail_out;
+  return rc;
+}
+
+// Inflates every gzip member of `bytes` into `out` (grown by doubling, up
+// to `max_bytes`); `*produced` is the number of bytes written.
+absl::Status InflateMembers(z_stream& zs, std::string_view bytes,
+                            const std::string& name, size_t max_bytes,
+                            std::string& out, size_t* produced) {
+  size_t consumed = 0;
+  while (true) {
+    if (*produced == out.size()) {
+      if (out.size() >= max_bytes) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            name, ": inflates to more than ", max_bytes, " bytes"));
+      }
+      out.resize(std::min(max_bytes, out.size() * 2));
+    }
+    const int rc = InflatePiece(zs, bytes, &consumed, out, produced);
+    if (rc == Z_STREAM_END) {
+      // Another member may follow (concatenated gzip); anything else is junk.
+      const std::string_view rest = bytes.substr(consumed);
+      if (rest.empty()) return absl::OkStatus();
+      if (!IsGzip(rest)) {
+        return absl::DataLossError(absl::StrCat(
+            name, ": ", rest.size(), " trailing bytes after the gzip stream"));
+      }
+      inflateReset(&zs);
+      continue;
+    }
+    if (rc == Z_OK) continue;
+    if (rc == Z_BUF_ERROR && consumed == bytes.size() && zs.avail_out > 0) {
+      return absl::DataLossError(absl::StrCat(
+          name, ": truncated gzip stream (ends after ", consumed, " bytes)"));
+    }
+    if (rc == Z_BUF_ERROR) continue;  // output full: grow and go on
+    return absl::DataLossError(absl::StrCat(
+        name, ": corrupt gzip stream: ", zs.msg != nullptr ? zs.msg : "?"));
+  }
+}
+
 }  // namespace
 
 bool IsGzip(std::string_view bytes) {
@@ -53,52 +109,8 @@ absl::StatusOr<std::string> Gunzip(std::string_view bytes,
   out.resize(std::min(std::max<size_t>(SizeHint(bytes, max_bytes), 1 << 16),
                       std::max<size_t>(max_bytes, 1)));
   size_t produced = 0;
-  size_t consumed = 0;
-  absl::Status status;
-  while (true) {
-    if (produced == out.size()) {
-      if (out.size() >= max_bytes) {
-        status = absl::ResourceExhaustedError(absl::StrCat(
-            name, ": inflates to more than ", max_bytes, " bytes"));
-        break;
-      }
-      out.resize(std::min(max_bytes, out.size() * 2));
-    }
-    // zlib counts in uInt: feed and drain in pieces of at most 1 GiB.
-    constexpr size_t kChunk = size_t{1} << 30;
-    const size_t in_avail = std::min(bytes.size() - consumed, kChunk);
-    const size_t out_avail = std::min(out.size() - produced, kChunk);
-    zs.next_in =
-        reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data())) + consumed;
-    zs.avail_in = static_cast<uInt>(in_avail);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data()) + produced;
-    zs.avail_out = static_cast<uInt>(out_avail);
-    const int rc = inflate(&zs, Z_NO_FLUSH);
-    consumed += in_avail - zs.avail_in;
-    produced += out_avail - zs.avail_out;
-    if (rc == Z_STREAM_END) {
-      // Another member may follow (concatenated gzip); anything else is junk.
-      const std::string_view rest = bytes.substr(consumed);
-      if (rest.empty()) break;
-      if (!IsGzip(rest)) {
-        status = absl::DataLossError(absl::StrCat(
-            name, ": ", rest.size(), " trailing bytes after the gzip stream"));
-        break;
-      }
-      inflateReset(&zs);
-      continue;
-    }
-    if (rc == Z_OK) continue;
-    if (rc == Z_BUF_ERROR && consumed == bytes.size() && zs.avail_out > 0) {
-      status = absl::DataLossError(absl::StrCat(
-          name, ": truncated gzip stream (ends after ", consumed, " bytes)"));
-      break;
-    }
-    if (rc == Z_BUF_ERROR) continue;  // output full: grow and go on
-    status = absl::DataLossError(absl::StrCat(
-        name, ": corrupt gzip stream: ", zs.msg != nullptr ? zs.msg : "?"));
-    break;
-  }
+  const absl::Status status =
+      InflateMembers(zs, bytes, name, max_bytes, out, &produced);
   inflateEnd(&zs);
   if (!status.ok()) return status;
   out.resize(produced);

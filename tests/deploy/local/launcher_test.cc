@@ -2,7 +2,8 @@
 // shell scripts standing in for cddp-server and cddp-worker: the report
 // comes from each worker's --result_file, the launcher's temporary
 // directory is removed afterwards, and a worker that exits 0 without a
-// result is a failure saying so.
+// result is a failure saying so, as is a worker that fails; an interrupt
+// stops the job with 130.
 #include "deploy/local/launcher.h"
 
 #include <gtest/gtest.h>
@@ -79,6 +80,33 @@ TEST(LauncherTest, AWorkerThatExitsZeroWithoutAResultFailsTheJob) {
   EXPECT_NE(r->failure.find("exited 0 but left no result"), std::string::npos)
       << r->failure;
   EXPECT_NE(r->failure.find(".result"), std::string::npos) << r->failure;
+}
+
+TEST(LauncherTest, AWorkerThatFailsStopsTheJobNamingItsExitStatus) {
+  const LaunchOptions o = Options("exit 3\n");
+  std::atomic<bool> interrupted{false};
+  absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(r->failure.rfind("worker ", 0), 0u) << r->failure;
+  EXPECT_NE(r->failure.find(" failed: exit code 3"), std::string::npos)
+      << r->failure;
+}
+
+TEST(LauncherTest, AnInterruptStopsEveryProcessWith130) {
+  LaunchOptions o = Options("exec sleep 60\n");
+  o.metrics = true;  // one /metrics port per process, in start order
+  std::atomic<bool> interrupted{true};
+  absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 130);
+  EXPECT_EQ(r->failure, "interrupted");
+  ASSERT_EQ(r->metrics_endpoints.size(), 3u);
+  EXPECT_EQ(r->metrics_endpoints[0].rfind("server 0: http://127.0.0.1:", 0),
+            0u);
+  EXPECT_EQ(r->metrics_endpoints[2].rfind("worker 1: http://127.0.0.1:", 0),
+            0u);
+  for (const WorkerReport& w : r->workers) EXPECT_FALSE(w.seen);
 }
 
 }  // namespace

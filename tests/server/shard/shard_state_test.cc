@@ -339,6 +339,38 @@ TEST(ShardStateJoinTest, ValuesAreAskedForOnlyBeforeTheShardHasThem) {
   EXPECT_EQ(std::vector<float>(v.begin(), v.end()), init);
 }
 
+// Initial values of the wrong size, or not finite, are refused with a
+// message saying which, and the shard still has no values.
+TEST(ShardStateJoinTest, BadInitialValuesAreRefusedAndChangeNothing) {
+  prometheus::Registry registry;
+  FakeClock clock;
+  ServerMetrics metrics(registry, 0);
+  ShardOptions o;
+  o.num_workers = 2;
+  ShardState state(o, &clock, &metrics, nullptr);
+  std::vector<float> init = testing::RandomParams(3, kN);
+
+  const std::vector<float> short_values(init.begin(), init.end() - 1);
+  absl::StatusOr<ShardState::JoinResult> r =
+      state.Join(0, 0, OneShardLayout(), Bytes(short_values));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("initial values have 3996 bytes; shard "
+                                      "0 needs 1000 fp32 (4000 bytes)"),
+            std::string::npos)
+      << r.status();
+  init[7] = std::numeric_limits<float>::quiet_NaN();
+  r = state.Join(0, 0, OneShardLayout(), Bytes(init));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("initial value 7 is not finite"),
+            std::string::npos)
+      << r.status();
+
+  EXPECT_EQ(state.size(), 0u);
+  r = state.Join(1, 0, OneShardLayout(), std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->needs_initial_values);
+}
+
 TEST(ShardOptionsTest, SparseDownlinkNeedsPlainSgd) {
   ShardOptions o;
   o.downlink = DownlinkMode::kSparse;

@@ -1,0 +1,19 @@
+// A same-run baseline for cddp_ps_bench: how long plain TCP on loopback
+// takes to move what a round's dense replies move.
+#ifndef CDDP_BENCH_TCP_FLOOR_H_
+#define CDDP_BENCH_TCP_FLOOR_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cddp::bench {
+
+// Opens `streams` loopback connections and moves `bytes_per_stream` over
+// each at once (a writer and a reader thread per connection, plain
+// write()/read()); returns the seconds from the first write to the last
+// read. CHECK-fails if a socket call fails (a benchmark, not a library).
+double RawTcpSeconds(uint32_t streams, size_t bytes_per_stream);
+
+}  // namespace cddp::bench
+
+#endif  // CDDP_BENCH_TCP_FLOOR_H_

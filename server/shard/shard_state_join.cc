@@ -1,0 +1,88 @@
+// ShardState's join side: checking a worker's layout against the shard's
+// and taking the shard's initial values from the first worker that brings
+// them. Kept apart from the round machinery in shard_state.cc; see
+// shard_state.h for the contracts.
+#include <cmath>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/huge_pages.h"
+#include "server/shard/shard_state.h"
+
+namespace cddp::server {
+
+absl::StatusOr<ShardState::JoinResult> ShardState::Join(
+    uint32_t worker_id, uint32_t shard_index, const Layout& layout,
+    std::optional<std::string_view> initial_values) {
+  absl::MutexLock lock(&mu_);
+  const auto reject = [&](RejectReason r, absl::Status s) {
+    metrics_->Reject(r);
+    return s;
+  };
+  if (draining_) {
+    return reject(RejectReason::kShuttingDown,
+                  absl::UnavailableError("server is shutting down"));
+  }
+  if (shard_index != options_.shard_index) {
+    return reject(RejectReason::kWrongShard,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "wrong shard: request for shard ", shard_index,
+                      ", this server holds shard ", options_.shard_index)));
+  }
+  if (worker_id >= options_.num_workers) {
+    return reject(RejectReason::kUnknownWorker,
+                  absl::InvalidArgumentError(absl::StrCat(
+                      "unknown worker ", worker_id, ": the job has ",
+                      options_.num_workers, " workers")));
+  }
+  if (auto s = CheckLayout(layout, options_.num_shards,
+                           initialized_ ? &layout_ : nullptr);
+      !s.ok()) {
+    return reject(RejectReason::kFingerprintMismatch, s);
+  }
+  JoinResult result;
+  if (!initialized_ && !initial_values.has_value()) {
+    result.needs_initial_values = true;
+    result.open_round = open_round_;
+    return result;
+  }
+  if (!initialized_) {
+    if (auto s = TakeInitialValues(shard_index, layout, *initial_values);
+        !s.ok()) {
+      return reject(RejectReason::kBadInitialValues, s);
+    }
+    result.initialized_by_this_worker = true;
+  }
+  joined_[worker_id] = true;
+  result.open_round = open_round_;
+  return result;
+}
+
+absl::Status ShardState::TakeInitialValues(uint32_t shard_index,
+                                           const Layout& layout,
+                                           std::string_view initial_values) {
+  const uint64_t n =
+      layout.shard_bounds[shard_index + 1] - layout.shard_bounds[shard_index];
+  if (initial_values.size() != n * sizeof(float)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "initial values have ", initial_values.size(), " bytes; shard ",
+        shard_index, " needs ", n, " fp32 (", n * sizeof(float), " bytes)"));
+  }
+  common::HugePageFloats values(n);
+  std::memcpy(values.data(), initial_values.data(), initial_values.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(values.data()[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("initial value ", i, " is not finite"));
+    }
+  }
+  values_ = std::move(values);
+  decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
+  layout_ = layout;
+  initialized_ = true;
+  return absl::OkStatus();
+}
+
+}  // namespace cddp::server
