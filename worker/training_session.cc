@@ -27,8 +27,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 // Test images per forward pass. Measured with this model on this LibTorch
-// (one thread): 1000 at a time took ~6x as long as 64 at a time (the
-// convolutions' buffers stop fitting in the caches), 128 ~4x.
+// (one thread, BENCHMARKS.md §4): 1000 at a time took 2-6x as long as 64 at
+// a time (the convolutions' buffers stop fitting in the caches).
 constexpr int64_t kEvalBatch = 64;
 
 double Seconds(Clock::duration d) {
