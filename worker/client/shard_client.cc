@@ -10,6 +10,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/check.h"
+#include "common/happens_before.h"
 #include "common/status_macros.h"
 #include "common/wire/wire_codec.h"
 #include "grpcpp/create_channel.h"
@@ -161,8 +162,12 @@ absl::StatusOr<uint64_t> ShardClient::Join(
     if (metrics_) {
       metrics_->sent_bytes->Increment(static_cast<double>(req.ByteSizeLong()));
     }
+    // The callback runs on a gRPC thread, after this call (see
+    // common/happens_before.h).
+    CDDP_HAPPENS_BEFORE(call);
     stubs_[s]->async()->Join(&call->context, &call->request, &call->response,
                              [call](grpc::Status status) {
+                               CDDP_HAPPENS_AFTER(call);
                                absl::MutexLock lock(&call->mu);
                                call->status = std::move(status);
                                call->done = true;
