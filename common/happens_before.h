@@ -32,8 +32,9 @@
 #define CDDP_HAPPENS_AFTER(key) \
   __tsan_acquire(const_cast<void*>(static_cast<const volatile void*>(key)))
 #else
-#define CDDP_HAPPENS_BEFORE(key) static_cast<void>(0)
-#define CDDP_HAPPENS_AFTER(key) static_cast<void>(0)
+// Unevaluated: the key is still type-checked and counts as used.
+#define CDDP_HAPPENS_BEFORE(key) static_cast<void>(sizeof(key))
+#define CDDP_HAPPENS_AFTER(key) static_cast<void>(sizeof(key))
 #endif
 
 #endif  // CDDP_COMMON_HAPPENS_BEFORE_H_
