@@ -12,7 +12,7 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 packages=(
   # toolchain; the format gate and the function-size check
   # (scripts/check_format.sh, scripts/tidy.sh); dpkg-source for the tsan
-  # preset's abseil and gRPC (scripts/tsan_deps.sh)
+  # preset's abseil (scripts/tsan_deps.sh)
   cmake ninja-build g++ pkg-config clang-format clang-tidy dpkg-dev
   # libraries we build against
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler

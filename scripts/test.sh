@@ -57,7 +57,7 @@ if [[ "${CDDP_SKIP_ASAN:-0}" != 1 ]]; then
   run_preset asan
 fi
 if [[ "${CDDP_SKIP_TSAN:-0}" != 1 ]]; then
-  scripts/tsan_deps.sh  # abseil and gRPC with -fsanitize=thread
+  scripts/tsan_deps.sh  # abseil with -fsanitize=thread
   run_preset tsan       # LD_LIBRARY_PATH, TSAN_OPTIONS: the tsan test preset
 fi
 echo "[test] all tests passed"

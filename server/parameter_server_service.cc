@@ -10,6 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "common/check.h"
+#include "common/happens_before.h"
 #include "proto/status_convert.h"
 #include "proto/wire_adapter.h"
 
@@ -63,6 +64,12 @@ class SparseReplyCache {
 
 namespace {
 
+// The reactors mark every Start*/Finish call with CDDP_HAPPENS_BEFORE(this)
+// and open every reaction with CDDP_HAPPENS_AFTER(this), and the handlers
+// mark the reactor they return: gRPC orders these, but inside its own
+// uninstrumented code, where ThreadSanitizer cannot see it
+// (common/happens_before.h). Nothing in a normal build.
+
 // Answers one PushPull: registers the push with the shard and, once its
 // round closes, streams the reply. Deletes itself in OnDone.
 class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
@@ -115,6 +122,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
   }
 
   void OnWriteDone(bool ok) override {
+    CDDP_HAPPENS_AFTER(this);
     ShardState* const state = state_;
     bool release = false;
     {
@@ -133,6 +141,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
   }
 
   void OnCancel() override {
+    CDDP_HAPPENS_AFTER(this);
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
     // Not yet answered: withdraw from the round. If the round already took
@@ -143,6 +152,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
   }
 
   void OnDone() override {
+    CDDP_HAPPENS_AFTER(this);
     bool release;
     {
       absl::MutexLock lock(&mu_);
@@ -163,6 +173,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
       const PushPullResponse& piece = *(*sparse_reply_)[sparse_next_++];
       wrote_last_ = sparse_next_ == sparse_reply_->size();
       metrics_->sent_bytes.Increment(static_cast<double>(piece.ByteSizeLong()));
+      CDDP_HAPPENS_BEFORE(this);
       StartWrite(&piece);
       // The pieces hold their own bytes and never read the shard's values:
       // the lease can end with the first piece (and only once).
@@ -175,6 +186,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
         FillDensePiece(state_->values(), piece_floats_, &offset_, &response_);
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
+    CDDP_HAPPENS_BEFORE(this);
     StartWrite(&response_);
     return wrote_last_;
   }
@@ -183,6 +195,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    CDDP_HAPPENS_BEFORE(this);
     Finish(status);
   }
 
@@ -218,6 +231,7 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
     absl::MutexLock lock(&mu_);
     if (shard_index != state_->shard_index()) {
       metrics_->Reject(RejectReason::kWrongShard);
+      CDDP_HAPPENS_BEFORE(this);
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "wrong shard: pull for shard " +
                               std::to_string(shard_index) +
@@ -227,6 +241,7 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
     }
     absl::StatusOr<uint64_t> step = state_->BeginRead();
     if (!step.ok()) {
+      CDDP_HAPPENS_BEFORE(this);
       Finish(proto::ToGrpcStatus(step.status()));
       return;
     }
@@ -236,10 +251,13 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
   }
 
   void OnWriteDone(bool ok) override {
+    CDDP_HAPPENS_AFTER(this);
     absl::MutexLock lock(&mu_);
     if (!ok) {
+      CDDP_HAPPENS_BEFORE(this);
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream broke"));
     } else if (wrote_last_) {
+      CDDP_HAPPENS_BEFORE(this);
       Finish(grpc::Status::OK);
     } else {
       WriteNextLocked();
@@ -247,6 +265,7 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
   }
 
   void OnDone() override {
+    CDDP_HAPPENS_AFTER(this);
     bool release;
     {
       absl::MutexLock lock(&mu_);
@@ -266,6 +285,7 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
         FillDensePiece(state_->values(), piece_floats_, &offset_, &response_);
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
+    CDDP_HAPPENS_BEFORE(this);
     StartWrite(&response_);
   }
 
@@ -304,6 +324,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
                                    layout, initial_values);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!joined.ok()) {
+    CDDP_HAPPENS_BEFORE(reactor);
     reactor->Finish(proto::ToGrpcStatus(joined.status()));
     return reactor;
   }
@@ -311,6 +332,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
   response->set_num_workers(state_->num_workers());
   response->set_initialized_by_this_worker(joined->initialized_by_this_worker);
   response->set_needs_initial_values(joined->needs_initial_values);
+  CDDP_HAPPENS_BEFORE(reactor);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -321,6 +343,7 @@ grpc::ServerWriteReactor<PushPullResponse>* ParameterServerService::PushPull(
   auto* reactor = new PushPullReactor(context, request, state_, metrics_,
                                       sparse_replies_.get(), piece_floats_);
   reactor->Start();
+  CDDP_HAPPENS_BEFORE(reactor);  // the handler happens before the reactions
   return reactor;
 }
 
@@ -329,6 +352,7 @@ grpc::ServerWriteReactor<PullResponse>* ParameterServerService::Pull(
     const cddp::v1::PullRequest* request) {
   auto* reactor = new PullReactor(state_, metrics_, piece_floats_);
   reactor->Start(request->shard_index());
+  CDDP_HAPPENS_BEFORE(reactor);
   return reactor;
 }
 

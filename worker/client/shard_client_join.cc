@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/happens_before.h"
 #include "common/status_macros.h"
 #include "proto/status_convert.h"
 #include "proto/wire_adapter.h"
@@ -80,8 +81,12 @@ absl::Status ShardClient::JoinShards(const std::vector<uint32_t>& shards,
     if (metrics_) {
       metrics_->sent_bytes->Increment(static_cast<double>(req.ByteSizeLong()));
     }
+    // The callback runs on a gRPC thread, after this call (see
+    // common/happens_before.h).
+    CDDP_HAPPENS_BEFORE(call);
     stubs_[s]->async()->Join(&call->context, &call->request, &call->response,
                              [call](grpc::Status status) {
+                               CDDP_HAPPENS_AFTER(call);
                                absl::MutexLock lock(&call->mu);
                                call->status = std::move(status);
                                call->done = true;
