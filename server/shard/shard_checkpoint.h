@@ -1,9 +1,9 @@
 // A parameter-server shard's checkpoint: everything a restarted shard needs
 // to go on where it stopped — its identity in the job, the parameter layout,
 // the step, the values, and the optimizer (configuration and state). Stored
-// as one record (common/record_file.h, kind "SHRD", version 2; version 1 still read) in
-// <dir>/server-<shard>.ckpt, written atomically (temporary file, fsync,
-// rename).
+// as one record (common/record_file.h, kind "SHRD", version 2; version 1 still
+// read) in <dir>/server-<shard>.ckpt, written atomically (temporary file,
+// fsync, rename).
 //
 // Payload of version 2 (little-endian), written since the update rules save
 // their own state under named fields:
