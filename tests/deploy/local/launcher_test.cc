@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -17,8 +18,16 @@
 namespace cddp::local {
 namespace {
 
+// Scripts live in a directory of their own per test and process: ctest runs
+// the tests of this binary as parallel processes, which must not overwrite
+// each other's stand-ins.
 std::string Script(const std::string& name, const std::string& body) {
-  const auto dir = std::filesystem::path(testing::TempDir()) / "cddp_launch";
+  const auto dir =
+      std::filesystem::path(testing::TempDir()) /
+      ("cddp_launch_" +
+       std::string(
+           testing::UnitTest::GetInstance()->current_test_info()->name()) +
+       "_" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / name).string();
   std::ofstream(path) << "#!/bin/sh\n" << body;
@@ -39,7 +48,8 @@ LaunchOptions Options(const std::string& worker_body) {
 }
 
 TEST(LauncherTest, ReadsEachWorkersResultFileAndRemovesTheDirectory) {
-  const std::string seen = testing::TempDir() + "/cddp_launch_result_path";
+  const std::string seen = testing::TempDir() + "/cddp_launch_result_path_" +
+                           std::to_string(getpid());
   const LaunchOptions o = Options(
       "for a; do case \"$a\" in --result_file=*) f=${a#--result_file=};; "
       "--worker_id=*) id=${a#--worker_id=};; esac; done\n"
