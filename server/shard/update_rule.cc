@@ -13,6 +13,12 @@ namespace cddp::server {
 UpdateRule::UpdateRule(std::vector<std::string> field_names)
     : field_names_(std::move(field_names)), fields_(field_names_.size()) {}
 
+void UpdateRule::AllocateFields(size_t n) {
+  for (std::vector<float>& f : fields_) {
+    if (f.empty()) f.assign(n, 0.0f);
+  }
+}
+
 UpdateRuleState UpdateRule::SaveState() const {
   UpdateRuleState state;
   state.steps = steps_;

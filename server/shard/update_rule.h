@@ -77,6 +77,8 @@ class UpdateRule {
   // The i-th named state buffer (in the order of the names given to the
   // constructor); empty until the rule first needs it.
   std::vector<float>& field(size_t i) { return fields_[i]; }
+  // Gives every field not allocated yet `n` zeros.
+  void AllocateFields(size_t n);
   void CountStep() { ++steps_; }
 
  private:

@@ -3,20 +3,37 @@
 // serial reference in tests/support.
 #include "server/shard/update_rules.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace cddp::server {
 
+namespace {
+
+// Entries per DenseStep call: the block's gradient and the rule's streams
+// stay in L1/L2 while it runs.
+constexpr size_t kBlock = 4096;
+
+}  // namespace
+
 void DenseUpdateRule::Apply(std::span<float> values,
                             common::SparseSelection* sum, float scale) {
   const size_t n = values.size();
-  if (grad_.size() != n) grad_.assign(n, 0.0f);
+  if (grad_.size() != kBlock) grad_.assign(kBlock, 0.0f);
+  AllocateFields(n);
   CountStep();
-  for (size_t k = 0; k < sum->size(); ++k) {
-    grad_[sum->indices[k]] = sum->values[k];
+  const std::vector<uint32_t>& idx = sum->indices;
+  size_t k = 0;
+  for (size_t begin = 0; begin < n; begin += kBlock) {
+    const size_t len = std::min(kBlock, n - begin);
+    const size_t first = k;
+    for (; k < idx.size() && idx[k] < begin + len; ++k) {
+      grad_[idx[k] - begin] = sum->values[k];
+    }
+    DenseStep(values.subspan(begin, len), begin,
+              std::span<const float>(grad_.data(), len), scale);
+    for (size_t j = first; j < k; ++j) grad_[idx[j] - begin] = 0.0f;
   }
-  DenseStep(values, grad_, scale);
-  for (const uint32_t i : sum->indices) grad_[i] = 0.0f;
 }
 
 SgdRule::SgdRule(float lr, float weight_decay)
@@ -46,8 +63,8 @@ void SgdRule::Apply(std::span<float> values, common::SparseSelection* sum,
   }
 }
 
-void SgdRule::DenseStep(std::span<float> values, std::span<const float> grad,
-                        float scale) {
+void SgdRule::DenseStep(std::span<float> values, size_t /*offset*/,
+                        std::span<const float> grad, float scale) {
   const float lr = lr_;
   const float wd = weight_decay_;
   for (size_t i = 0; i < values.size(); ++i) {
@@ -66,14 +83,13 @@ MomentumRuleT<kNesterov>::MomentumRuleT(float lr, float momentum,
       weight_decay_(weight_decay) {}
 
 template <bool kNesterov>
-void MomentumRuleT<kNesterov>::DenseStep(std::span<float> values,
+void MomentumRuleT<kNesterov>::DenseStep(std::span<float> values, size_t offset,
                                          std::span<const float> grad,
                                          float scale) {
   const float lr = lr_;
   const float wd = weight_decay_;
   const float mu = momentum_;
-  std::vector<float>& buf = field(0);
-  if (buf.empty()) buf.assign(values.size(), 0.0f);
+  float* buf = field(0).data() + offset;
   for (size_t i = 0; i < values.size(); ++i) {
     float g = grad[i] * scale;
     if (wd != 0.0f) g = g + wd * values[i];
@@ -96,13 +112,11 @@ AdamRule::AdamRule(float lr, float weight_decay, float beta1, float beta2,
       beta2_(beta2),
       epsilon_(epsilon) {}
 
-void AdamRule::DenseStep(std::span<float> values, std::span<const float> grad,
-                         float scale) {
+void AdamRule::DenseStep(std::span<float> values, size_t offset,
+                         std::span<const float> grad, float scale) {
   const size_t n = values.size();
-  std::vector<float>& m1 = field(0);
-  std::vector<float>& m2 = field(1);
-  if (m1.empty()) m1.assign(n, 0.0f);
-  if (m2.empty()) m2.assign(n, 0.0f);
+  float* m1 = field(0).data() + offset;
+  float* m2 = field(1).data() + offset;
   const float lr = lr_;
   const float wd = weight_decay_;
   const float b1 = beta1_;

@@ -15,9 +15,10 @@
 
 namespace cddp::server {
 
-// A rule that moves every entry: the round's sum is scattered into a dense
-// gradient buffer (all zero between rounds), DenseStep runs over the whole
-// shard, and the buffer is cleared where it was written.
+// A rule that moves every entry, block by block: the round's sum is
+// scattered into a block-sized gradient buffer (all zero between blocks,
+// so it stays in cache and no shard-sized gradient is ever read), DenseStep
+// runs over the block, and the buffer is cleared where it was written.
 class DenseUpdateRule : public UpdateRule {
  public:
   bool TouchesOnlyPushed() const override { return false; }
@@ -26,13 +27,15 @@ class DenseUpdateRule : public UpdateRule {
 
  protected:
   using UpdateRule::UpdateRule;
-  // values[i] moves by grad[i] * scale; steps_taken() already counts this
-  // round. Both spans have the shard's size.
-  virtual void DenseStep(std::span<float> values, std::span<const float> grad,
-                         float scale) = 0;
+  // For one block of the shard starting at `offset`: values[i] (the
+  // block's, entry offset + i of the shard) moves by grad[i] * scale.
+  // `grad` has the block's size; the rule's state fields are allocated at
+  // the shard's size. steps_taken() already counts this round.
+  virtual void DenseStep(std::span<float> values, size_t offset,
+                         std::span<const float> grad, float scale) = 0;
 
  private:
-  std::vector<float> grad_;  // scratch, all zero between rounds
+  std::vector<float> grad_;  // one block's gradient, all zero between blocks
 };
 
 // values -= lr * (g + weight_decay * values). Without weight decay it
@@ -46,8 +49,8 @@ class SgdRule final : public DenseUpdateRule {
              float scale) override;
 
  private:
-  void DenseStep(std::span<float> values, std::span<const float> grad,
-                 float scale) override;
+  void DenseStep(std::span<float> values, size_t offset,
+                 std::span<const float> grad, float scale) override;
   const float lr_, weight_decay_;
 };
 
@@ -62,8 +65,8 @@ class MomentumRuleT final : public DenseUpdateRule {
   }
 
  private:
-  void DenseStep(std::span<float> values, std::span<const float> grad,
-                 float scale) override;
+  void DenseStep(std::span<float> values, size_t offset,
+                 std::span<const float> grad, float scale) override;
   const float lr_, momentum_, weight_decay_;
 };
 using MomentumRule = MomentumRuleT<false>;
@@ -78,8 +81,8 @@ class AdamRule final : public DenseUpdateRule {
   std::string_view name() const override { return "adam"; }
 
  private:
-  void DenseStep(std::span<float> values, std::span<const float> grad,
-                 float scale) override;
+  void DenseStep(std::span<float> values, size_t offset,
+                 std::span<const float> grad, float scale) override;
   const float lr_, weight_decay_, beta1_, beta2_, epsilon_;
 };
 
