@@ -91,7 +91,10 @@ void BM_ApplyReply(benchmark::State& state) {
   const cddp::v1::SparseChunk c = Encode(Union());
   common::HugePageFloats range(kRange);
   for (auto _ : state) {
-    CDDP_CHECK(worker::ApplySparseUpdate(c, range.span()).ok());
+    CDDP_CHECK(worker::ApplySparseUpdate(proto::ChunkView(c),
+                                         worker::UpdateKind::kNewValues,
+                                         range.span())
+                   .ok());
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(state.iterations() * c.count());

@@ -11,6 +11,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/compress/sparse.h"
 #include "common/job_flags.h"
 #include "common/metrics_http_server.h"
 #include "common/program_flags.h"
@@ -71,6 +72,20 @@ int main(int argc, char** argv) {
     return Fail(absl::StrCat("--downlink ", mode.status().message()));
   }
   shard.downlink = *mode;
+  const auto density =
+      cddp::server::ParseDownlinkDensity(absl::GetFlag(FLAGS_downlink_density));
+  if (!density.ok()) {
+    return Fail(
+        absl::StrCat("--downlink_density ", density.status().message()));
+  }
+  shard.downlink_density = *density;
+  const auto downlink_values =
+      cddp::common::ParseValueType(absl::GetFlag(FLAGS_downlink_value_type));
+  if (!downlink_values.ok()) {
+    return Fail(absl::StrCat("--downlink_value_type: ",
+                             downlink_values.status().message()));
+  }
+  shard.downlink_value_type = *downlink_values;
 
   // Block the stop signals before any thread starts, so only sigwait sees
   // them.

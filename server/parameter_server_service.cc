@@ -21,6 +21,18 @@ using cddp::v1::PullResponse;
 using cddp::v1::PushPullResponse;
 using proto::FillDensePiece;
 
+cddp::v1::Downlink DownlinkToProto(DownlinkMode mode) {
+  switch (mode) {
+    case DownlinkMode::kDense:
+      return cddp::v1::DOWNLINK_DENSE;
+    case DownlinkMode::kSparse:
+      return cddp::v1::DOWNLINK_SPARSE;
+    case DownlinkMode::kCompressed:
+      return cddp::v1::DOWNLINK_COMPRESSED;
+  }
+  return cddp::v1::DOWNLINK_UNSPECIFIED;
+}
+
 }  // namespace
 
 // The sparse-downlink reply of the latest round: one message per piece
@@ -42,11 +54,11 @@ class SparseReplyCache {
         auto message = std::make_shared<PushPullResponse>();
         message->set_step(result->open_round);
         message->set_contributors(result->contributors);
-        proto::SetEncodedChunk(piece.count, common::ValueType::kFp32,
-                               common::IndexEncoding::kDeltaVarint,
-                               piece.indices, piece.values,
-                               message->mutable_sparse_update());
+        proto::SetEncodedChunk(
+            piece.count, piece.value_type, common::IndexEncoding::kDeltaVarint,
+            piece.indices, piece.values, message->mutable_sparse_update());
         message->set_last(p + 1 == result->sparse_pieces.size());
+        message->set_delta(result->delta);
         message->ByteSizeLong();  // cache the size before threads share it
         reply->push_back(std::move(message));
       }
@@ -167,6 +179,10 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
   // Builds and starts the next piece; true once the values are no longer
   // needed (the last piece is built), so the caller can end the lease.
   bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (sparse_next_ == 0 && offset_ == 0) {  // the reply's first piece
+      metrics_->sent_dense_equivalent_bytes.Increment(
+          static_cast<double>(state_->values().size() * sizeof(float)));
+    }
     if (result_->sparse) {
       if (sparse_reply_ == nullptr)
         sparse_reply_ = sparse_replies_->Get(result_);
@@ -320,8 +336,9 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
   const Layout layout = proto::LayoutFromProto(request->layout());
   std::optional<std::string_view> initial_values;
   if (request->has_initial_values()) initial_values = request->initial_values();
-  const auto joined = state_->Join(request->worker_id(), request->shard_index(),
-                                   layout, initial_values);
+  const auto joined =
+      state_->Join(request->worker_id(), request->shard_index(), layout,
+                   initial_values, request->applies_delta_replies());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!joined.ok()) {
     CDDP_HAPPENS_BEFORE(reactor);
@@ -332,6 +349,7 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
   response->set_num_workers(state_->num_workers());
   response->set_initialized_by_this_worker(joined->initialized_by_this_worker);
   response->set_needs_initial_values(joined->needs_initial_values);
+  response->set_downlink(DownlinkToProto(joined->downlink));
   CDDP_HAPPENS_BEFORE(reactor);
   reactor->Finish(grpc::Status::OK);
   return reactor;

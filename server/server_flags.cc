@@ -23,9 +23,18 @@ ABSL_FLAG(int, max_message_mb, 256,
           "gRPC message size limit in MiB; must fit a Join carrying the "
           "shard's initial values (4 bytes per element) and a dense push");
 ABSL_FLAG(std::string, downlink, "dense",
-          "dense: replies carry the shard's dense values; sparse: only the "
-          "entries the round changed (needs plain SGD: no momentum, no "
-          "weight decay)");
+          "what a round's reply carries. dense: the shard's whole slice; "
+          "sparse: only the entries the round changed, exact (needs plain "
+          "SGD: no momentum, no weight decay); compressed: the Top-K of what "
+          "the workers' copy still lacks, with error feedback on the server "
+          "(any optimizer; see --downlink_density)");
+ABSL_FLAG(std::string, downlink_density, "auto",
+          "compressed downlink: fraction of the shard sent per round, in "
+          "(0, 1]; auto: as many pairs as the round's pushes carried "
+          "together (the uplink's density times the workers)");
+ABSL_FLAG(std::string, downlink_value_type, "fp32",
+          "compressed downlink: fp32 | fp16 | bf16 values (the rounding "
+          "error stays in the server's residual)");
 
 namespace cddp::server {
 

@@ -29,6 +29,8 @@ ABSL_DECLARE_FLAG(double, adam_epsilon);
 ABSL_DECLARE_FLAG(absl::Duration, round_timeout);
 ABSL_DECLARE_FLAG(int, max_message_mb);
 ABSL_DECLARE_FLAG(std::string, downlink);
+ABSL_DECLARE_FLAG(std::string, downlink_density);
+ABSL_DECLARE_FLAG(std::string, downlink_value_type);
 
 namespace cddp::server {
 

@@ -38,6 +38,8 @@ const char* RejectReasonName(RejectReason reason) {
       return "bad_initial_values";
     case RejectReason::kShuttingDown:
       return "shutting_down";
+    case RejectReason::kWorkerTooOld:
+      return "worker_too_old";
     case RejectReason::kCount:
       break;
   }
@@ -81,6 +83,18 @@ ServerMetrics::ServerMetrics(Registry& r, const std::string& s)
       sent_bytes(AddCounter(r, "cddp_server_sent_bytes_total",
                             "Serialized bytes of PushPull and Pull replies",
                             {{"shard", s}})),
+      sent_dense_equivalent_bytes(
+          AddCounter(r, "cddp_server_sent_dense_equivalent_bytes_total",
+                     "Bytes the PushPull replies sent would take as dense fp32",
+                     {{"shard", s}})),
+      downlink_residual_norm(AddGauge(
+          r, "cddp_server_downlink_residual_norm",
+          "Compressed downlink: L2 norm of master - workers' copy (unsent)",
+          {{"shard", s}})),
+      downlink_density(AddGauge(
+          r, "cddp_server_downlink_density",
+          "Compressed downlink: fraction of the shard the last reply sent",
+          {{"shard", s}})),
       round_duration_seconds(
           AddHistogram(r, "cddp_server_round_duration_seconds",
                        "From a round's first accepted push to its close",

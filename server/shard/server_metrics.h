@@ -30,6 +30,7 @@ enum class RejectReason {
   kFingerprintMismatch,  // join with a different layout
   kBadInitialValues,     // join with values of the wrong size / non-finite
   kShuttingDown,         // server draining
+  kWorkerTooOld,         // join that cannot apply this shard's replies
   kCount,
 };
 const char* RejectReasonName(RejectReason reason);
@@ -52,6 +53,13 @@ struct ServerMetrics {
   prometheus::Counter& received_wire_bytes;
   prometheus::Counter& received_dense_equivalent_bytes;
   prometheus::Counter& sent_bytes;
+  // What the PushPull replies sent would take as dense fp32 (the shard's
+  // slice per reply), against sent_bytes for the downlink's saving.
+  prometheus::Counter& sent_dense_equivalent_bytes;
+  // Compressed downlink: ||master - workers' copy|| after the last round
+  // (what is not sent yet), and the fraction of the shard it sent.
+  prometheus::Gauge& downlink_residual_norm;
+  prometheus::Gauge& downlink_density;
   prometheus::Histogram& round_duration_seconds;
   prometheus::Histogram& aggregation_seconds;
   prometheus::Histogram& round_contributors;

@@ -12,7 +12,8 @@ namespace cddp::server {
 namespace {
 
 constexpr std::string_view kKind = "SHRD";
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersionNoCopy = 2;        // still read
 constexpr uint32_t kVersionFixedBuffers = 1;  // still read
 
 void AppendFloat(float v, std::string* out) {
@@ -146,7 +147,7 @@ std::string EncodeShardCheckpoint(const ShardCheckpoint& c) {
   for (const auto& [name, buffer] : c.rule_state.fields) {
     state_floats += buffer.size();
   }
-  p.reserve(128 + 4 * (c.values.size() + state_floats));
+  p.reserve(128 + 4 * (c.values.size() + c.workers_copy.size() + state_floats));
   common::AppendU32(c.shard_index, &p);
   common::AppendU32(c.num_shards, &p);
   common::AppendU32(c.num_workers, &p);
@@ -164,6 +165,7 @@ std::string EncodeShardCheckpoint(const ShardCheckpoint& c) {
   common::AppendU64(c.rule_state.steps, &p);
   AppendFields(c.rule_state, &p);
   AppendVector(c.values, &p);
+  AppendVector(c.workers_copy, &p);
   return common::MakeRecord(kKind, kVersion, p);
 }
 
@@ -171,12 +173,13 @@ absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data) {
   uint32_t version = kVersion;
   absl::StatusOr<std::string_view> payload =
       common::ParseRecord(data, kKind, kVersion);
-  if (absl::IsFailedPrecondition(payload.status())) {
+  for (uint32_t old_version : {kVersionNoCopy, kVersionFixedBuffers}) {
+    if (!absl::IsFailedPrecondition(payload.status())) break;
     absl::StatusOr<std::string_view> old =
-        common::ParseRecord(data, kKind, kVersionFixedBuffers);
+        common::ParseRecord(data, kKind, old_version);
     if (old.ok()) {
       payload = old;
-      version = kVersionFixedBuffers;
+      version = old_version;
     }
   }
   if (!payload.ok()) return payload.status();
@@ -201,15 +204,18 @@ absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data) {
   }
   o.kind = kind == 1 ? OptimizerKind::kAdam : OptimizerKind::kSgd;
   o.nesterov = nesterov == 1;
-  for (absl::Status s :
-       {version == kVersion ? ReadFields(*payload, r, &c.rule_state)
-                            : ReadFixedBuffers(r, o.kind, &c.rule_state),
-        ReadVector(r, &c.values)}) {
+  for (absl::Status s : {version == kVersionFixedBuffers
+                             ? ReadFixedBuffers(r, o.kind, &c.rule_state)
+                             : ReadFields(*payload, r, &c.rule_state),
+                         ReadVector(r, &c.values),
+                         version == kVersion ? ReadVector(r, &c.workers_copy)
+                                             : absl::OkStatus()}) {
     if (!s.ok()) return s;
   }
   if (!r.done()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(r.remaining(), " unexpected bytes after the values"));
+        absl::StrCat(r.remaining(), " unexpected bytes after the ",
+                     version == kVersion ? "workers' copy" : "values"));
   }
   return c;
 }
@@ -245,6 +251,11 @@ absl::Status CheckShardCheckpoint(const ShardCheckpoint& c,
     absl::StrAppend(&state_sizes, state_sizes.empty() ? "" : "/",
                     buffer.size());
   }
+  if (!c.workers_copy.empty() && c.workers_copy.size() != n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint holds a workers' copy of ",
+                     c.workers_copy.size(), " values; the shard has ", n));
+  }
   if (c.values.size() != n || !state_fits) {
     return absl::InvalidArgumentError(
         absl::StrCat("checkpoint holds ", c.values.size(), " values and ",
@@ -255,6 +266,12 @@ absl::Status CheckShardCheckpoint(const ShardCheckpoint& c,
     if (!std::isfinite(c.values[i])) {
       return absl::InvalidArgumentError(
           absl::StrCat("checkpoint value ", i, " is not finite"));
+    }
+  }
+  for (size_t i = 0; i < c.workers_copy.size(); ++i) {
+    if (!std::isfinite(c.workers_copy[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint workers' copy value ", i, " is not finite"));
     }
   }
   return absl::OkStatus();

@@ -1,12 +1,11 @@
 // A parameter-server shard's checkpoint: everything a restarted shard needs
 // to go on where it stopped — its identity in the job, the parameter layout,
 // the step, the values, and the optimizer (configuration and state). Stored
-// as one record (common/record_file.h, kind "SHRD", version 2; version 1 still
-// read) in <dir>/server-<shard>.ckpt, written atomically (temporary file,
-// fsync, rename).
+// as one record (common/record_file.h, kind "SHRD", version 3; versions 2
+// and 1 still read) in <dir>/server-<shard>.ckpt, written atomically
+// (temporary file, fsync, rename).
 //
-// Payload of version 2 (little-endian), written since the update rules save
-// their own state under named fields:
+// Payload of version 3 (little-endian):
 //   u32 shard_index, u32 num_shards, u32 num_workers
 //   u64 total_size, u32 n_bounds, n_bounds x u64 shard_bounds,
 //   u32 n_tensors, n_tensors x u64 tensor_sizes
@@ -16,7 +15,11 @@
 //   u64 optimizer steps taken
 //   u32 n_fields, n_fields x      (the update rule's state, by name)
 //     { u32 name length, name bytes, u64 n, n x f32 (n = 0: all zero) }
-//   u64 n, n x f32 values         (the shard's slice)
+//   u64 n, n x f32 values         (the shard's slice: the master values)
+//   u64 n, n x f32 workers_copy   (compressed downlink: what the workers
+//                                  hold; n = 0 for the other downlinks)
+//
+// Version 2 (still read) is version 3 without the workers' copy.
 //
 // Version 1 (still read) had, instead of the named fields, two fixed
 // buffers: u64 n, n x f32 buf1 (SGD "momentum_buffer" / Adam "exp_avg"),
@@ -51,7 +54,10 @@ struct ShardCheckpoint {
   uint64_t step = 0;  // the step the shard expects next
   OptimizerOptions optimizer;
   UpdateRuleState rule_state;  // the update rule's steps and named buffers
-  std::vector<float> values;
+  std::vector<float> values;   // the master values
+  // Compressed downlink: the copy the workers hold (empty otherwise; a
+  // compressed shard restored without one starts it at `values`).
+  std::vector<float> workers_copy;
 };
 
 // <dir>/server-<shard_index>.ckpt
@@ -59,7 +65,7 @@ std::string ShardCheckpointPath(const std::string& dir, uint32_t shard_index);
 
 // The record bytes of `ckpt`.
 std::string EncodeShardCheckpoint(const ShardCheckpoint& ckpt);
-// Parses record bytes of version 2 or 1. DATA_LOSS (truncated, checksum),
+// Parses record bytes of version 3, 2 or 1. DATA_LOSS (truncated, checksum),
 // INVALID_ARGUMENT (foreign file, another kind, inconsistent fields),
 // FAILED_PRECONDITION (another format version).
 absl::StatusOr<ShardCheckpoint> DecodeShardCheckpoint(std::string_view data);

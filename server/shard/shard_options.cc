@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/wire/shard_map.h"
@@ -11,8 +12,32 @@ namespace cddp::server {
 absl::StatusOr<DownlinkMode> ParseDownlinkMode(absl::string_view name) {
   if (name == "dense") return DownlinkMode::kDense;
   if (name == "sparse") return DownlinkMode::kSparse;
+  if (name == "compressed") return DownlinkMode::kCompressed;
   return absl::InvalidArgumentError(
-      absl::StrCat("must be dense or sparse, got '", name, "'"));
+      absl::StrCat("must be dense, sparse or compressed, got '", name, "'"));
+}
+
+absl::string_view DownlinkModeName(DownlinkMode mode) {
+  switch (mode) {
+    case DownlinkMode::kDense:
+      return "dense";
+    case DownlinkMode::kSparse:
+      return "sparse";
+    case DownlinkMode::kCompressed:
+      return "compressed";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::optional<double>> ParseDownlinkDensity(
+    absl::string_view text) {
+  if (text == "auto") return std::nullopt;
+  double d = 0;
+  if (!absl::SimpleAtod(text, &d) || !(d > 0 && d <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "must be 'auto' or a density in (0, 1], got '", text, "'"));
+  }
+  return d;
 }
 
 absl::Status ShardOptions::Validate() const {
@@ -30,12 +55,26 @@ absl::Status ShardOptions::Validate() const {
     return absl::InvalidArgumentError("sparse_piece_pairs must be positive");
   }
   if (auto s = optimizer.Validate(); !s.ok()) return s;
+  if (downlink_density.has_value() &&
+      !(*downlink_density > 0 && *downlink_density <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "downlink density must be in (0, 1], got ", *downlink_density));
+  }
+  if (downlink != DownlinkMode::kCompressed &&
+      (downlink_density.has_value() ||
+       downlink_value_type != common::ValueType::kFp32)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a downlink density or value type applies only to the compressed "
+        "downlink, not to --downlink=",
+        DownlinkModeName(downlink)));
+  }
   if (downlink == DownlinkMode::kSparse && !optimizer.IsPlainSgd()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the sparse downlink is exact only for plain SGD (no momentum, no "
         "weight decay) on the server, got ",
         optimizer.DebugString(),
-        "; keep momentum on the worker or use --downlink=dense"));
+        "; use --downlink=compressed, or keep momentum on the workers "
+        "(--dgc_momentum)"));
   }
   return absl::OkStatus();
 }

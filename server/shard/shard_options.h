@@ -4,21 +4,35 @@
 #define CDDP_SERVER_SHARD_SHARD_OPTIONS_H_
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/compress/sparse.h"
 #include "common/wire/layout.h"
 #include "server/shard/optimizer.h"
 
 namespace cddp::server {
 
-enum class DownlinkMode { kDense, kSparse };
+// What a round's reply carries:
+//  kDense:      the shard's whole slice (any update rule);
+//  kSparse:     the new values of the entries the round changed (exact, but
+//               only for plain SGD on the shard);
+//  kCompressed: the Top-K of what the workers' copy still lacks, as
+//               differences to add (any update rule; downlink_compressor.h).
+enum class DownlinkMode { kDense, kSparse, kCompressed };
 
-// "dense" | "sparse"; INVALID_ARGUMENT naming the choices otherwise.
+// "dense" | "sparse" | "compressed"; INVALID_ARGUMENT naming the choices
+// otherwise.
 absl::StatusOr<DownlinkMode> ParseDownlinkMode(absl::string_view name);
+absl::string_view DownlinkModeName(DownlinkMode mode);
+
+// "auto" (std::nullopt) or a density in (0, 1]; INVALID_ARGUMENT otherwise.
+absl::StatusOr<std::optional<double>> ParseDownlinkDensity(
+    absl::string_view text);
 
 struct ShardOptions {
   uint32_t shard_index = 0;
@@ -31,10 +45,18 @@ struct ShardOptions {
   // streams in pieces, so a worker applies one while the next is on the
   // wire (bench/ps_bench.cc); > 0.
   uint32_t sparse_piece_pairs = 1 << 16;
+  // Compressed downlink: the fraction of the shard sent back per round, in
+  // (0, 1]. std::nullopt: as many pairs as the round's pushes carried
+  // together (the uplink's density times the workers that pushed).
+  std::optional<double> downlink_density;
+  // Compressed downlink: how the sent differences travel.
+  common::ValueType downlink_value_type = common::ValueType::kFp32;
 
-  // INVALID_ARGUMENT for inconsistent counts or a bad optimizer;
-  // FAILED_PRECONDITION for the sparse downlink with anything but plain SGD
-  // (its replies would miss the entries momentum or decay changed).
+  // INVALID_ARGUMENT for inconsistent counts, a bad optimizer, a downlink
+  // density outside (0, 1], or a downlink density or value type with a
+  // downlink other than kCompressed; FAILED_PRECONDITION for the sparse
+  // downlink with anything but plain SGD (its replies would miss the
+  // entries momentum or decay changed).
   absl::Status Validate() const;
 };
 

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/check.h"
+#include "common/compress/topk.h"
 #include "common/wire/shard_map.h"
 #include "server/shard/aggregate.h"
 
@@ -212,7 +213,10 @@ void ShardState::EndRead() {
   Deliver(std::move(delivery));
 }
 
-std::span<const float> ShardState::values() const { return values_.span(); }
+std::span<const float> ShardState::values() const {
+  return options_.downlink == DownlinkMode::kCompressed ? workers_copy_.span()
+                                                        : values_.span();
+}
 
 void ShardState::PollTimeout() {
   Delivery delivery;
@@ -303,8 +307,11 @@ void ShardState::MaybeClose(Delivery* out) {
 
 void ShardState::Aggregate(RoundResult* result) {
   std::vector<const common::SparseSelection*> present;
+  size_t pushed_pairs = 0;
   for (uint32_t w = 0; w < options_.num_workers; ++w) {
-    if (pushed_[w]) present.push_back(&pending_[w]);
+    if (!pushed_[w]) continue;
+    present.push_back(&pending_[w]);
+    pushed_pairs += pending_[w].size();
   }
   SumInWorkerOrder(present, &sum_);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
@@ -315,9 +322,29 @@ void ShardState::Aggregate(RoundResult* result) {
   if (options_.downlink == DownlinkMode::kSparse) {
     result->sparse = true;
     EncodeSparsePieces(sum_, options_.sparse_piece_pairs,
-                       &result->sparse_pieces);
+                       common::ValueType::kFp32, &result->sparse_pieces);
+  }
+  if (options_.downlink == DownlinkMode::kCompressed) {
+    CompressDownlink(pushed_pairs, result);
   }
   for (uint32_t w = 0; w < options_.num_workers; ++w) pending_[w].clear();
+}
+
+void ShardState::CompressDownlink(size_t pushed_pairs, RoundResult* result) {
+  const size_t n = values_.size();
+  const size_t k = options_.downlink_density.has_value()
+                       ? common::TopKCount(n, *options_.downlink_density)
+                       : std::min(n, pushed_pairs);
+  const DownlinkRound round =
+      downlink_.Select(values_.span(), workers_copy_.span(), k,
+                       options_.downlink_value_type, &sent_);
+  result->sparse = true;
+  result->delta = true;
+  EncodeSparsePieces(sent_, options_.sparse_piece_pairs,
+                     options_.downlink_value_type, &result->sparse_pieces);
+  metrics_->downlink_residual_norm.Set(std::sqrt(round.residual_sq_norm));
+  metrics_->downlink_density.Set(
+      n == 0 ? 0.0 : static_cast<double>(round.sent) / static_cast<double>(n));
 }
 
 void ShardState::Deliver(Delivery delivery) {

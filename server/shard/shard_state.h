@@ -8,6 +8,12 @@
 // PushWaiter that is told when its round closes. Handlers never wait: a push
 // that does not close its round just leaves its waiter behind.
 //
+// Under the compressed downlink the shard keeps two copies of its slice: the
+// master values the update rule moves and the copy every worker holds, which
+// moves only by what replies send (downlink_compressor.h). values() is
+// always what the workers hold: pulls and the end-of-job check read the
+// copy; checkpoints store both.
+//
 // Reads of values() (dense replies, pulls) happen outside the lock under a
 // read lease (BeginRead/EndRead, or the one each waiter is handed). A round
 // that is ready to close while leases are out closes when the last one ends,
@@ -39,6 +45,7 @@
 #include "common/huge_pages.h"
 #include "common/wire/wire_codec.h"
 #include "server/shard/clock.h"
+#include "server/shard/downlink_compressor.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_checkpoint.h"
 #include "server/shard/shard_options.h"
@@ -53,11 +60,12 @@ struct RoundResult {
   // closed so far (the wire's "step the shard expects next").
   uint64_t open_round = 0;
   uint32_t contributors = 0;
-  // Sparse downlink only: the entries this round changed, with their new
-  // absolute values, in ascending pieces of at most
-  // ShardOptions::sparse_piece_pairs pairs (at least one piece, possibly
-  // empty).
+  // Sparse and compressed downlinks: the round's reply as ascending pieces
+  // of at most ShardOptions::sparse_piece_pairs pairs (at least one piece,
+  // possibly empty). Sparse: the entries the round changed with their new
+  // values. Compressed (`delta`): differences a worker adds to its copy.
   bool sparse = false;
+  bool delta = false;
   std::vector<SparsePiece> sparse_pieces;
 };
 
@@ -134,6 +142,7 @@ class ShardState {
     // The shard has no values and the join carried none: nothing changed;
     // join again with initial values.
     bool needs_initial_values = false;
+    DownlinkMode downlink = DownlinkMode::kDense;  // what replies carry
   };
   // Registers `worker_id`. The first join with `initial_values` (fp32
   // little-endian, this shard's size) sets the layout and the shard's
@@ -144,10 +153,14 @@ class ShardState {
   // worker, a layout inconsistent with this server, or initial values of the
   // wrong size or non-finite; FAILED_PRECONDITION when the layout differs
   // from the one the shard was initialised with (the message says what);
-  // UNAVAILABLE while shutting down.
+  // UNAVAILABLE while shutting down. Under the compressed downlink a worker
+  // that does not apply delta replies (`applies_deltas` false: a worker
+  // older than that downlink, which would take the differences for new
+  // values) is refused with FAILED_PRECONDITION.
   absl::StatusOr<JoinResult> Join(
       uint32_t worker_id, uint32_t shard_index, const Layout& layout,
-      std::optional<std::string_view> initial_values);
+      std::optional<std::string_view> initial_values,
+      bool applies_deltas = true);
 
   // Validates a push (decoding its chunk before taking the lock, so the
   // push is admitted in one critical section) and buffers it for `step`'s
@@ -175,7 +188,9 @@ class ShardState {
   absl::StatusOr<uint64_t> BeginRead();
   // Ends a read lease (from BeginRead or a waiter); may close a ready round.
   void EndRead();
-  // The shard's values; stable only while the caller holds a read lease.
+  // The values the workers hold (under the compressed downlink their copy,
+  // otherwise the master values); stable only while the caller holds a read
+  // lease.
   std::span<const float> values() const;
 
   // Closes the open round if it has waited round_timeout since its first
@@ -228,6 +243,14 @@ class ShardState {
   // Closes the round if it is ready and no lease is out.
   void MaybeClose(Delivery* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Aggregate(RoundResult* result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The compressed downlink's part of a close: picks what to send after the
+  // rule moved the master values, into result->sparse_pieces.
+  void CompressDownlink(size_t pushed_pairs, RoundResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes `values` the shard's master values (and, under the compressed
+  // downlink, the workers' copy `copy`, or the same values when empty).
+  void AdoptValues(common::HugePageFloats values, std::span<const float> copy)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Deliver(Delivery delivery);
   std::unique_ptr<ShardCheckpoint> SnapshotLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -244,8 +267,10 @@ class ShardState {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   Layout layout_ ABSL_GUARDED_BY(mu_);
   // Sized once at the first join and never reallocated, so leases can read
-  // it without the lock.
+  // them without the lock. values_ is the master copy; workers_copy_ (the
+  // compressed downlink only, else empty) what the workers hold.
   common::HugePageFloats values_;
+  common::HugePageFloats workers_copy_;
   // values_.size(), published for decoding a push before taking the lock.
   std::atomic<uint32_t> decode_size_{0};
   const std::unique_ptr<UpdateRule> rule_ ABSL_PT_GUARDED_BY(mu_);
@@ -270,6 +295,9 @@ class ShardState {
 
   // Aggregation scratch, kept between rounds.
   common::SparseSelection sum_ ABSL_GUARDED_BY(mu_);
+  // The compressed downlink's selection and its output, kept between rounds.
+  DownlinkCompressor downlink_ ABSL_GUARDED_BY(mu_);
+  common::SparseSelection sent_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace cddp::server

@@ -25,8 +25,9 @@ absl::Status ShardState::Restore(const ShardCheckpoint& c) {
   if (auto s = rule_->LoadState(c.rule_state, n); !s.ok()) return s;
   common::HugePageFloats values(n);
   if (n > 0) std::memcpy(values.data(), c.values.data(), n * sizeof(float));
-  values_ = std::move(values);
-  decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
+  // A checkpoint without the workers' copy (another downlink) starts the
+  // copy at the master values: every worker pulls it when it resyncs.
+  AdoptValues(std::move(values), c.workers_copy);
   layout_ = c.layout;
   open_round_ = c.step;
   initialized_ = true;
@@ -54,6 +55,8 @@ std::unique_ptr<ShardCheckpoint> ShardState::SnapshotLocked() const {
   c->rule_state = rule_->SaveState();
   const auto v = values_.span();
   c->values.assign(v.begin(), v.end());
+  const auto copy = workers_copy_.span();
+  c->workers_copy.assign(copy.begin(), copy.end());
   return c;
 }
 

@@ -15,7 +15,7 @@ namespace cddp::server {
 
 absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     uint32_t worker_id, uint32_t shard_index, const Layout& layout,
-    std::optional<std::string_view> initial_values) {
+    std::optional<std::string_view> initial_values, bool applies_deltas) {
   absl::MutexLock lock(&mu_);
   const auto reject = [&](RejectReason r, absl::Status s) {
     metrics_->Reject(r);
@@ -42,7 +42,19 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
       !s.ok()) {
     return reject(RejectReason::kFingerprintMismatch, s);
   }
+  if (options_.downlink == DownlinkMode::kCompressed && !applies_deltas) {
+    return reject(
+        RejectReason::kWorkerTooOld,
+        absl::FailedPreconditionError(absl::StrCat(
+            "shard ", options_.shard_index,
+            " runs the compressed downlink, whose replies are differences "
+            "to add; worker ",
+            worker_id,
+            " is older than that and would take them for new values: "
+            "upgrade the worker, or run the servers with --downlink=dense")));
+  }
   JoinResult result;
+  result.downlink = options_.downlink;
   if (!initialized_ && !initial_values.has_value()) {
     result.needs_initial_values = true;
     result.open_round = open_round_;
@@ -78,11 +90,23 @@ absl::Status ShardState::TakeInitialValues(uint32_t shard_index,
           absl::StrCat("initial value ", i, " is not finite"));
     }
   }
-  values_ = std::move(values);
-  decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
+  AdoptValues(std::move(values), {});
   layout_ = layout;
   initialized_ = true;
   return absl::OkStatus();
+}
+
+void ShardState::AdoptValues(common::HugePageFloats values,
+                             std::span<const float> copy) {
+  const size_t n = values.size();
+  if (options_.downlink == DownlinkMode::kCompressed) {
+    common::HugePageFloats workers_copy(n);
+    const float* from = copy.empty() ? values.data() : copy.data();
+    if (n > 0) std::memcpy(workers_copy.data(), from, n * sizeof(float));
+    workers_copy_ = std::move(workers_copy);
+  }
+  values_ = std::move(values);
+  decode_size_.store(static_cast<uint32_t>(n), std::memory_order_release);
 }
 
 }  // namespace cddp::server

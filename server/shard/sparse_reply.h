@@ -1,8 +1,9 @@
-// The exact sparse downlink's reply: the entries a round changed with their
-// new absolute values, encoded fp32 / delta-varint in pieces of a bounded
+// A sparse reply's encoding: the pairs a round sends back (the exact sparse
+// downlink's changed entries with their new values, or the compressed
+// downlink's differences), delta-varint indices, in pieces of a bounded
 // number of pairs, so a worker applies one piece while the next is on the
-// wire. What the update rule did to the master values is its business; this
-// only encodes the changed set it reports. Stateless; thread-compatible.
+// wire. What the pairs mean is the downlink's business; this only encodes
+// them. Stateless; thread-compatible.
 #ifndef CDDP_SERVER_SHARD_SPARSE_REPLY_H_
 #define CDDP_SERVER_SHARD_SPARSE_REPLY_H_
 
@@ -14,20 +15,21 @@
 
 namespace cddp::server {
 
-// One message's worth of a sparse reply: consecutive entries of the
-// round's changed set, encoded fp32 / delta-varint (the first index
-// absolute, as in any chunk).
+// One message's worth of a sparse reply: consecutive pairs, encoded with
+// `value_type` values and delta-varint indices (the first index absolute, as
+// in any chunk).
 struct SparsePiece {
   uint32_t count = 0;
+  common::ValueType value_type = common::ValueType::kFp32;
   std::string indices;
   std::string values;
 };
 
-// Replaces `pieces` with `changed` (indices strictly ascending, values
-// finite) in ascending pieces of at most `pairs_per_piece` (> 0) pairs: at
-// least one piece, possibly empty.
-void EncodeSparsePieces(const common::SparseSelection& changed,
-                        uint32_t pairs_per_piece,
+// Replaces `pieces` with `pairs` (indices strictly ascending, values finite
+// and exactly representable in `value_type`) in ascending pieces of at most
+// `pairs_per_piece` (> 0) pairs: at least one piece, possibly empty.
+void EncodeSparsePieces(const common::SparseSelection& pairs,
+                        uint32_t pairs_per_piece, common::ValueType value_type,
                         std::vector<SparsePiece>* pieces);
 
 }  // namespace cddp::server

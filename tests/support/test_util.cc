@@ -107,6 +107,7 @@ TestCluster::TestCluster(const ClusterOptions& options, uint64_t total_size)
     so.shard.num_workers = options.num_workers;
     so.shard.optimizer = options.optimizer;
     so.shard.downlink = options.downlink;
+    so.shard.downlink_value_type = options.downlink_value_type;
     so.shard.sparse_piece_pairs = options.sparse_piece_pairs;
     so.shard.round_timeout = options.round_timeout;
     so.clock = options.clock;

@@ -48,6 +48,7 @@ struct ClusterOptions {
   uint32_t num_workers = 3;
   server::OptimizerOptions optimizer;
   server::DownlinkMode downlink = server::DownlinkMode::kDense;
+  common::ValueType downlink_value_type = common::ValueType::kFp32;
   absl::Duration round_timeout = absl::Seconds(60);
   server::Clock* clock = nullptr;
   std::shared_ptr<prometheus::Registry> registry;  // shared by all shards

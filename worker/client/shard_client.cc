@@ -38,7 +38,8 @@ struct ShardClient::PushPullRound {
     uint64_t next = 0;  // dense: values received so far
     bool sparse = false;
     bool last = false;
-    bool any = false;  // a reply arrived: the round took the push
+    bool any = false;            // a reply arrived: the round took the push
+    bool applied_delta = false;  // a delta piece changed params
   };
 
   PushPullRound(std::vector<uint64_t> steps_in, std::span<float> params_in,
@@ -47,6 +48,7 @@ struct ShardClient::PushPullRound {
         params(params_in),
         requests(num_shards),
         encoded(num_shards, 0),
+        resync(num_shards, 0),
         replies(num_shards),
         calls(num_shards) {
     result.contributors.assign(num_shards, 0);
@@ -59,6 +61,10 @@ struct ShardClient::PushPullRound {
   std::vector<cddp::v1::PushPullRequest> requests;
   // Per shard; not vector<bool>, whose packed bits would be shared bytes.
   std::vector<char> encoded;
+  // An attempt that failed after applying delta pieces left the shard's
+  // range unknown (a retry's reply adds the same differences again): pull
+  // it once the round is over.
+  std::vector<char> resync;
   std::vector<Reply> replies;
   std::vector<std::unique_ptr<StreamCall<PushPullResponse>>> calls;
   absl::Time start;
@@ -246,6 +252,7 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
                                                uint32_t s) {
   // A retry starts the reply over, but "the round took the push" sticks.
   const bool any = round.replies[s].any;
+  if (round.replies[s].applied_delta) round.resync[s] = 1;
   round.replies[s] = PushPullRound::Reply{};
   round.replies[s].any = any;
   const auto range =
@@ -261,7 +268,8 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
           return TakeDensePiece(r.offset(), r.dense_values(), range, &rep.next);
         }
         rep.sparse = true;
-        return ApplySparseUpdate(r.sparse_update(), range);
+        if (r.delta()) rep.applied_delta = true;
+        return ApplySparseUpdate(r, range);
       });
   StreamCall<PushPullResponse>* call = round.calls[s].get();
   call->context()->set_deadline(
@@ -303,7 +311,9 @@ absl::Status ShardClient::GatherReplies(
     }
     result.contributors[s] = rep.contributors;
     // A sparse update is exact only on top of the step it followed.
-    if (rep.sparse && shard_steps_[s] != round.steps[s]) stale->push_back(s);
+    if ((rep.sparse && shard_steps_[s] != round.steps[s]) || round.resync[s]) {
+      stale->push_back(s);
+    }
     shard_steps_[s] = rep.step;
     result.step = std::max(result.step, rep.step);
   }

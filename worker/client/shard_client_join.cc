@@ -72,6 +72,7 @@ absl::Status ShardClient::JoinShards(const std::vector<uint32_t>& shards,
     auto& req = call->request;
     req.set_worker_id(options_.worker_id);
     req.set_shard_index(s);
+    req.set_applies_delta_replies(true);
     proto::LayoutToProto(layout, req.mutable_layout());
     if (with_values) {
       req.set_initial_values(

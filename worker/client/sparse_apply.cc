@@ -18,7 +18,8 @@ absl::Status Bad(const std::string& why) {
 }  // namespace
 
 absl::Status ApplySparseUpdate(const common::EncodedChunkView& u,
-                               std::span<float> range) {
+                               UpdateKind kind, std::span<float> range) {
+  const bool add = kind == UpdateKind::kDeltas;
   if (u.value_type != static_cast<int>(common::ValueType::kFp32) ||
       u.index_encoding !=
           static_cast<int>(common::IndexEncoding::kDeltaVarint)) {
@@ -26,7 +27,10 @@ absl::Status ApplySparseUpdate(const common::EncodedChunkView& u,
     absl::Status st =
         common::DecodeChunk(u, static_cast<uint32_t>(range.size()), &s);
     if (!st.ok()) return Bad(std::string(st.message()));
-    for (size_t k = 0; k < s.size(); ++k) range[s.indices[k]] = s.values[k];
+    for (size_t k = 0; k < s.size(); ++k) {
+      float& x = range[s.indices[k]];
+      x = add ? x + s.values[k] : s.values[k];
+    }
     return absl::OkStatus();
   }
   const uint32_t count = u.count;
@@ -46,7 +50,8 @@ absl::Status ApplySparseUpdate(const common::EncodedChunkView& u,
   const auto write = [&](uint32_t k) {
     float v;
     std::memcpy(&v, values + 4 * size_t{k}, 4);
-    out[pending[k % kAhead]] = v;
+    float& x = out[pending[k % kAhead]];
+    x = add ? x + v : v;
   };
   const bool ok = common::ForEachDeltaVarintIndex(
       u.indices, count, static_cast<uint32_t>(range.size()),

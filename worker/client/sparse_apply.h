@@ -1,7 +1,8 @@
-// Applying a shard's sparse reply (absolute new values of the entries a
-// round changed) to the worker's copy of that shard. The common fp32 /
-// delta-varint case is decoded and written in one pass, without the
-// temporary vectors DecodeChunk builds; other formats go through
+// Applying a shard's sparse reply to the worker's copy of that shard: the
+// new values of the entries a round changed (the sparse downlink), or
+// differences to add to them (the compressed downlink's delta replies). The
+// common fp32 / delta-varint case is decoded and written in one pass, without
+// the temporary vectors DecodeChunk builds; other formats go through
 // DecodeChunk. Stateless; thread-compatible.
 #ifndef CDDP_WORKER_CLIENT_SPARSE_APPLY_H_
 #define CDDP_WORKER_CLIENT_SPARSE_APPLY_H_
@@ -15,16 +16,22 @@
 
 namespace cddp::worker {
 
-// Sets range[i] = v for each (i, v) of `update` (shard-local indices).
-// Checks every codec rule (lengths, ascending, in range, finite); on
-// DATA_LOSS some entries may already be written, so the caller must pull the
-// shard in full.
+// How a reply's pairs apply: range[i] = v, or range[i] += v (in fp32, the
+// very addition the shard did to its copy of what workers hold).
+enum class UpdateKind { kNewValues, kDeltas };
+
+// Applies each (i, v) of `update` (shard-local indices) to `range` as
+// `kind` says. Checks every codec rule (lengths, ascending, in range,
+// finite); on DATA_LOSS some entries may already be written, so the caller
+// must pull the shard in full.
 absl::Status ApplySparseUpdate(const common::EncodedChunkView& update,
-                               std::span<float> range);
-// The same for a reply's SparseChunk.
-inline absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& update,
+                               UpdateKind kind, std::span<float> range);
+// The same for a reply piece (its `delta` flag says the kind).
+inline absl::Status ApplySparseUpdate(const cddp::v1::PushPullResponse& piece,
                                       std::span<float> range) {
-  return ApplySparseUpdate(proto::ChunkView(update), range);
+  return ApplySparseUpdate(
+      proto::ChunkView(piece.sparse_update()),
+      piece.delta() ? UpdateKind::kDeltas : UpdateKind::kNewValues, range);
 }
 
 }  // namespace cddp::worker

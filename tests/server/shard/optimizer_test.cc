@@ -102,7 +102,7 @@ TEST(OptimizerTest, ValidateNamesTheBadField) {
   ASSERT_TRUE(adam.ok());
   EXPECT_EQ(*adam, OptimizerKind::kAdam);
   EXPECT_EQ(*ParseDownlinkMode("sparse"), DownlinkMode::kSparse);
-  EXPECT_EQ(ParseDownlinkMode("compressed").status().code(),
+  EXPECT_EQ(ParseDownlinkMode("topk").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 

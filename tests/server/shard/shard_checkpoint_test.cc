@@ -68,10 +68,12 @@ std::string TempDir(const std::string& name) {
   return dir;
 }
 
-ShardOptions Options(const OptimizerOptions& opt) {
+ShardOptions Options(const OptimizerOptions& opt,
+                     DownlinkMode downlink = DownlinkMode::kDense) {
   ShardOptions o;
   o.num_workers = kW;
   o.optimizer = opt;
+  o.downlink = downlink;
   return o;
 }
 
@@ -127,41 +129,75 @@ std::vector<OptimizerOptions> Optimizers() {
   return out;
 }
 
+// Under the compressed downlink the workers' copy is part of the state too:
+// the resumed shard serves the same copy and sends the same replies.
 TEST(ShardCheckpointTest, ResumedShardEndsBitIdenticalToOneThatNeverStopped) {
-  for (const OptimizerOptions& opt : Optimizers()) {
-    SCOPED_TRACE(opt.DebugString());
-    const std::string dir = TempDir("roundtrip");
-    const auto init = testing::RandomParams(5, kN);
-    CollectingSink sink;
-    Shard original(Options(opt), &sink, 4);
-    ASSERT_TRUE(original.JoinAll(init).ok());
-    for (uint64_t step = 0; step < 10; ++step) original.Round(step);
-    // Periodic snapshots at steps 4 and 8, each as of that step.
-    ASSERT_EQ(sink.snapshots.size(), 2u);
-    EXPECT_EQ(sink.snapshots[0]->step, 4u);
-    EXPECT_EQ(sink.snapshots[1]->step, 8u);
-    ASSERT_TRUE(SaveShardCheckpoint(dir, *sink.snapshots[0]).ok());
+  for (const DownlinkMode downlink :
+       {DownlinkMode::kDense, DownlinkMode::kCompressed}) {
+    for (const OptimizerOptions& opt : Optimizers()) {
+      SCOPED_TRACE(::testing::Message()
+                   << opt.DebugString() << " " << DownlinkModeName(downlink));
+      const std::string dir = TempDir("roundtrip");
+      const auto init = testing::RandomParams(5, kN);
+      CollectingSink sink;
+      Shard original(Options(opt, downlink), &sink, 4);
+      ASSERT_TRUE(original.JoinAll(init).ok());
+      for (uint64_t step = 0; step < 10; ++step) original.Round(step);
+      // Periodic snapshots at steps 4 and 8, each as of that step.
+      ASSERT_EQ(sink.snapshots.size(), 2u);
+      EXPECT_EQ(sink.snapshots[0]->step, 4u);
+      EXPECT_EQ(sink.snapshots[1]->step, 8u);
+      EXPECT_EQ(sink.snapshots[0]->workers_copy.size(),
+                downlink == DownlinkMode::kCompressed ? kN : 0u);
+      ASSERT_TRUE(SaveShardCheckpoint(dir, *sink.snapshots[0]).ok());
 
-    auto loaded = LoadShardCheckpoint(dir, Options(opt));
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    ASSERT_TRUE(loaded->has_value());
-    EXPECT_EQ((*loaded)->rule_state.steps, 4u);
-    Shard resumed(Options(opt));
-    ASSERT_TRUE(resumed.state.Restore(**loaded).ok());
-    EXPECT_EQ(resumed.state.step(), 4u);
-    // Joining workers keep the checkpoint's values, not theirs.
-    ASSERT_TRUE(resumed.JoinAll(testing::RandomParams(99, kN)).ok());
-    EXPECT_EQ(resumed.Values(), (*loaded)->values);
-    for (uint64_t step = 4; step < 10; ++step) resumed.Round(step);
-    const auto a = original.Values(), b = resumed.Values();
-    EXPECT_EQ(std::memcmp(a.data(), b.data(), kN * sizeof(float)), 0);
-    // And the state continues identically: compare full snapshots.
-    auto sa = original.state.Snapshot(), sb = resumed.state.Snapshot();
-    ASSERT_TRUE(sa.ok() && sb.ok());
-    EXPECT_EQ((*sa)->rule_state.fields, (*sb)->rule_state.fields);
-    EXPECT_EQ((*sa)->rule_state.steps, (*sb)->rule_state.steps);
-    std::filesystem::remove_all(dir);
+      auto loaded = LoadShardCheckpoint(dir, Options(opt, downlink));
+      ASSERT_TRUE(loaded.ok()) << loaded.status();
+      ASSERT_TRUE(loaded->has_value());
+      EXPECT_EQ((*loaded)->rule_state.steps, 4u);
+      EXPECT_EQ((*loaded)->workers_copy, sink.snapshots[0]->workers_copy);
+      Shard resumed(Options(opt, downlink));
+      ASSERT_TRUE(resumed.state.Restore(**loaded).ok());
+      EXPECT_EQ(resumed.state.step(), 4u);
+      // Joining workers keep the checkpoint's values, not theirs.
+      ASSERT_TRUE(resumed.JoinAll(testing::RandomParams(99, kN)).ok());
+      EXPECT_EQ(resumed.Values(), downlink == DownlinkMode::kCompressed
+                                      ? (*loaded)->workers_copy
+                                      : (*loaded)->values);
+      for (uint64_t step = 4; step < 10; ++step) resumed.Round(step);
+      const auto a = original.Values(), b = resumed.Values();
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), kN * sizeof(float)), 0);
+      // And the state continues identically: compare full snapshots.
+      auto sa = original.state.Snapshot(), sb = resumed.state.Snapshot();
+      ASSERT_TRUE(sa.ok() && sb.ok());
+      EXPECT_EQ((*sa)->rule_state.fields, (*sb)->rule_state.fields);
+      EXPECT_EQ((*sa)->rule_state.steps, (*sb)->rule_state.steps);
+      EXPECT_EQ((*sa)->values, (*sb)->values);
+      EXPECT_EQ((*sa)->workers_copy, (*sb)->workers_copy);
+      std::filesystem::remove_all(dir);
+    }
   }
+}
+
+// A checkpoint without a workers' copy (version 2, or another downlink)
+// resumes a compressed shard with the copy at the master values.
+TEST(ShardCheckpointTest, CompressedShardWithoutCopyStartsItAtTheMaster) {
+  OptimizerOptions opt;
+  opt.lr = 0.05f, opt.momentum = 0.9f;
+  Shard dense(Options(opt));
+  ASSERT_TRUE(dense.JoinAll(testing::RandomParams(8, kN)).ok());
+  for (uint64_t step = 0; step < 3; ++step) dense.Round(step);
+  auto snap = dense.state.Snapshot();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_TRUE((*snap)->workers_copy.empty());
+  Shard compressed(Options(opt, DownlinkMode::kCompressed));
+  ASSERT_TRUE(compressed.state.Restore(**snap).ok());
+  EXPECT_EQ(compressed.Values(), (*snap)->values);
+  // A copy of the wrong size is refused.
+  (*snap)->workers_copy.assign(kN - 1, 0.0f);
+  Shard other(Options(opt, DownlinkMode::kCompressed));
+  EXPECT_EQ(other.state.Restore(**snap).code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // The version-1 record (two fixed optimizer buffers, before the update
@@ -233,6 +269,34 @@ TEST(ShardCheckpointTest, VersionOneCheckpointStillLoads) {
     const auto a = original.Values(), b = resumed.Values();
     EXPECT_EQ(std::memcmp(a.data(), b.data(), kN * sizeof(float)), 0);
   }
+}
+
+// Version 2 is version 3 without the workers' copy: a dense shard's
+// version-3 payload less its empty copy (a u64 zero) is a version-2 record.
+TEST(ShardCheckpointTest, VersionTwoCheckpointStillLoads) {
+  OptimizerOptions opt;
+  opt.lr = 0.05f, opt.momentum = 0.9f;
+  Shard shard(Options(opt));
+  ASSERT_TRUE(shard.JoinAll(testing::RandomParams(4, kN)).ok());
+  for (uint64_t step = 0; step < 3; ++step) shard.Round(step);
+  auto snap = shard.state.Snapshot();
+  ASSERT_TRUE(snap.ok());
+  const std::string v3 = EncodeShardCheckpoint(**snap);
+  auto payload = common::ParseRecord(v3, "SHRD", 3);
+  ASSERT_TRUE(payload.ok()) << payload.status();
+  const std::string v2 = common::MakeRecord(
+      "SHRD", 2, payload->substr(0, payload->size() - sizeof(uint64_t)));
+  auto decoded = DecodeShardCheckpoint(v2);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->values, (*snap)->values);
+  EXPECT_EQ(decoded->rule_state.fields, (*snap)->rule_state.fields);
+  EXPECT_TRUE(decoded->workers_copy.empty());
+  // The same bytes claiming version 3 are one field short.
+  EXPECT_FALSE(DecodeShardCheckpoint(
+                   common::MakeRecord(
+                       "SHRD", 3,
+                       payload->substr(0, payload->size() - sizeof(uint64_t))))
+                   .ok());
 }
 
 TEST(ShardCheckpointTest, NoFileMeansNoCheckpoint) {

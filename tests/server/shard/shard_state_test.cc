@@ -1,5 +1,7 @@
 // ShardState without gRPC: round closing, determinism under arrival order,
-// retries, timeouts, late pushes, leases, validation leaving state unchanged.
+// retries, timeouts, late pushes, leases, validation leaving state unchanged,
+// and the downlinks (the exact sparse one; the compressed one keeping every
+// worker bit-identical to the shard's copy under any optimizer).
 #include "server/shard/shard_state.h"
 
 #include <algorithm>
@@ -76,12 +78,14 @@ class ShardStateTest : public ::testing::Test {
  protected:
   void Make(const OptimizerOptions& opt, uint32_t workers,
             DownlinkMode downlink = DownlinkMode::kDense,
-            uint32_t sparse_piece_pairs = ShardOptions{}.sparse_piece_pairs) {
+            uint32_t sparse_piece_pairs = ShardOptions{}.sparse_piece_pairs,
+            common::ValueType downlink_values = common::ValueType::kFp32) {
     ShardOptions o;
     o.num_workers = workers;
     o.optimizer = opt;
     o.downlink = downlink;
     o.sparse_piece_pairs = sparse_piece_pairs;
+    o.downlink_value_type = downlink_values;
     o.round_timeout = absl::Seconds(5);
     metrics_ = std::make_unique<ServerMetrics>(registry_, 0);
     state_ = std::make_unique<ShardState>(o, &clock_, metrics_.get(), nullptr);
@@ -262,6 +266,29 @@ TEST_F(ShardStateTest, ReadLeaseDefersTheClose) {
   EXPECT_NE(Values(), init_);
 }
 
+// Applies a round's reply pieces to `params` as a worker does: new values
+// replace, deltas add. Checks the pieces ascend and fit `max_pairs`.
+void ApplyReply(const RoundResult& result, uint32_t max_pairs,
+                std::vector<float>* params) {
+  ASSERT_TRUE(result.sparse);
+  int64_t last_index = -1;
+  for (const SparsePiece& piece : result.sparse_pieces) {
+    EXPECT_LE(piece.count, max_pairs);
+    common::SparseSelection update;
+    ASSERT_TRUE(
+        common::DecodeChunk({piece.count, static_cast<int>(piece.value_type), 2,
+                             piece.indices, piece.values},
+                            static_cast<uint32_t>(params->size()), &update)
+            .ok());
+    for (size_t k = 0; k < update.size(); ++k) {
+      EXPECT_GT(int64_t{update.indices[k]}, last_index);
+      last_index = update.indices[k];
+      float& x = (*params)[update.indices[k]];
+      x = result.delta ? x + update.values[k] : update.values[k];
+    }
+  }
+}
+
 TEST_F(ShardStateTest, SparseDownlinkCarriesExactlyTheChangedEntries) {
   // One piece (the default size), and many small ones.
   for (uint32_t piece_pairs : {ShardOptions{}.sparse_piece_pairs, 7u}) {
@@ -273,29 +300,97 @@ TEST_F(ShardStateTest, SparseDownlinkCarriesExactlyTheChangedEntries) {
     FakeWaiter w0(state_.get()), w1(state_.get());
     ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
     ASSERT_TRUE(Push(1, 0, Encode(b), &w1).ok());
-    ASSERT_TRUE(w0.result->sparse);
     const auto& pieces = w0.result->sparse_pieces;
     ASSERT_FALSE(pieces.empty());
+    EXPECT_FALSE(w0.result->delta);
     std::vector<float> patched = init_;
-    int64_t last_index = -1;
+    ApplyReply(*w0.result, piece_pairs, &patched);
     size_t total = 0;
-    for (const SparsePiece& piece : pieces) {
-      EXPECT_LE(piece.count, piece_pairs);
-      common::SparseSelection update;
-      ASSERT_TRUE(
-          common::DecodeChunk({piece.count, 1, 2, piece.indices, piece.values},
-                              kN, &update)
-              .ok());
-      for (size_t k = 0; k < update.size(); ++k) {
-        EXPECT_GT(int64_t{update.indices[k]}, last_index);  // ascending
-        last_index = update.indices[k];
-        patched[update.indices[k]] = update.values[k];
-      }
-      total += update.size();
-    }
+    for (const SparsePiece& piece : pieces) total += piece.count;
     EXPECT_EQ(pieces.size(), (total + piece_pairs - 1) / piece_pairs);
     EXPECT_EQ(patched, Values()) << piece_pairs << " pairs per piece";
   }
+}
+
+// Every optimizer, every wire value type: a worker that applies each reply
+// holds exactly the shard's copy (what pulls serve), and the master moves
+// exactly as under the dense downlink.
+TEST_F(ShardStateTest, CompressedDownlinkKeepsWorkersBitIdentical) {
+  for (const OptimizerOptions& opt : AllOptimizers()) {
+    for (auto type : {common::ValueType::kFp32, common::ValueType::kFp16,
+                      common::ValueType::kBf16}) {
+      SCOPED_TRACE(::testing::Message()
+                   << opt.DebugString() << " type " << static_cast<int>(type));
+      Make(opt, 2, DownlinkMode::kDense);
+      std::unique_ptr<ShardState> dense = std::move(state_);
+      std::unique_ptr<ServerMetrics> dense_metrics = std::move(metrics_);
+      Make(opt, 2, DownlinkMode::kCompressed, 13, type);
+      std::vector<float> worker = init_;
+      for (uint64_t step = 0; step < 6; ++step) {
+        for (ShardState* shard : {dense.get(), state_.get()}) {
+          FakeWaiter w0(shard), w1(shard);
+          uint64_t c = 0;
+          const auto a = Encode(testing::RandomSelection(step * 2, kN, 0.05));
+          const auto b =
+              Encode(testing::RandomSelection(step * 2 + 1, kN, 0.05));
+          ASSERT_TRUE(shard->Push(0, 0, step, a.view(), 0, &w0, &c).ok());
+          ASSERT_TRUE(shard->Push(1, 0, step, b.view(), 0, &w1, &c).ok());
+          ASSERT_EQ(w0.calls, 1);
+          if (shard == state_.get()) {
+            EXPECT_TRUE(w0.result->delta);
+            ApplyReply(*w0.result, 13, &worker);
+          }
+        }
+        const std::vector<float> copy = Values();
+        ASSERT_EQ(std::memcmp(worker.data(), copy.data(), kN * 4), 0)
+            << "step " << step;
+        auto master = state_->Snapshot();
+        ASSERT_TRUE(master.ok());
+        const auto dense_values = dense->values();
+        ASSERT_EQ(
+            std::memcmp((*master)->values.data(), dense_values.data(), kN * 4),
+            0)
+            << "step " << step;
+        EXPECT_EQ((*master)->workers_copy, copy);
+      }
+      // With momentum the master moves everywhere, but a round sends at
+      // most what the pushes carried (auto density).
+      EXPECT_NE(Values(), init_);
+    }
+  }
+}
+
+TEST_F(ShardStateTest, CompressedDownlinkSendsAtMostItsDensity) {
+  OptimizerOptions opt;
+  opt.lr = 0.05f, opt.momentum = 0.9f;
+  Make(opt, 2, DownlinkMode::kCompressed);
+  for (uint64_t step = 0; step < 3; ++step) {
+    FakeWaiter w0(state_.get()), w1(state_.get());
+    const auto a = Encode(testing::RandomSelection(step + 10, kN, 0.02));
+    const auto b = Encode(testing::RandomSelection(step + 20, kN, 0.02));
+    ASSERT_TRUE(Push(0, step, a, &w0).ok());
+    ASSERT_TRUE(Push(1, step, b, &w1).ok());
+    size_t sent = 0;
+    for (const SparsePiece& p : w0.result->sparse_pieces) sent += p.count;
+    EXPECT_LE(sent, size_t{a.count} + b.count);
+    EXPECT_GT(sent, 0u);
+  }
+}
+
+TEST_F(ShardStateTest, CompressedShardRefusesWorkersThatCannotApplyDeltas) {
+  OptimizerOptions opt;
+  Make(opt, 2, DownlinkMode::kCompressed);
+  const auto old = state_->Join(0, 0, OneShardLayout(), std::nullopt,
+                                /*applies_deltas=*/false);
+  EXPECT_EQ(old.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(old.status().message().find("older"), std::string::npos)
+      << old.status();
+  const auto now = state_->Join(0, 0, OneShardLayout(), std::nullopt, true);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->downlink, DownlinkMode::kCompressed);
+  // The dense downlink serves old workers as ever.
+  Make(opt, 2, DownlinkMode::kDense);
+  EXPECT_TRUE(state_->Join(0, 0, OneShardLayout(), std::nullopt, false).ok());
 }
 
 // A join without values asks for them only while the shard has none, and
@@ -383,6 +478,34 @@ TEST(ShardOptionsTest, SparseDownlinkNeedsPlainSgd) {
   o.optimizer.weight_decay = 0.0f;
   o.optimizer.kind = OptimizerKind::kAdam;
   EXPECT_EQ(o.Validate().code(), absl::StatusCode::kFailedPrecondition);
+  o.downlink = DownlinkMode::kCompressed;  // any optimizer
+  EXPECT_TRUE(o.Validate().ok());
+}
+
+TEST(ShardOptionsTest, DownlinkDensityAndValueTypeAreChecked) {
+  for (const char* bad : {"0", "-0.1", "1.5", "nan", "x", ""}) {
+    EXPECT_EQ(ParseDownlinkDensity(bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(ParseDownlinkDensity("auto").value(), std::nullopt);
+  EXPECT_EQ(ParseDownlinkDensity("0.02").value(), 0.02);
+  EXPECT_EQ(ParseDownlinkDensity("1").value(), 1.0);
+  ShardOptions o;
+  o.downlink = DownlinkMode::kCompressed;
+  o.downlink_density = 2.0;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+  o.downlink_density = 0.01;
+  EXPECT_TRUE(o.Validate().ok());
+  // Contradictions: a density or value type for a downlink that has none.
+  o.downlink = DownlinkMode::kDense;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+  o.downlink_density.reset();
+  o.downlink_value_type = common::ValueType::kFp16;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseDownlinkMode("compressed").value(), DownlinkMode::kCompressed);
+  EXPECT_EQ(ParseDownlinkMode("dgc").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

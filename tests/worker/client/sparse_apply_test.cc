@@ -1,11 +1,13 @@
 // Tests for applying a shard's sparse reply: every entry lands where the
 // codec says (through the prefetching write loop, for sizes around its
-// look-ahead), and malformed replies are DATA_LOSS naming the rule.
+// look-ahead), new values replace and deltas add, and malformed replies are
+// DATA_LOSS naming the rule.
 #include "worker/client/sparse_apply.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,15 +18,22 @@ namespace {
 
 cddp::v1::SparseChunk Chunk(
     const common::SparseSelection& s,
-    common::IndexEncoding encoding = common::IndexEncoding::kDeltaVarint) {
+    common::IndexEncoding encoding = common::IndexEncoding::kDeltaVarint,
+    common::ValueType type = common::ValueType::kFp32) {
   cddp::v1::SparseChunk c;
   c.set_count(static_cast<uint32_t>(s.size()));
-  c.set_value_type(cddp::v1::VALUE_TYPE_FP32);
+  c.set_value_type(static_cast<cddp::v1::ValueType>(type));
   c.set_index_encoding(static_cast<cddp::v1::IndexEncoding>(encoding));
-  EXPECT_TRUE(common::EncodeChunk(s, common::ValueType::kFp32, encoding,
-                                  c.mutable_indices(), c.mutable_values())
+  EXPECT_TRUE(common::EncodeChunk(s, type, encoding, c.mutable_indices(),
+                                  c.mutable_values())
                   .ok());
   return c;
+}
+
+absl::Status ApplySparseUpdate(const cddp::v1::SparseChunk& c,
+                               std::span<float> range,
+                               UpdateKind kind = UpdateKind::kNewValues) {
+  return worker::ApplySparseUpdate(proto::ChunkView(c), kind, range);
 }
 
 common::SparseSelection Random(size_t n, uint32_t range, uint64_t seed) {
@@ -52,6 +61,28 @@ TEST(SparseApplyTest, SetsExactlyTheEntriesOfTheReply) {
       for (size_t k = 0; k < n; ++k) want[s.indices[k]] = s.values[k];
       ASSERT_TRUE(ApplySparseUpdate(Chunk(s, encoding), got).ok()) << n;
       EXPECT_EQ(got, want) << n;
+    }
+  }
+}
+
+TEST(SparseApplyTest, DeltasAddToExactlyTheEntriesOfTheReply) {
+  for (size_t n : {0u, 1u, 129u, 5000u}) {
+    const uint32_t range = 10000;
+    const common::SparseSelection s = Random(n, range, n + 7);
+    for (auto encoding : {common::IndexEncoding::kDeltaVarint,
+                          common::IndexEncoding::kAbsoluteU32}) {
+      for (auto type : {common::ValueType::kFp32, common::ValueType::kFp16}) {
+        std::vector<float> got(range), want(range);
+        for (uint32_t i = 0; i < range; ++i) got[i] = want[i] = 0.25f * i;
+        for (size_t k = 0; k < n; ++k) {
+          want[s.indices[k]] += common::RoundToValueType(s.values[k], type);
+        }
+        ASSERT_TRUE(ApplySparseUpdate(Chunk(s, encoding, type), got,
+                                      UpdateKind::kDeltas)
+                        .ok())
+            << n;
+        EXPECT_EQ(got, want) << n;
+      }
     }
   }
 }
