@@ -365,6 +365,7 @@ absl::StatusOr<WorkerReport> ReadWorkerReport(const std::string& path) {
   CDDP_RETURN_IF_ERROR(uint("steps", &report.steps));
   CDDP_RETURN_IF_ERROR(uint("uplink_wire_bytes", &report.uplink_wire_bytes));
   CDDP_RETURN_IF_ERROR(uint("uplink_dense_bytes", &report.uplink_dense_bytes));
+  CDDP_RETURN_IF_ERROR(uint("downlink_bytes", &report.downlink_bytes));
   absl::StatusOr<double> accuracy = kv.GetDouble("test_accuracy");
   if (!accuracy.ok()) return bad(accuracy.status());
   report.test_accuracy = *accuracy;

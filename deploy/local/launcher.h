@@ -39,6 +39,7 @@ struct WorkerReport {
   double test_accuracy = -1;
   uint64_t uplink_wire_bytes = 0;
   uint64_t uplink_dense_bytes = 0;
+  uint64_t downlink_bytes = 0;  // serialized reply bytes received
   uint64_t steps = 0;
   std::string params_crc32;
   bool params_match_servers = false;

@@ -134,11 +134,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto& r = *result;
-  uint64_t wire = 0, dense = 0;
+  uint64_t wire = 0, dense = 0, down = 0;
   bool identical = true, match = true;
   for (const auto& w : r.workers) {
     wire += w.uplink_wire_bytes;
     dense += w.uplink_dense_bytes;
+    down += w.downlink_bytes;
     identical &= w.seen && w.params_crc32 == r.workers[0].params_crc32;
     match &= w.params_match_servers;
   }
@@ -153,6 +154,12 @@ int main(int argc, char** argv) {
       "uplink: %.2f MB on the wire vs %.2f MB dense (%.2f%%, saving %.2f%%)\n",
       wire / 1e6, dense / 1e6, dense ? 100.0 * wire / dense : 0.0,
       dense ? 100.0 * (1.0 - static_cast<double>(wire) / dense) : 0.0);
+  // A dense reply is the same size as a dense push: the whole model.
+  std::printf(
+      "downlink: %.2f MB on the wire vs %.2f MB dense (%.2f%%, saving "
+      "%.2f%%)\n",
+      down / 1e6, dense / 1e6, dense ? 100.0 * down / dense : 0.0,
+      dense ? 100.0 * (1.0 - static_cast<double>(down) / dense) : 0.0);
   if (r.exit_code == 0) {
     std::printf(
         "workers' final parameters identical: %s; equal to the servers': %s\n",

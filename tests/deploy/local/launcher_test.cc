@@ -57,7 +57,7 @@ TEST(LauncherTest, ReadsEachWorkersResultFileAndRemovesTheDirectory) {
       seen +
       "\n"
       "printf 'steps=%s\\ntest_accuracy=0.5\\nuplink_wire_bytes=10\\n"
-      "uplink_dense_bytes=1000\\nparams_crc32=0000abcd\\n"
+      "uplink_dense_bytes=1000\\ndownlink_bytes=20\\nparams_crc32=0000abcd\\n"
       "params_match_servers=1\\n' $((id + 7)) > \"$f.tmp\" && "
       "mv \"$f.tmp\" \"$f\"\n");
   std::atomic<bool> interrupted{false};

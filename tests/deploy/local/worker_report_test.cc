@@ -33,6 +33,7 @@ TEST(WorkerReportTest, ReadsWhatTheWorkerWrote) {
   EXPECT_DOUBLE_EQ(r->test_accuracy, 0.9512);
   EXPECT_EQ(r->uplink_wire_bytes, 1000u);
   EXPECT_EQ(r->uplink_dense_bytes, 75000u);
+  EXPECT_EQ(r->downlink_bytes, 9u);
   EXPECT_EQ(r->params_crc32, "0a1b2c3d");
   EXPECT_TRUE(r->params_match_servers);
 }
