@@ -1,8 +1,9 @@
 // cddp_ps_bench: end-to-end rounds of the parameter servers on loopback.
 // W workers x S shards in one process (each worker its own gRPC
 // connections), a flat vector of N floats, dense (100 %) and sparse pushes,
-// each with the dense and the sparse downlink. Reports rounds/s, bytes per
-// round and the round split (push / wait-for-round / aggregation / reply),
+// each with the dense, the sparse (plain SGD on the servers) and the
+// compressed downlink (momentum 0.9 on the servers). Reports rounds/s, bytes
+// per round and the round split (push / wait-for-round / aggregation / reply),
 // next to a same-run raw-TCP transfer of the same dense reply bytes and, if
 // given, the gloo all_reduce time measured by bench/gloo_allreduce.py (see
 // bench/ps_bench.sh, which runs both).
@@ -34,7 +35,8 @@ ABSL_FLAG(uint64_t, n, 25'600'000, "N: floats in the flat vector");
 ABSL_FLAG(int, rounds, 5, "measured rounds per configuration");
 ABSL_FLAG(int, warmup, 1, "unmeasured rounds first");
 ABSL_FLAG(std::string, densities, "1.0,0.01", "push densities to run");
-ABSL_FLAG(std::string, downlinks, "dense,sparse", "downlink modes to run");
+ABSL_FLAG(std::string, downlinks, "dense,sparse,compressed",
+          "downlink modes to run (dense, sparse, compressed)");
 ABSL_FLAG(int, piece_kb,
           static_cast<int>(cddp::server::kDefaultPieceBytes >> 10),
           "dense reply piece size, KiB");
@@ -132,6 +134,11 @@ std::vector<std::string> StartServers(cddp::server::DownlinkMode downlink,
     o.shard.num_shards = S;
     o.shard.num_workers = W;
     o.shard.optimizer.lr = 0.01f;
+    // The compressed downlink exists for the optimizers the exact sparse
+    // one cannot serve: measure it with momentum.
+    if (downlink == cddp::server::DownlinkMode::kCompressed) {
+      o.shard.optimizer.momentum = 0.9f;
+    }
     o.shard.downlink = downlink;
     o.shard.sparse_piece_pairs = absl::GetFlag(FLAGS_sparse_piece_pairs);
     o.max_message_mb = 1024;
@@ -239,8 +246,8 @@ Row Summarize(double density, cddp::server::DownlinkMode downlink,
   row.density = density;
   row.name = absl::StrCat(
       density >= 1.0 ? "100%" : absl::StrCat(density * 100, "%"), " push, ",
-      downlink == cddp::server::DownlinkMode::kDense ? "dense" : "sparse",
-      " downlink");
+      cddp::server::DownlinkModeName(downlink), " downlink",
+      downlink == cddp::server::DownlinkMode::kCompressed ? " (momentum)" : "");
   row.round_ms = Median(s.round_ms);
   row.rounds_per_s = 1000.0 / row.round_ms;
   row.up_bytes = Median(s.up);
@@ -293,9 +300,9 @@ std::vector<Row> RunAllConfigs() {
     double density = 0;
     CDDP_CHECK(absl::SimpleAtod(d, &density));
     for (const auto& m : absl::StrSplit(absl::GetFlag(FLAGS_downlinks), ',')) {
-      rows.push_back(RunConfig(
-          density, m == "sparse" ? cddp::server::DownlinkMode::kSparse
-                                 : cddp::server::DownlinkMode::kDense));
+      const auto mode = cddp::server::ParseDownlinkMode(m);
+      CDDP_CHECK(mode.ok());
+      rows.push_back(RunConfig(density, *mode));
       std::fflush(stdout);
     }
   }
@@ -329,6 +336,17 @@ void PrintRatios(const std::vector<Row>& rows, double tcp_gbps) {
       std::printf("%s: uplink %.2f%% of dense (%.2f B/pair)\n", r.name.c_str(),
                   100.0 * r.up_bytes / dense_up->up_bytes,
                   r.up_bytes / (static_cast<double>(N) * r.density));
+    }
+    if (r.name.find("compressed downlink") != std::string::npos) {
+      std::printf("%s: downlink %.2fx the uplink's bytes\n", r.name.c_str(),
+                  r.down_bytes / r.up_bytes);
+      for (const Row& sparse : rows) {
+        if (sparse.density == r.density &&
+            sparse.name.find("sparse downlink") != std::string::npos) {
+          std::printf("%s: round %.2fx the sparse downlink's (plain SGD)\n",
+                      r.name.c_str(), r.round_ms / sparse.round_ms);
+        }
+      }
     }
     if (r.name.find("dense downlink") != std::string::npos) {
       std::printf("%s: dense reply at %.2f GB/s = %.0f%% of raw TCP\n",
