@@ -10,8 +10,14 @@
 //   BM_AggregateSparse   the shard's round close with the sparse downlink:
 //                        sum two pushes in worker order, plain SGD on the
 //                        51 MB shard, encode the reply
+//   BM_MomentumStep      momentum SGD on the shard (a dense pass over the
+//                        values and the momentum buffer)
+//   BM_DownlinkSelect    the compressed downlink's selection after it: Top-K
+//                        (k = the pushed pairs) of master - copy, added to
+//                        the copy
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -21,6 +27,7 @@
 #include "common/wire/wire_codec.h"
 #include "proto/wire_adapter.h"
 #include "server/shard/aggregate.h"
+#include "server/shard/downlink_compressor.h"
 #include "server/shard/optimizer.h"
 #include "server/shard/update_rules.h"
 #include "worker/client/sparse_apply.h"
@@ -121,6 +128,58 @@ void BM_AggregateSparse(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * sum.size());
 }
 BENCHMARK(BM_AggregateSparse)->Unit(benchmark::kMicrosecond);
+
+// A momentum shard that has trained a while: every entry of the momentum
+// buffer is nonzero, so the master moves everywhere.
+struct MomentumShard {
+  MomentumShard() : values(kRange), copy(kRange), rule(0.01f, 0.9f, 0.0f) {
+    std::fill(values.data(), values.data() + kRange, 0.5f);
+    std::fill(copy.data(), copy.data() + kRange, 0.5f);
+    common::SparseSelection all;
+    std::mt19937 rng(5);
+    std::normal_distribution<float> g(0.0f, 1e-3f);
+    for (uint32_t i = 0; i < kRange; ++i) {
+      all.indices.push_back(i);
+      all.values.push_back(g(rng));
+    }
+    rule.Apply(values.span(), &all, 1.0f);
+  }
+  common::HugePageFloats values, copy;
+  server::MomentumRule rule;
+};
+
+void BM_MomentumStep(benchmark::State& state) {
+  MomentumShard shard;
+  common::SparseSelection sum;
+  const common::SparseSelection a = RandomSelection(1, 100);
+  const common::SparseSelection b = RandomSelection(2, 100);
+  const common::SparseSelection* pushes[] = {&a, &b};
+  server::SumInWorkerOrder(pushes, &sum);
+  for (auto _ : state) {
+    shard.rule.Apply(shard.values.span(), &sum, 0.5f);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * kRange);
+}
+BENCHMARK(BM_MomentumStep)->Unit(benchmark::kMicrosecond);
+
+void BM_DownlinkSelect(benchmark::State& state) {
+  MomentumShard shard;
+  const size_t k = RandomSelection(1, 100).size() * 2;
+  server::DownlinkCompressor downlink;
+  common::SparseSelection sent;
+  common::SparseSelection none;
+  for (auto _ : state) {
+    state.PauseTiming();
+    shard.rule.Apply(shard.values.span(), &none, 1.0f);  // the master moves
+    state.ResumeTiming();
+    downlink.Select(shard.values.span(), shard.copy.span(), k,
+                    common::ValueType::kFp32, &sent);
+    benchmark::DoNotOptimize(sent.indices.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kRange);
+}
+BENCHMARK(BM_DownlinkSelect)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace cddp

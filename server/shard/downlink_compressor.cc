@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -17,23 +18,29 @@ namespace {
 // in L1 between being written and being scanned for candidates.
 constexpr size_t kBlock = 2048;
 
+// Eight floats as one value (GCC/Clang vector extension): two SSE
+// registers on baseline x86-64, one AVX register where the target has it.
+typedef float Float8 __attribute__((vector_size(32)));
+
 // d = master - copy over one block into `d`; returns the sum of squares.
-// Eight independent float sums, so the loop vectorises.
+// Eight lanes at a time, each with its own running sum.
 double Differences(const float* master, const float* copy, size_t n, float* d) {
-  float sums[8] = {};
+  Float8 sums = {};
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    for (size_t j = 0; j < 8; ++j) {
-      d[i + j] = master[i + j] - copy[i + j];
-      sums[j] += d[i + j] * d[i + j];
-    }
+    Float8 m, c;
+    std::memcpy(&m, master + i, sizeof(m));
+    std::memcpy(&c, copy + i, sizeof(c));
+    const Float8 diff = m - c;
+    std::memcpy(d + i, &diff, sizeof(diff));
+    sums += diff * diff;
   }
   double sq = 0;
   for (; i < n; ++i) {
     d[i] = master[i] - copy[i];
     sq += double{d[i]} * d[i];
   }
-  for (float s : sums) sq += s;
+  for (int j = 0; j < 8; ++j) sq += sums[j];
   return sq;
 }
 
@@ -105,18 +112,26 @@ DownlinkRound DownlinkCompressor::Select(std::span<const float> master,
     positions_.resize(candidates_.size());
     std::iota(positions_.begin(), positions_.end(), 0u);
   }
-  out->indices.reserve(k);
-  out->values.reserve(k);
-  for (uint32_t p : positions_) {
-    const uint32_t i = candidates_.index[p];
-    const float d = candidates_.value[p];
+  const size_t chosen = positions_.size();
+  out->indices.reserve(chosen);
+  out->values.reserve(chosen);
+  // The copy's entries are scattered over the shard: prefetch them well
+  // ahead so the misses overlap instead of being paid one at a time.
+  constexpr size_t kAhead = 48;
+  for (size_t j = 0; j < chosen; ++j) {
+    if (j + kAhead < chosen) {
+      __builtin_prefetch(&copy[candidates_.index[positions_[j + kAhead]]], 1);
+    }
+    const uint32_t i = candidates_.index[positions_[j]];
+    const float d = candidates_.value[positions_[j]];
     const float sent = SaturatingRound(d, value_type);
     // Nothing to send (an unchanged entry picked to fill k), or nothing
     // that could be (the master is not finite there).
     if (sent == 0.0f || !std::isfinite(sent)) continue;
     copy[i] += sent;
-    const float left = master[i] - copy[i];
-    round.residual_sq_norm += double{left} * left - double{d} * d;
+    // What stays unsent, for the norm (d - sent up to one rounding).
+    const double left = double{d} - sent;
+    round.residual_sq_norm += left * left - double{d} * d;
     out->indices.push_back(i);
     out->values.push_back(sent);
   }
