@@ -154,15 +154,17 @@ absl::StatusOr<std::unique_ptr<GradientCompressor>> MakeGradientCompressor(
 
 absl::Status SaveResiduals(const std::string& dir, uint32_t worker_id,
                            uint64_t step, DataPosition position,
-                           GradientCompressor& compressor) {
+                           GradientCompressor& compressor,
+                           std::span<const float> velocity) {
   CDDP_ASSIGN_OR_RETURN(const common::ErrorFeedback* residuals,
                         compressor.HostResiduals());
-  return SaveWorkerCheckpoint(dir, worker_id, step, position, *residuals);
+  return SaveWorkerCheckpoint(dir, worker_id, step, position, *residuals,
+                              velocity);
 }
 
 absl::StatusOr<std::optional<uint64_t>> ResumeResiduals(
-    const std::string& dir, uint32_t worker_id,
-    GradientCompressor& compressor) {
+    const std::string& dir, uint32_t worker_id, GradientCompressor& compressor,
+    std::vector<float>* velocity) {
   CDDP_ASSIGN_OR_RETURN(std::optional<WorkerCheckpoint> ckpt,
                         LoadWorkerCheckpoint(dir, worker_id));
   if (!ckpt.has_value()) return std::optional<uint64_t>();
@@ -172,6 +174,7 @@ absl::StatusOr<std::optional<uint64_t>> ResumeResiduals(
         s.code(),
         absl::StrCat(WorkerCheckpointPath(dir, worker_id), ": ", s.message()));
   }
+  if (velocity != nullptr) *velocity = std::move(ckpt->velocity);
   return std::optional<uint64_t>(ckpt->step);
 }
 

@@ -73,16 +73,20 @@ absl::StatusOr<std::unique_ptr<GradientCompressor>> MakeGradientCompressor(
 // Worker checkpoints (worker_checkpoint.h) of a compressor's residuals.
 // They hold the host form whatever the device, so a CPU worker resumes from
 // a GPU worker's checkpoint and the other way round.
-// Save: errors as SaveWorkerCheckpoint and HostResiduals.
+// Save: the residuals and `velocity` (DGC's, dgc.h; empty without momentum
+// correction). Errors as SaveWorkerCheckpoint and HostResiduals.
 absl::Status SaveResiduals(const std::string& dir, uint32_t worker_id,
                            uint64_t step, DataPosition position,
-                           GradientCompressor& compressor);
-// Resume: loads the checkpointed residuals into `compressor` and returns the
-// checkpoint's step, or std::nullopt when there is no checkpoint. Errors as
-// LoadWorkerCheckpoint; FAILED_PRECONDITION naming the file when its
+                           GradientCompressor& compressor,
+                           std::span<const float> velocity = {});
+// Resume: loads the checkpointed residuals into `compressor` (and its
+// velocity into `*velocity` when given; empty if it holds none) and returns
+// the checkpoint's step, or std::nullopt when there is no checkpoint. Errors
+// as LoadWorkerCheckpoint; FAILED_PRECONDITION naming the file when its
 // residuals do not fit the compressor's tensors.
 absl::StatusOr<std::optional<uint64_t>> ResumeResiduals(
-    const std::string& dir, uint32_t worker_id, GradientCompressor& compressor);
+    const std::string& dir, uint32_t worker_id, GradientCompressor& compressor,
+    std::vector<float>* velocity = nullptr);
 
 }  // namespace cddp::worker
 

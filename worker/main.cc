@@ -92,6 +92,11 @@ int main(int argc, char** argv) {
   o.compress = absl::GetFlag(FLAGS_compress);
   o.ratio = absl::GetFlag(FLAGS_ratio);
   o.min_compress_numel = absl::GetFlag(FLAGS_min_compress_numel);
+  o.dgc.momentum = absl::GetFlag(FLAGS_dgc_momentum);
+  o.dgc.momentum_masking = absl::GetFlag(FLAGS_momentum_masking);
+  o.dgc.clip_norm = absl::GetFlag(FLAGS_clip_norm);
+  o.density_warmup_steps = absl::GetFlag(FLAGS_density_warmup_steps);
+  o.density_warmup_start = absl::GetFlag(FLAGS_density_warmup_start);
   const auto vt = cddp::common::ParseValueType(absl::GetFlag(FLAGS_value_type));
   if (!vt.ok())
     return Usage("--value_type: " + std::string(vt.status().message()));

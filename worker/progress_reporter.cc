@@ -39,11 +39,28 @@ void ProgressReporter::Started(const SessionInfo& info) {
                 "steps %d..%d, %s, %d threads\n",
                 tag_, options_.model, info.num_parameters, info.num_tensors,
                 info.batches_per_epoch, info.first_step, info.total_steps,
-                options_.compress ? absl::StrFormat("ratio %g", options_.ratio)
-                                  : "no compression",
-                info.threads);
+                CompressionDescription(), info.threads);
   std::fflush(out_);
   last_progress_ = std::chrono::steady_clock::now();
+}
+
+std::string ProgressReporter::CompressionDescription() const {
+  if (!options_.compress) return "no compression";
+  std::string d = absl::StrFormat("ratio %g", options_.ratio);
+  if (options_.density_warmup_steps > 0) {
+    absl::StrAppendFormat(&d, " (warm-up from %g over %d steps)",
+                          options_.density_warmup_start,
+                          options_.density_warmup_steps);
+  }
+  if (options_.dgc.momentum > 0) {
+    absl::StrAppendFormat(&d, ", DGC momentum %g%s", options_.dgc.momentum,
+                          options_.dgc.momentum_masking ? " (masked)" : "");
+  }
+  if (options_.dgc.clip_norm > 0) {
+    absl::StrAppendFormat(&d, ", gradient clipped to norm %g",
+                          options_.dgc.clip_norm);
+  }
+  return d;
 }
 
 void ProgressReporter::Stepped(const StepReport& step, uint64_t total_steps,
@@ -57,11 +74,14 @@ void ProgressReporter::Stepped(const StepReport& step, uint64_t total_steps,
   const double dt = std::chrono::duration<double>(now - last_progress_).count();
   absl::FPrintF(out_,
                 "%s%sepoch %d step %d/%d  %.0f samples/s  loss %.4f  "
-                "sent %.2f MB vs dense %.2f MB (%.2f%%)%s",
+                "sent %.2f MB vs dense %.2f MB (%.2f%%)%s%s",
                 terminal_ ? "\r" : "", tag_, step.epoch, step.step, total_steps,
                 dt > 0 ? samples_since_progress_ / dt : 0.0, step.loss,
                 uplink_sent / 1e6, uplink_dense / 1e6,
                 100.0 * uplink_sent / std::max<uint64_t>(1, uplink_dense),
+                options_.density_warmup_steps > 0
+                    ? absl::StrFormat("  density %.3g%%", 100 * step.density)
+                    : "",
                 terminal_ ? "" : "\n");
   std::fflush(out_);
   last_progress_ = now;

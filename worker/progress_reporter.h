@@ -44,6 +44,8 @@ class ProgressReporter {
 
  private:
   void Line(const std::string& text);
+  // "ratio 0.01 (warm-up ...), DGC momentum 0.9 (masked)" for Started.
+  std::string CompressionDescription() const;
 
   std::string tag_;  // "[worker N] "
   TrainerOptions options_;

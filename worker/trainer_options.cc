@@ -28,7 +28,15 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
     return bad("--eval_every, --max_steps and the limits must be >= 0");
   }
   if (o.progress_every < 1) return bad("--progress_every must be >= 1");
-  return absl::OkStatus();
+  if (absl::Status s = ValidateDgcOptions(o.dgc); !s.ok()) return s;
+  if (o.density_warmup_steps > 0 && !o.compress) {
+    return bad("--density_warmup_steps needs compression (--compress)");
+  }
+  return ValidateDensitySchedule(DensityScheduleOf(o));
+}
+
+DensitySchedule DensityScheduleOf(const TrainerOptions& o) {
+  return {o.ratio, o.density_warmup_steps, o.density_warmup_start};
 }
 
 }  // namespace cddp::worker

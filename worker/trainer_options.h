@@ -14,6 +14,7 @@
 #include "common/compress/sparse.h"
 #include "prometheus/registry.h"
 #include "worker/device_choice.h"
+#include "worker/dgc.h"
 
 namespace cddp::worker {
 
@@ -37,6 +38,12 @@ struct TrainerOptions {
   int64_t min_compress_numel = 1000;  // smaller tensors are sent whole
   common::ValueType value_type = common::ValueType::kFp32;
   common::IndexEncoding index_encoding = common::IndexEncoding::kDeltaVarint;
+  // Deep Gradient Compression (dgc.h): momentum correction, factor masking
+  // and clipping on this worker (CPU only), and the density warm-up (the
+  // schedule's target is `ratio`).
+  DgcOptions dgc;
+  int64_t density_warmup_steps = 0;  // 0: the density is `ratio` throughout
+  double density_warmup_start = 0.25;
   // Cluster.
   std::vector<std::string> servers;  // one address per shard, in order
   uint32_t worker_id = 0;
@@ -54,6 +61,9 @@ struct TrainerOptions {
 // OK, or INVALID_ARGUMENT naming the first option out of range (as the flag
 // that sets it, e.g. "--ratio must be in (0, 1]").
 absl::Status ValidateTrainerOptions(const TrainerOptions& options);
+
+// The density schedule `options` ask for (ratio, warm-up).
+DensitySchedule DensityScheduleOf(const TrainerOptions& options);
 
 }  // namespace cddp::worker
 

@@ -15,11 +15,13 @@
 #include "common/crc32.h"
 #include "common/status_macros.h"
 #include "worker/client/shard_client.h"
+#include "worker/dgc.h"
 #include "worker/gradient_compressor.h"
 #include "worker/torch/dataset.h"
 #include "worker/torch/flat_layout.h"
 #include "worker/torch/models.h"
 #include "worker/torch/torch_error.h"
+#include "worker/worker_checkpoint.h"
 
 namespace cddp::worker {
 namespace {
@@ -89,11 +91,16 @@ struct TrainingSession::State {
 
   std::unique_ptr<ParameterClient> client;
   std::unique_ptr<GradientCompressor> compressor;
+  // DGC's momentum correction and clipping (dgc.h), when asked for.
+  std::optional<MomentumCorrection> dgc;
+  std::vector<const float*> corrected;  // what dgc hands the compressor
+  DensitySchedule schedule;
+  double density = 0;  // the density k_of was computed for
   std::unique_ptr<WorkerMetrics> metrics;
 
   uint64_t step = 0;
   uint64_t total_steps = 0;
-  std::vector<size_t> k_of;  // Top-K budget per tensor
+  std::vector<size_t> k_of;  // Top-K budget per tensor, at `density`
   size_t k_total = 0;
   common::SparseSelection selection, undelivered;  // reused every step
 
@@ -207,29 +214,59 @@ absl::Status TrainingSession::BuildModel() {
   s.info.num_parameters = s.layout->total_size();
   s.info.num_tensors = s.layout->num_tensors();
   s.tensor_sizes.assign(s.layout->sizes().begin(), s.layout->sizes().end());
-  // Top-K budget per tensor: small tensors (and everything without
-  // compression) are sent whole.
+  s.schedule = DensityScheduleOf(s.options);
+  SetDensity(s.schedule.At(0));
+  return absl::OkStatus();
+}
+
+// Top-K budget per tensor at `density`: small tensors (and everything
+// without compression) are sent whole.
+void TrainingSession::SetDensity(double density) {
+  State& s = *s_;
+  s.density = density;
+  s.k_of.clear();
+  s.k_total = 0;
   for (size_t t = 0; t < s.layout->num_tensors(); ++t) {
     const size_t size = s.layout->size(t);
     const bool whole = !s.options.compress ||
                        size < static_cast<size_t>(s.options.min_compress_numel);
-    s.k_of.push_back(whole ? size : common::TopKCount(size, s.options.ratio));
+    s.k_of.push_back(whole ? size : common::TopKCount(size, density));
     s.k_total += s.k_of.back();
   }
-  return absl::OkStatus();
 }
 
 absl::Status TrainingSession::BuildCompressor() {
   State& s = *s_;
   std::vector<std::string> names(s.layout->num_tensors());
   for (size_t t = 0; t < names.size(); ++t) names[t] = s.layout->name(t);
+  const DgcOptions& dgc = s.options.dgc;
+  if (dgc.momentum > 0 || dgc.clip_norm > 0) {
+    if (s.info.cuda) {
+      return absl::FailedPreconditionError(
+          "--dgc_momentum and --clip_norm run on CPU workers only in this "
+          "version (use --device=cpu)");
+    }
+    s.dgc.emplace(s.layout->sizes(), names, dgc);
+  }
   CDDP_ASSIGN_OR_RETURN(
       s.compressor,
       MakeGradientCompressor(s.info.cuda, s.layout->sizes(), std::move(names)));
   if (s.options.checkpoint_dir.empty()) return absl::OkStatus();
-  CDDP_ASSIGN_OR_RETURN(s.info.resumed_from,
-                        ResumeResiduals(s.options.checkpoint_dir,
-                                        s.options.worker_id, *s.compressor));
+  std::vector<float> velocity;
+  CDDP_ASSIGN_OR_RETURN(
+      s.info.resumed_from,
+      ResumeResiduals(s.options.checkpoint_dir, s.options.worker_id,
+                      *s.compressor, &velocity));
+  // A checkpoint without a velocity (momentum correction was off) starts
+  // it at zero; one with a velocity while it is off now drops it.
+  if (s.dgc.has_value() && dgc.momentum > 0) {
+    if (absl::Status st = s.dgc->LoadVelocity(std::move(velocity)); !st.ok()) {
+      return absl::Status(
+          st.code(), absl::StrCat(WorkerCheckpointPath(s.options.checkpoint_dir,
+                                                       s.options.worker_id),
+                                  ": ", st.message()));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -329,15 +366,31 @@ absl::Status TrainingSession::TrainOnBatch(StepReport* r) {
   CDDP_ASSIGN_OR_RETURN(std::span<const float* const> grads,
                         s.flat->Gradients());
   lap(Phase::kBackward);
-  const common::CompressOptions step_options{common::Selector::kFast,
-                                             s.options.value_type};
-  if (absl::Status st =
-          s.compressor->Compress(grads, s.k_of, step_options, &s.selection);
-      !st.ok()) {
+  if (absl::Status st = Compress(grads); !st.ok()) {
     return absl::Status(st.code(),
                         absl::StrCat("step ", s.step, ", ", st.message()));
   }
+  r->density = static_cast<double>(s.k_total) /
+               static_cast<double>(s.layout->total_size());
   lap(Phase::kCompress);
+  return absl::OkStatus();
+}
+
+// The step's budget (the warm-up schedule), DGC's correction when on, then
+// error feedback into s.selection.
+absl::Status TrainingSession::Compress(
+    std::span<const float* const> gradients) {
+  State& s = *s_;
+  if (const double d = s.schedule.At(s.step); d != s.density) SetDensity(d);
+  const common::CompressOptions options{common::Selector::kFast,
+                                        s.options.value_type};
+  if (!s.dgc.has_value()) {
+    return s.compressor->Compress(gradients, s.k_of, options, &s.selection);
+  }
+  CDDP_RETURN_IF_ERROR(s.dgc->Apply(gradients, &s.corrected));
+  CDDP_RETURN_IF_ERROR(
+      s.compressor->Compress(s.corrected, s.k_of, options, &s.selection));
+  s.dgc->MaskSent(s.selection);
   return absl::OkStatus();
 }
 
@@ -350,8 +403,7 @@ void TrainingSession::RecordMetrics(const StepReport& r) {
   m->steps->Increment();
   m->step->Set(static_cast<double>(r.step));
   m->loss->Set(r.loss);
-  m->selected_fraction->Set(static_cast<double>(s_->k_total) /
-                            static_cast<double>(s_->layout->total_size()));
+  m->selected_fraction->Set(r.density);
   m->uplink_wire_bytes->Increment(static_cast<double>(r.bytes_sent));
   m->uplink_dense_bytes->Increment(static_cast<double>(r.dense_bytes));
   if (r.step % 10 == 0) {
@@ -403,8 +455,11 @@ absl::StatusOr<Evaluation> TrainingSession::Evaluate() {
 
 absl::Status TrainingSession::SaveCheckpoint() {
   if (s_->options.checkpoint_dir.empty()) return absl::OkStatus();
-  return SaveResiduals(s_->options.checkpoint_dir, s_->options.worker_id,
-                       s_->step, s_->batches->position(), *s_->compressor);
+  const bool velocity = s_->dgc.has_value() && s_->options.dgc.momentum > 0;
+  return SaveResiduals(
+      s_->options.checkpoint_dir, s_->options.worker_id, s_->step,
+      s_->batches->position(), *s_->compressor,
+      velocity ? s_->dgc->velocity() : std::span<const float>());
 }
 
 absl::StatusOr<ServerCheck> TrainingSession::CheckAgainstServers() {

@@ -29,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "absl/status/status.h"
@@ -81,6 +82,7 @@ struct StepReport {
   uint64_t bytes_sent = 0;   // uplink bytes on the wire
   uint64_t dense_bytes = 0;  // the same gradient sent dense
   uint64_t bytes_received = 0;
+  double density = 0;  // the fraction of the gradient selected
   std::array<double, kNumPhases> phase_seconds{};
 };
 
@@ -150,6 +152,8 @@ class TrainingSession {
   absl::Status BuildCompressor();
   absl::Status SeekData();
   absl::Status TrainOnBatch(StepReport* report);
+  absl::Status Compress(std::span<const float* const> gradients);
+  void SetDensity(double density);
   void RecordMetrics(const StepReport& report);
 
   std::unique_ptr<State> s_;

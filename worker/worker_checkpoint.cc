@@ -10,7 +10,8 @@ namespace cddp::worker {
 namespace {
 
 constexpr std::string_view kKind = "WRKR";
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;            // with the velocity
+constexpr uint32_t kVersionNoVelocity = 1;  // still read
 
 }  // namespace
 
@@ -22,7 +23,8 @@ std::string WorkerCheckpointPath(const std::string& dir, uint32_t worker_id) {
 
 absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
                                   uint64_t step, DataPosition position,
-                                  const common::ErrorFeedback& residuals) {
+                                  const common::ErrorFeedback& residuals,
+                                  std::span<const float> velocity) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
@@ -34,6 +36,8 @@ absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
   common::AppendU64(step, &payload);
   common::AppendU64(static_cast<uint64_t>(position.epoch), &payload);
   common::AppendU64(static_cast<uint64_t>(position.batch), &payload);
+  common::AppendU64(velocity.size(), &payload);
+  common::AppendFloats(velocity.data(), velocity.size(), &payload);
   payload += residuals.Serialize();
   return common::WriteFileAtomically(
       WorkerCheckpointPath(dir, worker_id),
@@ -46,8 +50,17 @@ absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
   absl::StatusOr<std::string> data = common::ReadWholeFile(path);
   if (absl::IsNotFound(data.status())) return std::nullopt;
   if (!data.ok()) return data.status();
+  uint32_t version = kVersion;
   absl::StatusOr<std::string_view> payload =
       common::ParseRecord(*data, kKind, kVersion);
+  if (absl::IsFailedPrecondition(payload.status())) {
+    absl::StatusOr<std::string_view> old =
+        common::ParseRecord(*data, kKind, kVersionNoVelocity);
+    if (old.ok()) {
+      payload = old;
+      version = kVersionNoVelocity;
+    }
+  }
   if (!payload.ok()) return common::WithPath(payload.status(), path);
   common::PayloadReader reader(*payload);
   WorkerCheckpoint ckpt;
@@ -62,6 +75,20 @@ absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
         path, ": belongs to worker ", ckpt.worker_id, ", not ", worker_id));
   }
   ckpt.position = {static_cast<int64_t>(epoch), static_cast<int64_t>(batch)};
+  if (version == kVersion) {
+    uint64_t n = 0;
+    absl::Status s = reader.ReadU64(&n);
+    if (s.ok() && n > reader.remaining() / sizeof(float)) {
+      s = absl::DataLossError(absl::StrCat("velocity of ", n,
+                                           " floats announced, ",
+                                           reader.remaining(), " bytes left"));
+    }
+    if (s.ok()) {
+      ckpt.velocity.resize(n);
+      s = reader.ReadFloats(ckpt.velocity.data(), n);
+    }
+    if (!s.ok()) return common::WithPath(s, path);
+  }
   const size_t used = payload->size() - reader.remaining();
   absl::StatusOr<common::ErrorFeedback> residuals =
       common::ErrorFeedback::Deserialize(payload->substr(used));

@@ -1,5 +1,6 @@
-// A worker's checkpoint: its error-feedback residuals and where it is (step
-// and data position), written atomically to <dir>/worker-<id>.ckpt as one
+// A worker's checkpoint: its error-feedback residuals, its DGC velocity
+// (dgc.h; only with momentum correction) and where it is (step and data
+// position), written atomically to <dir>/worker-<id>.ckpt as one
 // record (common/record_file.h, kind "WRKR"). A corrupt, truncated or
 // foreign file is refused as a whole: nothing is half-loaded.
 //
@@ -9,7 +10,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,16 +26,18 @@ struct WorkerCheckpoint {
   uint64_t step = 0;      // the next step to push
   DataPosition position;  // the next batch to read
   common::ErrorFeedback residuals{std::vector<size_t>{}};
+  std::vector<float> velocity;  // empty: none (no momentum correction)
 };
 
 // <dir>/worker-<id>.ckpt
 std::string WorkerCheckpointPath(const std::string& dir, uint32_t worker_id);
 
 // Writes a checkpoint atomically (temporary file, fsync, rename), creating
-// `dir` if needed.
+// `dir` if needed. Format version 2; version 1 (no velocity) is still read.
 absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
                                   uint64_t step, DataPosition position,
-                                  const common::ErrorFeedback& residuals);
+                                  const common::ErrorFeedback& residuals,
+                                  std::span<const float> velocity = {});
 
 // std::nullopt if there is no checkpoint for `worker_id` in `dir`; an error
 // (DATA_LOSS / INVALID_ARGUMENT / FAILED_PRECONDITION, with the path) if the

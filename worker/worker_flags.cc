@@ -19,6 +19,21 @@ ABSL_FLAG(int64_t, min_compress_numel, 1000,
 ABSL_FLAG(std::string, value_type, "fp32", "wire values: fp32 | fp16 | bf16");
 ABSL_FLAG(std::string, index_encoding, "delta",
           "wire indices: delta (delta-varint) | absolute (uint32)");
+ABSL_FLAG(double, dgc_momentum, 0,
+          "DGC momentum correction: the worker keeps a velocity "
+          "u = m*u + g and compresses that, so plain SGD on the servers "
+          "(--momentum=0, --downlink=sparse) still trains with momentum m; "
+          "0: off. CPU workers only");
+ABSL_FLAG(bool, momentum_masking, true,
+          "with --dgc_momentum: clear the velocity where an entry was sent");
+ABSL_FLAG(double, clip_norm, 0,
+          "clip each step's gradient to this L2 norm before it is "
+          "accumulated (0: off). CPU workers only");
+ABSL_FLAG(int64_t, density_warmup_steps, 0,
+          "density warm-up: start at --density_warmup_start and decay "
+          "exponentially to --ratio over this many steps (0: off)");
+ABSL_FLAG(double, density_warmup_start, 0.25,
+          "the density of step 0 with --density_warmup_steps");
 ABSL_FLAG(std::string, servers, "",
           "comma-separated host:port of the parameter servers, shard order");
 ABSL_FLAG(uint32_t, worker_id, 0, "this worker's id, 0..num_workers-1");

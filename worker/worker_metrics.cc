@@ -50,8 +50,10 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& registry,
       gauge("cddp_worker_test_loss", "Test-set loss at the last evaluation");
   residual_norm = gauge("cddp_worker_residual_norm",
                         "L2 norm of the error-feedback residual");
-  selected_fraction = gauge("cddp_worker_selected_fraction",
-                            "Fraction of gradient elements sent last step");
+  selected_fraction =
+      gauge("cddp_worker_selected_fraction",
+            "Fraction of gradient elements sent last step (the density, "
+            "following --density_warmup_steps)");
   uplink_wire_bytes = counter("cddp_worker_uplink_wire_bytes_total",
                               "Encoded gradient bytes pushed to the servers");
   uplink_dense_bytes =

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "absl/flags/flag.h"
 #include "absl/flags/internal/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/job_flags.h"
@@ -39,7 +40,22 @@ absl::StatusOr<std::vector<std::string>> FlagsToForward(
   return args;
 }
 
+absl::Status CheckServerWorkerFlags() {
+  const double dgc = absl::GetFlag(FLAGS_dgc_momentum);
+  if (dgc <= 0) return absl::OkStatus();
+  if (absl::GetFlag(FLAGS_momentum) > 0 ||
+      absl::GetFlag(FLAGS_optimizer) != "sgd") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--dgc_momentum=", dgc,
+        " puts momentum on the workers; with --momentum or --optimizer=adam "
+        "on the servers it would apply twice. For DGC give --momentum=0 "
+        "(plain SGD on the servers) and --downlink=sparse"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ForwardedFlags> FlagsForProcesses() {
+  CDDP_RETURN_IF_ERROR(CheckServerWorkerFlags());
   std::vector<const absl::CommandLineFlag*> job = common::JobFlags();
   job.erase(std::remove_if(job.begin(), job.end(),
                            [](const absl::CommandLineFlag* f) {

@@ -51,8 +51,14 @@ struct ForwardedFlags {
 
 // FlagsToForward over the server + job flags (managed: kServerManagedFlags)
 // and over the worker + job flags (managed: kWorkerManagedFlags), less
-// kLauncherPassedFlags.
+// kLauncherPassedFlags. INVALID_ARGUMENT also for server and worker flags
+// that contradict each other (CheckServerWorkerFlags).
 absl::StatusOr<ForwardedFlags> FlagsForProcesses();
+
+// INVALID_ARGUMENT, saying what to give instead, when the workers' and the
+// servers' flags ask for something twice: momentum correction on the
+// workers (--dgc_momentum) with momentum or Adam on the servers.
+absl::Status CheckServerWorkerFlags();
 
 }  // namespace cddp::local
 

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <thread>
@@ -15,6 +16,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "tests/support/test_util.h"
+#include "worker/worker_checkpoint.h"
 
 namespace cddp::worker {
 namespace {
@@ -44,11 +46,14 @@ TrainerOptions SmallJob(uint32_t worker_id, uint32_t num_workers) {
 // the model's size is known).
 class InProcessCluster {
  public:
-  explicit InProcessCluster(uint32_t num_workers) {
+  explicit InProcessCluster(
+      uint32_t num_workers, float momentum = 0.9f,
+      server::DownlinkMode downlink = server::DownlinkMode::kDense) {
     options_.num_shards = 2;
     options_.num_workers = num_workers;
     options_.optimizer.lr = 0.05f;
-    options_.optimizer.momentum = 0.9f;
+    options_.optimizer.momentum = momentum;
+    options_.downlink = downlink;
   }
   ParameterClientFactory Factory(uint32_t worker_id) {
     return [this, worker_id](const common::ShardMap& map)
@@ -69,6 +74,34 @@ class InProcessCluster {
   std::unique_ptr<testing::TestCluster> cluster_;
 };
 
+// Trains every session to its end, one thread each; a failed step or push
+// stops that session. Returns each session's error (OK when it finished),
+// and appends worker 0's reports to `reports0` when given.
+std::vector<absl::Status> TrainToTheEnd(
+    std::vector<std::unique_ptr<TrainingSession>>& sessions,
+    std::vector<StepReport>* reports0 = nullptr) {
+  std::vector<absl::Status> errors(sessions.size());
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < sessions.size(); ++w) {
+    threads.emplace_back([&, w] {
+      while (!sessions[w]->done() && errors[w].ok()) {
+        absl::StatusOr<StepReport> r = sessions[w]->RunStep();
+        if (!r.ok())
+          errors[w] = r.status();
+        else if (!r->push_status.ok())
+          errors[w] = r->push_status;
+        else if (!(r->loss > 0 && r->bytes_sent > 0)) {
+          errors[w] = absl::InternalError("empty step");
+        } else if (w == 0 && reports0 != nullptr) {
+          reports0->push_back(*r);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return errors;
+}
+
 TEST(TrainingSessionTest, TwoWorkersTrainBitIdenticalToTheServers) {
   if (!HaveMnist()) GTEST_SKIP() << "no MNIST under " << CDDP_DATA_DIR;
   InProcessCluster cluster(2);
@@ -83,23 +116,7 @@ TEST(TrainingSessionTest, TwoWorkersTrainBitIdenticalToTheServers) {
   }
   EXPECT_TRUE(sessions[0]->has_test_set());
   EXPECT_FALSE(sessions[1]->has_test_set());
-  std::vector<absl::Status> errors(2);
-  std::vector<std::thread> threads;
-  for (int w = 0; w < 2; ++w) {
-    threads.emplace_back([&, w] {
-      while (!sessions[w]->done() && errors[w].ok()) {
-        absl::StatusOr<StepReport> r = sessions[w]->RunStep();
-        if (!r.ok())
-          errors[w] = r.status();
-        else if (!r->push_status.ok())
-          errors[w] = r->push_status;
-        else if (!(r->loss > 0 && r->bytes_sent > 0)) {
-          errors[w] = absl::InternalError("empty step");
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  const std::vector<absl::Status> errors = TrainToTheEnd(sessions);
   ASSERT_TRUE(errors[0].ok()) << errors[0];
   ASSERT_TRUE(errors[1].ok()) << errors[1];
   EXPECT_EQ(sessions[0]->step(), 6u);
@@ -189,6 +206,64 @@ TEST(TrainingSessionTest, AFailedPushIsReportedAndAResyncCarriesOn) {
   EXPECT_TRUE(check->params_match_servers);
 }
 
+// DGC: momentum on the workers, plain SGD on the servers with the exact
+// sparse downlink; the density warms up from 25 % to 1 % over 4 steps. The
+// workers stay bit-identical to the servers, and the velocity goes into the
+// worker's checkpoint and comes back from it.
+TEST(TrainingSessionTest, DgcWithWarmUpTrainsBitIdenticalOnPlainSgdServers) {
+  if (!HaveMnist()) GTEST_SKIP() << "no MNIST under " << CDDP_DATA_DIR;
+  InProcessCluster cluster(2, /*momentum=*/0, server::DownlinkMode::kSparse);
+  const std::string dir = ::testing::TempDir() + "/dgc_session";
+  std::filesystem::remove_all(dir);
+  std::vector<std::unique_ptr<TrainingSession>> sessions;
+  for (uint32_t w = 0; w < 2; ++w) {
+    TrainerOptions o = SmallJob(w, 2);
+    o.dgc = {.momentum = 0.9, .momentum_masking = true, .clip_norm = 10};
+    o.density_warmup_steps = 4;
+    o.density_warmup_start = 0.25;
+    o.checkpoint_dir = dir;
+    auto s = TrainingSession::Create(o, DeviceChoice{}, cluster.Factory(w));
+    ASSERT_TRUE(s.ok()) << s.status();
+    sessions.push_back(std::move(*s));
+  }
+  std::vector<StepReport> reports;
+  const std::vector<absl::Status> errors = TrainToTheEnd(sessions, &reports);
+  ASSERT_TRUE(errors[0].ok()) << errors[0];
+  ASSERT_TRUE(errors[1].ok()) << errors[1];
+  ASSERT_EQ(reports.size(), 6u);
+  EXPECT_GT(reports[0].density, 0.2);
+  for (int i = 1; i <= 4; ++i) {
+    EXPECT_LT(reports[i].density, reports[i - 1].density) << i;
+  }
+  EXPECT_EQ(reports[5].density, reports[4].density);  // at the target
+  EXPECT_LT(reports[5].density, 0.05);
+  for (auto& s : sessions) {
+    auto check = s->CheckAgainstServers();
+    ASSERT_TRUE(check.ok()) << check.status();
+    EXPECT_TRUE(check->params_match_servers);
+  }
+
+  ASSERT_TRUE(sessions[0]->SaveCheckpoint().ok());
+  auto saved = LoadWorkerCheckpoint(dir, 0);
+  ASSERT_TRUE(saved.ok() && saved->has_value()) << saved.status();
+  const std::vector<float> velocity = (*saved)->velocity;
+  ASSERT_EQ(velocity.size(), sessions[0]->info().num_parameters);
+  EXPECT_TRUE(std::any_of(velocity.begin(), velocity.end(),
+                          [](float v) { return v != 0; }));
+  // A new session resumes the velocity (and saves it back unchanged).
+  sessions[0].reset();
+  TrainerOptions o = SmallJob(0, 2);
+  o.dgc.momentum = 0.9;
+  o.checkpoint_dir = dir;
+  auto resumed = TrainingSession::Create(o, DeviceChoice{}, cluster.Factory(0));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  std::filesystem::remove(WorkerCheckpointPath(dir, 0));
+  ASSERT_TRUE((*resumed)->SaveCheckpoint().ok());
+  auto again = LoadWorkerCheckpoint(dir, 0);
+  ASSERT_TRUE(again.ok() && again->has_value()) << again.status();
+  EXPECT_EQ((*again)->velocity, velocity);
+}
+
 TEST(TrainingSessionTest, BadOptionsAreRefusedBeforeAnythingLoads) {
   TrainerOptions o = SmallJob(0, 1);
   o.ratio = 0;
@@ -201,6 +276,18 @@ TEST(TrainingSessionTest, BadOptionsAreRefusedBeforeAnythingLoads) {
       });
   EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.status().message().find("--ratio"), std::string::npos);
+  o.ratio = 0.01;
+  o.dgc.momentum = 1.5;
+  s = TrainingSession::Create(o, DeviceChoice{}, nullptr);
+  EXPECT_NE(s.status().message().find("--dgc_momentum"), std::string::npos)
+      << s.status();
+  o.dgc.momentum = 0.9;
+  o.density_warmup_steps = 10;
+  o.density_warmup_start = 0.001;  // below the target
+  s = TrainingSession::Create(o, DeviceChoice{}, nullptr);
+  EXPECT_NE(s.status().message().find("--density_warmup_start"),
+            std::string::npos)
+      << s.status();
 }
 
 }  // namespace

@@ -45,6 +45,40 @@ TEST(WorkerCheckpointTest, RoundTrip) {
   }
 }
 
+TEST(WorkerCheckpointTest, TheVelocityRoundTrips) {
+  const std::string dir = FreshDir("ckpt_velocity");
+  const std::vector<float> velocity = {0.5f, -1, 0, 2, 3, 4, 5, -6};
+  ASSERT_TRUE(
+      SaveWorkerCheckpoint(dir, 0, 9, {0, 9}, SomeResiduals(), velocity).ok());
+  auto loaded = LoadWorkerCheckpoint(dir, 0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->velocity, velocity);
+  EXPECT_EQ((*loaded)->residuals.total_size(), 8u);
+}
+
+// A checkpoint written before the velocity existed (format version 1: no
+// velocity field) still loads, with no velocity.
+TEST(WorkerCheckpointTest, AVersionOneCheckpointStillLoads) {
+  const std::string dir = FreshDir("ckpt_v1");
+  std::filesystem::create_directories(dir);
+  const common::ErrorFeedback ef = SomeResiduals();
+  std::string payload;
+  common::AppendU32(2, &payload);   // worker
+  common::AppendU64(11, &payload);  // step
+  common::AppendU64(0, &payload);   // epoch
+  common::AppendU64(11, &payload);  // batch
+  payload += ef.Serialize();
+  ASSERT_TRUE(
+      common::WriteFileAtomically(WorkerCheckpointPath(dir, 2),
+                                  common::MakeRecord("WRKR", 1, payload))
+          .ok());
+  auto loaded = LoadWorkerCheckpoint(dir, 2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->step, 11u);
+  EXPECT_TRUE((*loaded)->velocity.empty());
+  EXPECT_EQ((*loaded)->residuals.residual()[0], ef.residual()[0]);
+}
+
 TEST(WorkerCheckpointTest, MissingIsNotAnError) {
   auto loaded = LoadWorkerCheckpoint(FreshDir("ckpt_missing"), 0);
   ASSERT_TRUE(loaded.ok());

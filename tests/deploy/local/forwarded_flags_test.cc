@@ -115,5 +115,33 @@ TEST(ForwardedFlagsTest, ALauncherManagedFlagIsAnErrorNamingIt) {
   }
 }
 
+TEST(ForwardedFlagsTest, WorkerMomentumWithServerMomentumIsRefused) {
+  ParseEmptyCommandLine();
+  {
+    absl::FlagSaver saver;
+    absl::SetFlag(&FLAGS_dgc_momentum, 0.9);
+    absl::SetFlag(&FLAGS_momentum, 0.9);
+    absl::StatusOr<ForwardedFlags> f = FlagsForProcesses();
+    EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(f.status().message().find("--momentum=0"), std::string::npos)
+        << f.status();
+  }
+  {
+    absl::FlagSaver saver;
+    absl::SetFlag(&FLAGS_dgc_momentum, 0.9);
+    absl::SetFlag(&FLAGS_optimizer, std::string("adam"));
+    EXPECT_EQ(FlagsForProcesses().status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  {
+    absl::FlagSaver saver;
+    absl::SetFlag(&FLAGS_dgc_momentum, 0.9);
+    absl::SetFlag(&FLAGS_downlink, std::string("sparse"));
+    absl::StatusOr<ForwardedFlags> f = FlagsForProcesses();
+    ASSERT_TRUE(f.ok()) << f.status();
+    EXPECT_EQ(f->worker, Args{"--dgc_momentum=0.9"});
+  }
+}
+
 }  // namespace
 }  // namespace cddp::local
