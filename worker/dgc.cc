@@ -13,6 +13,11 @@ absl::Status ValidateDgcOptions(const DgcOptions& o) {
   if (!(o.momentum >= 0 && o.momentum < 1)) {
     return absl::InvalidArgumentError("--dgc_momentum must be in [0, 1)");
   }
+  if (!o.momentum_masking && o.momentum == 0) {
+    return absl::InvalidArgumentError(
+        "--nomomentum_masking needs --dgc_momentum > 0 (masking applies to "
+        "the velocity of momentum correction)");
+  }
   if (!(o.clip_norm >= 0) || std::isinf(o.clip_norm)) {
     return absl::InvalidArgumentError(
         "--clip_norm must be a finite number >= 0 (0: no clipping)");

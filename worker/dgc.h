@@ -38,7 +38,8 @@ struct DgcOptions {
   double clip_norm = 0;          // > 0: clip ||g||_2 to it; 0: no clipping
 };
 
-// OK, or INVALID_ARGUMENT naming the flag out of range.
+// OK, or INVALID_ARGUMENT naming the flag out of range (or contradicting
+// another: masking turned off without momentum correction).
 absl::Status ValidateDgcOptions(const DgcOptions& options);
 
 class MomentumCorrection {

@@ -195,6 +195,12 @@ TEST(DgcTest, OptionsOutOfRangeAreRefusedNamingTheFlag) {
     absl::Status s = ValidateDgcOptions({.momentum = m});
     EXPECT_NE(s.message().find("--dgc_momentum"), std::string::npos) << m;
   }
+  EXPECT_NE(ValidateDgcOptions({.momentum_masking = false})
+                .message()
+                .find("--nomomentum_masking"),
+            std::string::npos);
+  EXPECT_TRUE(
+      ValidateDgcOptions({.momentum = 0.9, .momentum_masking = false}).ok());
   for (double c : {-1.0, HUGE_VAL, std::nan("")}) {
     absl::Status s = ValidateDgcOptions({.clip_norm = c});
     EXPECT_NE(s.message().find("--clip_norm"), std::string::npos) << c;
