@@ -65,6 +65,45 @@ TEST(TrainingTest, TwoWorkersTwoShardsReachNinetyPercentBitIdentical) {
   EXPECT_LT(std::atof(uplink.substr(open + 1).c_str()), 2.0) << uplink;
 }
 
+// The fast way to train with momentum: DGC's momentum correction on the
+// workers (with the density warm-up), plain SGD on the servers, the exact
+// sparse downlink; the downlink then carries a few percent of the dense
+// bytes and the workers still end bit-identical to the servers.
+TEST(TrainingTest, DgcWorkersTrainWithPlainSgdServersAndASparseDownlink) {
+  if (!HaveMnist())
+    GTEST_SKIP() << "MNIST not in " << CDDP_DATA_DIR
+                 << " (run scripts/setup.sh)";
+  const RunOutput out = RunToCompletion(
+      LaunchArgs({"--max_steps=150", "--train_limit=20000", "--momentum=0",
+                  "--dgc_momentum=0.9", "--downlink=sparse",
+                  "--density_warmup_steps=40", "--progress_every=10"}),
+      std::chrono::seconds(300));
+  ASSERT_EQ(out.exit_code, 0) << out.Joined();
+  const std::string acc = out.LineStartingWith("final test accuracy: ");
+  ASSERT_FALSE(acc.empty()) << out.Joined();
+  EXPECT_GE(std::atof(acc.substr(21).c_str()), 90.0) << out.Joined();
+  EXPECT_EQ(
+      out.LineStartingWith("workers' final parameters identical"),
+      "workers' final parameters identical: yes; equal to the servers': yes")
+      << out.Joined();
+  const std::string downlink = out.LineStartingWith("downlink: ");
+  const size_t open = downlink.find('(');
+  ASSERT_NE(open, std::string::npos) << out.Joined();
+  EXPECT_LT(std::atof(downlink.substr(open + 1).c_str()), 10.0) << downlink;
+  // The warm-up shows in the progress lines: the density at step 10 (about
+  // 11 %) is far above the one at the end (1 %, plus the whole biases).
+  const std::string joined = out.Joined();
+  auto density_at = [&](const std::string& step) {
+    const size_t line = joined.find("[worker 0] epoch 0 step " + step);
+    const size_t at = joined.find("density ", line);
+    if (line == std::string::npos || at == std::string::npos) return -1.0;
+    return std::atof(joined.c_str() + at + 8);
+  };
+  const double early = density_at("10/150"), last = density_at("150/150");
+  EXPECT_GT(last, 0.9) << joined;
+  EXPECT_GT(early, 5 * last) << joined;
+}
+
 TEST(TrainingTest, LauncherStopsTheJobWhenAProcessFails) {
   const RunOutput out = RunToCompletion(
       LaunchArgs({"--max_steps=5", "--dataset=no-such-dataset"}),
