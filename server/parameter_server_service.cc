@@ -336,9 +336,9 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
   const Layout layout = proto::LayoutFromProto(request->layout());
   std::optional<std::string_view> initial_values;
   if (request->has_initial_values()) initial_values = request->initial_values();
-  const auto joined =
-      state_->Join(request->worker_id(), request->shard_index(), layout,
-                   initial_values, request->applies_delta_replies());
+  const auto joined = state_->Join(
+      request->worker_id(), request->shard_index(), layout, initial_values,
+      request->applies_delta_replies(), request->applies_momentum());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!joined.ok()) {
     CDDP_HAPPENS_BEFORE(reactor);

@@ -65,6 +65,7 @@ ParameterClientFactory ShardClientFactory(const TrainerOptions& options) {
   client.value_type = options.value_type;
   client.index_encoding = options.index_encoding;
   client.registry = options.registry;
+  client.applies_momentum = options.dgc.momentum > 0;
   return [client](const common::ShardMap& shard_map)
              -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
     CDDP_ASSIGN_OR_RETURN(std::unique_ptr<ShardClient> c,

@@ -28,6 +28,11 @@ struct OptimizerOptions {
 
   // True for SGD without momentum and weight decay: the only update that
   // changes nothing but the entries with a non-zero gradient.
+  // True when the optimizer keeps a velocity of its own (SGD momentum,
+  // Nesterov, Adam): a worker's own momentum (DGC) would apply twice.
+  bool HasMomentum() const {
+    return kind == OptimizerKind::kAdam || momentum > 0.0f;
+  }
   bool IsPlainSgd() const {
     return kind == OptimizerKind::kSgd && momentum == 0.0f &&
            weight_decay == 0.0f;

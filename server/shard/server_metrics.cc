@@ -40,6 +40,8 @@ const char* RejectReasonName(RejectReason reason) {
       return "shutting_down";
     case RejectReason::kWorkerTooOld:
       return "worker_too_old";
+    case RejectReason::kMomentumTwice:
+      return "momentum_twice";
     case RejectReason::kCount:
       break;
   }

@@ -31,6 +31,7 @@ enum class RejectReason {
   kBadInitialValues,     // join with values of the wrong size / non-finite
   kShuttingDown,         // server draining
   kWorkerTooOld,         // join that cannot apply this shard's replies
+  kMomentumTwice,        // join of a DGC worker to a shard with momentum
   kCount,
 };
 const char* RejectReasonName(RejectReason reason);

@@ -156,11 +156,13 @@ class ShardState {
   // UNAVAILABLE while shutting down. Under the compressed downlink a worker
   // that does not apply delta replies (`applies_deltas` false: a worker
   // older than that downlink, which would take the differences for new
-  // values) is refused with FAILED_PRECONDITION.
+  // values) is refused with FAILED_PRECONDITION; so is a worker that
+  // applies momentum itself (`applies_momentum`: DGC) when this shard's
+  // optimizer has momentum too.
   absl::StatusOr<JoinResult> Join(
       uint32_t worker_id, uint32_t shard_index, const Layout& layout,
       std::optional<std::string_view> initial_values,
-      bool applies_deltas = true);
+      bool applies_deltas = true, bool applies_momentum = false);
 
   // Validates a push (decoding its chunk before taking the lock, so the
   // push is admitted in one critical section) and buffers it for `step`'s

@@ -15,7 +15,8 @@ namespace cddp::server {
 
 absl::StatusOr<ShardState::JoinResult> ShardState::Join(
     uint32_t worker_id, uint32_t shard_index, const Layout& layout,
-    std::optional<std::string_view> initial_values, bool applies_deltas) {
+    std::optional<std::string_view> initial_values, bool applies_deltas,
+    bool applies_momentum) {
   absl::MutexLock lock(&mu_);
   const auto reject = [&](RejectReason r, absl::Status s) {
     metrics_->Reject(r);
@@ -52,6 +53,18 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
             worker_id,
             " is older than that and would take them for new values: "
             "upgrade the worker, or run the servers with --downlink=dense")));
+  }
+  if (applies_momentum && options_.optimizer.HasMomentum()) {
+    return reject(
+        RejectReason::kMomentumTwice,
+        absl::FailedPreconditionError(absl::StrCat(
+            "worker ", worker_id,
+            " applies momentum itself (--dgc_momentum) and shard ",
+            options_.shard_index,
+            " runs an optimizer with momentum (--momentum or "
+            "--optimizer=adam): momentum would apply twice. Run the servers "
+            "with --optimizer=sgd --momentum=0 (and --downlink=sparse), or "
+            "the workers with --dgc_momentum=0")));
   }
   JoinResult result;
   result.downlink = options_.downlink;

@@ -58,17 +58,32 @@ class InProcessCluster {
   ParameterClientFactory Factory(uint32_t worker_id) {
     return [this, worker_id](const common::ShardMap& map)
                -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
-      absl::MutexLock lock(&mu_);
-      if (cluster_ == nullptr) {
-        cluster_ =
-            std::make_unique<testing::TestCluster>(options_, map.total_size());
-      }
-      return std::unique_ptr<ParameterClient>(cluster_->NewClient(worker_id));
+      return std::unique_ptr<ParameterClient>(
+          ClusterFor(map).NewClient(worker_id));
+    };
+  }
+  // Clients made the way cddp-worker makes them (ShardClientFactory, from
+  // `options`), connected to this cluster.
+  ParameterClientFactory WorkerFactory(TrainerOptions options) {
+    return [this, options](const common::ShardMap& map) mutable
+           -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
+      options.servers = ClusterFor(map).addresses();
+      return ShardClientFactory(options)(map);
     };
   }
   testing::TestCluster& cluster() { return *cluster_; }
 
  private:
+  // The cluster, made on the first call.
+  testing::TestCluster& ClusterFor(const common::ShardMap& map) {
+    absl::MutexLock lock(&mu_);
+    if (cluster_ == nullptr) {
+      cluster_ =
+          std::make_unique<testing::TestCluster>(options_, map.total_size());
+    }
+    return *cluster_;
+  }
+
   testing::ClusterOptions options_;
   absl::Mutex mu_;
   std::unique_ptr<testing::TestCluster> cluster_;
@@ -262,6 +277,20 @@ TEST(TrainingSessionTest, DgcWithWarmUpTrainsBitIdenticalOnPlainSgdServers) {
   auto again = LoadWorkerCheckpoint(dir, 0);
   ASSERT_TRUE(again.ok() && again->has_value()) << again.status();
   EXPECT_EQ((*again)->velocity, velocity);
+}
+
+// DGC workers against servers that run momentum themselves: refused at the
+// join, saying why, before any step.
+TEST(TrainingSessionTest, DgcAgainstServersWithMomentumIsRefused) {
+  if (!HaveMnist()) GTEST_SKIP() << "no MNIST under " << CDDP_DATA_DIR;
+  InProcessCluster cluster(1, /*momentum=*/0.9f);
+  TrainerOptions o = SmallJob(0, 1);
+  o.dgc.momentum = 0.9;
+  auto s = TrainingSession::Create(o, DeviceChoice{}, cluster.WorkerFactory(o));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("momentum would apply twice"),
+            std::string::npos)
+      << s.status();
 }
 
 TEST(TrainingSessionTest, BadOptionsAreRefusedBeforeAnythingLoads) {

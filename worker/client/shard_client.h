@@ -48,6 +48,9 @@ struct ShardClientOptions {
   common::IndexEncoding index_encoding = common::IndexEncoding::kDeltaVarint;
   int max_message_mb = 256;
   prometheus::Registry* registry = nullptr;  // optional; outlives the client
+  // The worker applies momentum itself (DGC): joins say so, and a shard
+  // whose optimizer has momentum refuses them.
+  bool applies_momentum = false;
 };
 
 class ShardClient final : public ParameterClient {

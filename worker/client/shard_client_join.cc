@@ -73,6 +73,7 @@ absl::Status ShardClient::JoinShards(const std::vector<uint32_t>& shards,
     req.set_worker_id(options_.worker_id);
     req.set_shard_index(s);
     req.set_applies_delta_replies(true);
+    req.set_applies_momentum(options_.applies_momentum);
     proto::LayoutToProto(layout, req.mutable_layout());
     if (with_values) {
       req.set_initial_values(

@@ -393,6 +393,28 @@ TEST_F(ShardStateTest, CompressedShardRefusesWorkersThatCannotApplyDeltas) {
   EXPECT_TRUE(state_->Join(0, 0, OneShardLayout(), std::nullopt, false).ok());
 }
 
+// A worker with momentum of its own (DGC) is refused by a shard whose
+// optimizer has momentum too, and welcome on plain SGD.
+TEST_F(ShardStateTest, AWorkerWithMomentumIsRefusedByAShardWithMomentum) {
+  OptimizerOptions momentum;
+  momentum.momentum = 0.9f;
+  OptimizerOptions adam;
+  adam.kind = OptimizerKind::kAdam;
+  for (const OptimizerOptions& opt : {momentum, adam}) {
+    Make(opt, 2);
+    const auto twice = state_->Join(0, 0, OneShardLayout(), std::nullopt, true,
+                                    /*applies_momentum=*/true);
+    EXPECT_EQ(twice.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(twice.status().message().find("momentum would apply twice"),
+              std::string::npos)
+        << twice.status();
+    EXPECT_TRUE(state_->Join(0, 0, OneShardLayout(), std::nullopt, true).ok());
+  }
+  Make(OptimizerOptions{}, 2, DownlinkMode::kSparse);
+  EXPECT_TRUE(
+      state_->Join(0, 0, OneShardLayout(), std::nullopt, true, true).ok());
+}
+
 // A join without values asks for them only while the shard has none, and
 // changes nothing until a join brings them.
 TEST(ShardStateJoinTest, ValuesAreAskedForOnlyBeforeTheShardHasThem) {
