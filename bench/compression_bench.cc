@@ -4,6 +4,8 @@
 //   BM_ExactTopK         our radix-select exact selector
 //   BM_FastTopK          our sample-then-filter selector (also exact)
 //   BM_ErrorFeedbackStep the full step: r += g, select, emit, zero
+//   BM_DgcStep           DGC's worker step (worker/dgc.h): u = 0.9 u + g,
+//                        the error-feedback step on u, u masked where sent
 //   BM_StreamFloor       r += g alone: the same memory traffic as the
 //                        error-feedback step with nothing selected (the floor)
 // Arguments: /<density in 1e-4 units>/<threads>. Our kernels are single
@@ -18,6 +20,7 @@
 #include "common/compress/candidate_kernels.h"
 #include "common/compress/error_feedback.h"
 #include "common/compress/topk.h"
+#include "worker/dgc.h"
 
 #ifdef CDDP_BENCH_WITH_TORCH
 #include <ATen/Parallel.h>
@@ -97,6 +100,26 @@ void BM_ErrorFeedbackStep(benchmark::State& state) {
   Report(state, 12);
 }
 
+void BM_DgcStep(benchmark::State& state) {
+  const auto& g = Gradient();
+  ErrorFeedback& ef = SharedErrorFeedback();
+  static auto* dgc =
+      new worker::MomentumCorrection({kN}, {"g"}, {.momentum = 0.9});
+  const float* gradients[] = {g.data()};
+  std::vector<const float*> velocity;
+  SparseSelection out;
+  for (auto _ : state) {
+    out.clear();
+    if (!dgc->Apply(gradients, &velocity).ok() ||
+        !ef.Compress(0, {velocity[0], kN}, K(state), {}, &out).ok()) {
+      state.SkipWithError("step");
+    }
+    dgc->MaskSent(out);
+    benchmark::DoNotOptimize(out.values.data());
+  }
+  Report(state, 12);  // as BM_ErrorFeedbackStep, to compare the two
+}
+
 // r += g, auto-vectorised for the best instruction set the CPU has (the
 // same dispatch the kernels use), so the floor is not handicapped.
 __attribute__((target_clones("avx2", "default"))) void AddInPlace(
@@ -147,6 +170,7 @@ BENCHMARK(BM_TorchTopK)->Apply(Args)->Iterations(3);
 BENCHMARK(BM_ExactTopK)->Apply(Args);
 BENCHMARK(BM_FastTopK)->Apply(Args);
 BENCHMARK(BM_ErrorFeedbackStep)->Apply(Args);
+BENCHMARK(BM_DgcStep)->Apply(Args);
 BENCHMARK(BM_StreamFloor)->Apply(Args);
 
 }  // namespace
