@@ -18,7 +18,8 @@
 #   <dataset>_<row>_s<seed>.tsv   step <tab> test accuracy (every epoch)
 #   summary.tsv    dataset row seed acc_epoch1..N uplink_B downlink_B wall_s
 #                  (bytes per step per worker; appended to by every run)
-#   *.png          accuracy vs epoch, final accuracy vs bytes per step
+#   *.png          accuracy vs epoch; final accuracy vs bytes per step,
+#                  uplink and downlink as two series
 # Env: OUT (results dir), BUILD (a build dir whose binaries to use as they
 # are; default: build/default, rebuilt first).
 # Usage: bench/accuracy_experiment.sh [--epochs=3] [--datasets="mnist fashion-mnist"]
@@ -140,19 +141,21 @@ if command -v gnuplot >/dev/null; then
 set terminal pngcairo size 900,560
 set output '$out/accuracy_vs_epoch_${ds}.png'
 set title 'SimpleCNN on $ds, 2 workers x 2 shards: test accuracy after each epoch'
-set xlabel 'epoch'; set ylabel 'test accuracy (%)'; set key bottom right outside; set grid
+set xlabel 'epoch'; set ylabel 'test accuracy (%)'; set key bottom right outside; set grid; set xtics 1
 plot $plot
 GP
     last=$((3 + epochs))
     awk -F'\t' -v ds="$ds" -v c="$last" 'NR > 1 && $1 == ds && $3 == 1 {
-        print $(c + 1) + $(c + 2), $c, $2 }' "$summary" > "$out/bytes_${ds}.dat"
+        print $(c + 1), $(c + 2), $c, $2 }' "$summary" > "$out/bytes_${ds}.dat"
     gnuplot <<GP
 set terminal pngcairo size 900,560
 set output '$out/accuracy_vs_bytes_${ds}.png'
-set title '$ds: final test accuracy vs bytes per step per worker (uplink + downlink)'
-set xlabel 'bytes per step per worker, both directions (log)'; set ylabel 'final test accuracy (%)'
-set logscale x; set grid; set key off
-plot '$out/bytes_${ds}.dat' using 1:2 with points pt 7, '' using 1:2:3 with labels offset 0,1 font ',8'
+set title '$ds: final test accuracy vs bytes per step per worker'
+set xlabel 'bytes per step per worker (log)'; set ylabel 'final test accuracy (%)'
+set logscale x; set grid; set key bottom right
+plot '$out/bytes_${ds}.dat' using 1:3 with points pt 7 title 'uplink', \
+     '' using 2:3 with points pt 5 title 'downlink', \
+     '' using 1:3:4 with labels offset 0,1 font ',8' notitle
 GP
   done
 fi
