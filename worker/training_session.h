@@ -1,10 +1,12 @@
-// TrainingSession: one worker's training, one operation at a time. It owns
-// the data, the model, the flat parameters, the gradient compressor and the
-// connection to the servers (a ParameterClient), and offers the operations a
-// training loop is made of: resynchronise with the servers, run one step,
-// evaluate, checkpoint, check the result against the servers. It prints
-// nothing: each operation returns what happened, and the caller (Trainer's
-// loop, a test, the public API) decides what to report.
+// TrainingSession: one worker's training of a built-in model, one operation
+// at a time. It owns the data and the model, and synchronises the model
+// through the public API (cddp::ParameterSync: the flat parameters, the
+// gradient pipeline, the connection to the servers), so the built-in trainer
+// and user code share one code path. It offers the operations a training
+// loop is made of: resynchronise with the servers, run one step, evaluate,
+// checkpoint, check the result against the servers. It prints nothing: each
+// operation returns what happened, and the caller (Trainer's loop, a test)
+// decides what to report.
 //
 // Steps: the job's step is the largest of the shards' steps (what the
 // client's Join, Pull and PushPull return). It decides the data position
@@ -34,20 +36,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "common/wire/shard_map.h"
-#include "worker/client/parameter_client.h"
+#include "worker/api/parameter_client_factory.h"
 #include "worker/trainer_options.h"
 #include "worker/worker_metrics.h"
 
 namespace cddp::worker {
-
-// Makes the session's connection to the servers once the model's flat size
-// (and so the shard map) is known. The default, ShardClientFactory(options),
-// connects to options.servers over gRPC.
-using ParameterClientFactory =
-    std::function<absl::StatusOr<std::unique_ptr<ParameterClient>>(
-        const common::ShardMap& shard_map)>;
-ParameterClientFactory ShardClientFactory(const TrainerOptions& options);
 
 // Resolves --device against this build and machine (device_choice.h),
 // probing LibTorch's and the kernels' CUDA support only when CUDA may be
@@ -72,7 +65,7 @@ struct SessionInfo {
 // What one step did.
 struct StepReport {
   // OK, or why the push failed: then the undelivered pairs are back in the
-  // residual and the caller should Resync() before the next step.
+  // residual and the session has joined the servers again.
   absl::Status push_status;
   uint64_t pushed_step = 0;  // the step the gradient was computed for
   uint64_t step = 0;         // the job's step now
@@ -122,10 +115,11 @@ class TrainingSession {
   // their step. Errors: the client's last error.
   absl::Status Resync();
 
-  // One step: the next batch forward and backward, error-feedback Top-K of
-  // the gradients, push-pull, the reply into the model. A failed push is
-  // not an error (see StepReport::push_status). Errors: a non-finite
-  // gradient (INVALID_ARGUMENT naming the tensor), INTERNAL for LibTorch.
+  // One step: the next batch forward and backward, then ParameterSync::Step
+  // (error-feedback Top-K, push-pull, the reply into the model). A failed
+  // push is not an error (see StepReport::push_status). Errors: a
+  // non-finite gradient (INVALID_ARGUMENT naming the tensor), a failed
+  // rejoin after a failed push, INTERNAL for LibTorch.
   absl::StatusOr<StepReport> RunStep();
 
   // Loss and accuracy on the test set; FAILED_PRECONDITION on a worker
@@ -149,11 +143,8 @@ class TrainingSession {
   absl::Status Initialise(ParameterClientFactory factory);
   absl::Status LoadData();
   absl::Status BuildModel();
-  absl::Status BuildCompressor();
   absl::Status SeekData();
   absl::Status TrainOnBatch(StepReport* report);
-  absl::Status Compress(std::span<const float* const> gradients);
-  void SetDensity(double density);
   void RecordMetrics(const StepReport& report);
 
   std::unique_ptr<State> s_;

@@ -5,7 +5,9 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/internal/parse.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/job_flags.h"
 #include "common/status_macros.h"
 #include "server/server_flags.h"
@@ -76,6 +78,32 @@ absl::StatusOr<ForwardedFlags> FlagsForProcesses() {
                         FlagsToForward(worker, kWorkerManagedFlags));
   out.worker = std::move(w);
   return out;
+}
+
+absl::StatusOr<std::vector<std::string>> FlagsAsEnvironment(
+    const std::vector<std::string>& flags) {
+  std::vector<std::string> env;
+  for (const std::string& flag : flags) {
+    absl::string_view f = flag;
+    if (!absl::ConsumePrefix(&f, "--") || f.empty() || f[0] == '=') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("worker argument \"", flag, "\" is not a --flag"));
+    }
+    std::string name, value;
+    if (const size_t eq = f.find('='); eq != absl::string_view::npos) {
+      name = std::string(f.substr(0, eq));
+      value = std::string(f.substr(eq + 1));
+    } else if (absl::ConsumePrefix(&f, "no")) {
+      name = std::string(f);
+      value = "false";
+    } else {
+      name = std::string(f);
+      value = "true";
+    }
+    env.push_back(
+        absl::StrCat("CDDP_", absl::AsciiStrToUpper(name), "=", value));
+  }
+  return env;
 }
 
 }  // namespace cddp::local

@@ -60,6 +60,13 @@ absl::StatusOr<ForwardedFlags> FlagsForProcesses();
 // workers (--dgc_momentum) with momentum or Adam on the servers.
 absl::Status CheckServerWorkerFlags();
 
+// The worker flags as environment variables for a user's worker command
+// (LaunchOptions::worker_command): "--name=value" becomes
+// "CDDP_NAME=value", "--name" "CDDP_NAME=true" and "--noname"
+// "CDDP_NAME=false". INVALID_ARGUMENT naming an argument that is not a flag.
+absl::StatusOr<std::vector<std::string>> FlagsAsEnvironment(
+    const std::vector<std::string>& flags);
+
 }  // namespace cddp::local
 
 #endif  // CDDP_DEPLOY_LOCAL_FORWARDED_FLAGS_H_

@@ -19,6 +19,7 @@
 #include "common/key_value_file.h"
 #include "common/record_file.h"
 #include "common/status_macros.h"
+#include "deploy/local/forwarded_flags.h"
 #include "deploy/local/subprocess.h"
 
 namespace cddp::local {
@@ -164,18 +165,25 @@ class ClusterRun {
   int NextPort() { return ports_[next_port_++]; }
 
   // Starts one process with its metrics port after its own `argv` and
-  // before `extra`.
+  // before `extra` (or, with `env` not empty, in env as
+  // CDDP_METRICS_LISTEN).
   absl::Status StartProcess(const std::string& name, bool is_worker,
                             uint32_t index, std::vector<std::string> argv,
-                            const std::vector<std::string>& extra) {
+                            const std::vector<std::string>& extra,
+                            std::vector<std::string> env = {}) {
     if (o_.metrics) {
       const int mport = NextPort();
-      argv.push_back(absl::StrCat("--metrics_listen=", Endpoint(mport)));
+      if (env.empty()) {
+        argv.push_back(absl::StrCat("--metrics_listen=", Endpoint(mport)));
+      } else {
+        env.push_back(absl::StrCat("CDDP_METRICS_LISTEN=", Endpoint(mport)));
+      }
       result_.metrics_endpoints.push_back(
           absl::StrCat(name, ": http://", Endpoint(mport), "/metrics"));
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
-    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv));
+    CDDP_ASSIGN_OR_RETURN(Subprocess p,
+                          Subprocess::Start(std::move(argv), std::move(env)));
     procs_.push_back({name, is_worker, index, std::move(p)});
     return absl::OkStatus();
   }
@@ -196,6 +204,7 @@ class ClusterRun {
   }
 
   absl::Status StartWorkers() {
+    if (!o_.worker_command.empty()) return StartWorkerCommands();
     const std::string servers =
         absl::StrCat("--servers=", absl::StrJoin(server_addresses_, ","));
     for (uint32_t w = 0; w < o_.num_workers; ++w) {
@@ -205,6 +214,27 @@ class ClusterRun {
            absl::StrCat("--num_workers=", o_.num_workers),
            absl::StrCat("--result_file=", ResultFile(w))},
           o_.worker_flags));
+    }
+    return absl::OkStatus();
+  }
+
+  // A user's worker command per worker, its role in the environment
+  // (LaunchOptions::worker_command).
+  absl::Status StartWorkerCommands() {
+    for (uint32_t w = 0; w < o_.num_workers; ++w) {
+      std::vector<std::string> env = {
+          absl::StrCat("CDDP_SERVERS=", absl::StrJoin(server_addresses_, ",")),
+          absl::StrCat("CDDP_WORKER_ID=", w),
+          absl::StrCat("RANK=", w),
+          absl::StrCat("LOCAL_RANK=", w),
+          absl::StrCat("CDDP_NUM_WORKERS=", o_.num_workers),
+          absl::StrCat("WORLD_SIZE=", o_.num_workers),
+          absl::StrCat("CDDP_RESULT_FILE=", ResultFile(w))};
+      CDDP_ASSIGN_OR_RETURN(std::vector<std::string> flags,
+                            FlagsAsEnvironment(o_.worker_flags));
+      env.insert(env.end(), flags.begin(), flags.end());
+      CDDP_RETURN_IF_ERROR(StartProcess(absl::StrCat("worker ", w), true, w,
+                                        o_.worker_command, {}, std::move(env)));
     }
     return absl::OkStatus();
   }
@@ -268,8 +298,9 @@ class ClusterRun {
       if (p.is_worker && clean) {
         absl::StatusOr<WorkerReport> report =
             ReadWorkerReport(ResultFile(p.index));
-        if (report.ok()) {
-          result_.workers[p.index] = *report;
+        if (report.ok() ||
+            (absl::IsNotFound(report.status()) && !o_.worker_command.empty())) {
+          if (report.ok()) result_.workers[p.index] = *report;
           ++workers_done_;
           continue;
         }

@@ -28,6 +28,13 @@ struct LaunchOptions {
   // sets for each process (forwarded_flags.h builds them).
   std::vector<std::string> server_flags;
   std::vector<std::string> worker_flags;
+  // A user's worker program and its arguments (argv[0] a path or a name in
+  // PATH), run instead of worker_binary: it learns its role from the
+  // environment (cddp/options.h's SyncOptionsFromEnvironment): CDDP_SERVERS,
+  // CDDP_WORKER_ID and RANK, CDDP_NUM_WORKERS and WORLD_SIZE, LOCAL_RANK,
+  // CDDP_RESULT_FILE, CDDP_METRICS_LISTEN, and each of worker_flags'
+  // "--name=value" as CDDP_NAME=value. Its result file is optional.
+  std::vector<std::string> worker_command;
   bool metrics = true;  // give every process a /metrics port
   bool quiet = false;   // only the summary, not the processes' lines
 };
@@ -58,10 +65,10 @@ struct LaunchResult {
 };
 
 // Runs the job to the end. Each worker gets --result_file in a temporary
-// directory that is removed at the end; a worker that exits 0 without
-// writing it fails the job. INTERNAL if a process cannot be started or the
-// directory cannot be made, RESOURCE_EXHAUSTED if no free port is found; a
-// process that fails is reported in the result.
+// directory that is removed at the end; a cddp-worker that exits 0 without
+// writing it fails the job (a worker_command's exit 0 is enough). INTERNAL if a
+// process cannot be started or the directory cannot be made, RESOURCE_EXHAUSTED
+// if no free port is found; a process that fails is reported in the result.
 absl::StatusOr<LaunchResult> RunLocalCluster(
     const LaunchOptions& options, const std::atomic<bool>& interrupted);
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -56,7 +57,7 @@ std::string FindBinary(const std::string& dir, const std::string& name,
 }  // namespace
 
 int main(int argc, char** argv) {
-  cddp::common::ParseProgramFlags(
+  const std::vector<char*> positional = cddp::common::ParseProgramFlags(
       argc, argv,
       "Runs a compressed-ddp training job on this machine: parameter "
       "servers\nand workers as local processes on loopback. Every "
@@ -64,7 +65,11 @@ int main(int argc, char** argv) {
       "defaults) and passed on to them.\n"
       "Usage: cddp-launch [--num_servers=2 --num_workers=2 --model=simple_cnn "
       "--dataset=mnist --ratio=0.01 --epochs=1 --lr=0.05 --momentum=0.9 "
-      "...]\n   or: cddp-launch --flagfile=configs/distributed.flags");
+      "...]\n   or: cddp-launch --flagfile=configs/distributed.flags\n"
+      "   or: cddp-launch [flags] -- COMMAND [ARGS...]   (your own worker "
+      "program,\n       e.g. -- python3 train.py: it reads its role from "
+      "CDDP_SERVERS,\n       CDDP_WORKER_ID/RANK, CDDP_NUM_WORKERS/WORLD_SIZE "
+      "and the worker flags\n       as CDDP_<FLAG>; see README)");
   using cddp::local::LaunchOptions;
   LaunchOptions o;
   o.num_servers = absl::GetFlag(FLAGS_num_servers);
@@ -97,7 +102,11 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_worker_command).empty()) {
     o.worker_binary = absl::GetFlag(FLAGS_worker_command);
   }
+  o.worker_command.assign(
+      positional.begin() + std::min<size_t>(1, positional.size()),
+      positional.end());
   for (const auto& b : {o.server_binary, o.worker_binary}) {
+    if (b == o.worker_binary && !o.worker_command.empty()) continue;
     if (access(b.c_str(), X_OK) != 0) {
       std::fprintf(stderr,
                    "cddp-launch: %s not found or not executable "
@@ -136,16 +145,21 @@ int main(int argc, char** argv) {
   const auto& r = *result;
   uint64_t wire = 0, dense = 0, down = 0;
   bool identical = true, match = true;
+  size_t reported = 0;
   for (const auto& w : r.workers) {
     wire += w.uplink_wire_bytes;
     dense += w.uplink_dense_bytes;
     down += w.downlink_bytes;
     identical &= w.seen && w.params_crc32 == r.workers[0].params_crc32;
     match &= w.params_match_servers;
+    reported += w.seen ? 1 : 0;
   }
+  // A worker command need not write a result file; then nothing is known.
+  const bool unreported = !o.worker_command.empty() && reported == 0;
   std::printf("\n==== cddp-launch summary ====\n");
   if (r.exit_code != 0) std::printf("job FAILED: %s\n", r.failure.c_str());
-  if (!r.workers.empty() && r.workers[0].seen) {
+  if (!r.workers.empty() && r.workers[0].seen &&
+      r.workers[0].test_accuracy >= 0) {
     std::printf("final test accuracy: %.2f%% (worker 0, %llu steps)\n",
                 100.0 * r.workers[0].test_accuracy,
                 static_cast<unsigned long long>(r.workers[0].steps));
@@ -160,7 +174,11 @@ int main(int argc, char** argv) {
       "%.2f%%)\n",
       down / 1e6, dense / 1e6, dense ? 100.0 * down / dense : 0.0,
       dense ? 100.0 * (1.0 - static_cast<double>(down) / dense) : 0.0);
-  if (r.exit_code == 0) {
+  if (r.exit_code == 0 && unreported) {
+    std::printf(
+        "workers' results: not reported (the worker command wrote no "
+        "CDDP_RESULT_FILE; cddp::ParameterSync::Finish writes it)\n");
+  } else if (r.exit_code == 0) {
     std::printf(
         "workers' final parameters identical: %s; equal to the servers': %s\n",
         identical ? "yes" : "NO", match ? "yes" : "NO");
@@ -170,5 +188,5 @@ int main(int argc, char** argv) {
     std::printf("metrics (while running): %s\n", e.c_str());
   }
   if (r.exit_code != 0) return r.exit_code;
-  return identical && match ? 0 : 3;
+  return unreported || (identical && match) ? 0 : 3;
 }

@@ -13,8 +13,36 @@
 
 namespace cddp::local {
 
-absl::StatusOr<Subprocess> Subprocess::Start(std::vector<std::string> argv) {
+namespace {
+
+// This process's environment with `overrides` ("NAME=value") replacing or
+// adding variables.
+std::vector<std::string> MergedEnvironment(
+    const std::vector<std::string>& overrides) {
+  std::vector<std::string> env = overrides;
+  auto overridden = [&](const char* entry) {
+    for (const std::string& o : overrides) {
+      const size_t eq = o.find('=');
+      if (strncmp(entry, o.c_str(), eq + 1) == 0) return true;
+    }
+    return false;
+  };
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!overridden(*e)) env.emplace_back(*e);
+  }
+  return env;
+}
+
+}  // namespace
+
+absl::StatusOr<Subprocess> Subprocess::Start(std::vector<std::string> argv,
+                                             std::vector<std::string> env) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
+  // Built before fork: the child may only make async-signal-safe calls.
+  std::vector<std::string> environment = MergedEnvironment(env);
+  std::vector<char*> envp;
+  for (auto& e : environment) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", strerror(errno)));
@@ -37,7 +65,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(std::vector<std::string> argv) {
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
-    execv(args[0], args.data());
+    execvpe(args[0], args.data(), envp.data());
     const char msg[] = "exec failed\n";
     (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
     _exit(127);

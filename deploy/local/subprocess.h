@@ -21,10 +21,13 @@ namespace cddp::local {
 
 class Subprocess {
  public:
-  // Starts argv[0] (a path) with the given arguments, stdin from /dev/null,
-  // stdout+stderr into a pipe. INTERNAL (with errno text) if it cannot be
+  // Starts argv[0] (a path, or a name looked up in PATH) with the given
+  // arguments, stdin from /dev/null, stdout+stderr into a pipe, and this
+  // process's environment plus `env` ("NAME=value" entries, which replace
+  // variables of the same name). INTERNAL (with errno text) if it cannot be
   // started; a missing executable shows up as exit status 127.
-  static absl::StatusOr<Subprocess> Start(std::vector<std::string> argv);
+  static absl::StatusOr<Subprocess> Start(std::vector<std::string> argv,
+                                          std::vector<std::string> env = {});
 
   Subprocess(Subprocess&& other) noexcept;
   Subprocess& operator=(Subprocess&& other) noexcept;

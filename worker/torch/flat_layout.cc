@@ -328,6 +328,28 @@ absl::StatusOr<std::span<const float* const>> FlatParameters::Gradients() {
   return std::span<const float* const>(grad_ptrs_);
 }
 
+absl::Status FlatParameters::CheckIntact() const {
+  for (size_t t = 0; t < parameters_.size(); ++t) {
+    const at::Tensor& p = parameters_[t];
+    const bool same_shape = p.scalar_type() == at::kFloat &&
+                            static_cast<size_t>(p.numel()) == layout_->size(t);
+    const bool same_memory =
+        cuda_ ? p.is_cuda()
+              : p.is_cpu() && p.is_contiguous() &&
+                    p.data_ptr() == values_.data() + layout_->offset(t);
+    if (!same_shape || !same_memory) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "parameter ", layout_->name(t),
+          same_shape ? " no longer uses the memory it was given at joining"
+                     : " changed its size or dtype since joining",
+          " (now ", p.numel(), " ", std::string(c10::toString(p.scalar_type())),
+          " elements on ", p.device().str(), "; was ", layout_->size(t),
+          " float32): do not replace a synchronised parameter's data"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FlatParameters::HostGradientPointers() {
   try {
     for (size_t t = 0; t < parameters_.size(); ++t) {

@@ -152,6 +152,13 @@ class FlatParameters {
   // out of values()); nothing on the CPU. INTERNAL on a CUDA error.
   absl::Status WaitForDevice() const;
 
+  // OK while every parameter is still the tensor it was at Create, of its
+  // size and dtype, and (on the CPU) still a view of its range of values();
+  // FAILED_PRECONDITION naming the first that was replaced, reshaped or
+  // re-pointed (e.g. `p.data = ...`), which would silently stop receiving
+  // the servers' values.
+  absl::Status CheckIntact() const;
+
   // Each parameter's gradient for GradientCompressor::Compress, in host memory
   // on the CPU and device memory on CUDA; nullptr for a parameter without a
   // gradient (a zero gradient). Valid until the next backward or call.

@@ -143,5 +143,18 @@ TEST(ForwardedFlagsTest, WorkerMomentumWithServerMomentumIsRefused) {
   }
 }
 
+TEST(ForwardedFlagsTest, WorkerFlagsBecomeEnvironmentForAWorkerCommand) {
+  auto env = FlagsAsEnvironment(
+      {"--ratio=0.001", "--dgc_momentum=0.9", "--nocompress", "--verbose"});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(*env, (std::vector<std::string>{
+                      "CDDP_RATIO=0.001", "CDDP_DGC_MOMENTUM=0.9",
+                      "CDDP_COMPRESS=false", "CDDP_VERBOSE=true"}));
+  EXPECT_EQ(FlagsAsEnvironment({"ratio=0.1"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(FlagsAsEnvironment({"--=1"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace cddp::local

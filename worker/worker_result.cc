@@ -1,0 +1,34 @@
+// Implementation of worker_result.h.
+#include "worker/worker_result.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/key_value_file.h"
+
+namespace cddp::worker {
+
+absl::Status WriteWorkerResult(const std::string& path, uint32_t worker_id,
+                               const TrainResult& r) {
+  common::KeyValues kv;
+  const std::pair<const char*, std::string> entries[] = {
+      {"worker", absl::StrCat(worker_id)},
+      {"steps", absl::StrCat(r.steps)},
+      {"test_accuracy", absl::StrFormat("%.6f", r.test_accuracy)},
+      {"test_loss", absl::StrFormat("%.6f", r.test_loss)},
+      {"final_loss", absl::StrFormat("%.6f", r.final_loss)},
+      {"uplink_wire_bytes", absl::StrCat(r.uplink_wire_bytes)},
+      {"uplink_dense_bytes", absl::StrCat(r.uplink_dense_bytes)},
+      {"downlink_bytes", absl::StrCat(r.downlink_bytes)},
+      {"seconds", absl::StrFormat("%.3f", r.seconds)},
+      {"params_match_servers", r.params_match_servers ? "1" : "0"},
+      {"params_crc32", absl::StrFormat("%08x", r.params_crc32)},
+      {"stopped_early", r.stopped_early ? "1" : "0"}};
+  for (const auto& [key, value] : entries) {
+    if (absl::Status s = kv.Set(key, value); !s.ok()) return s;
+  }
+  return common::WriteKeyValueFile(path, kv);
+}
+
+}  // namespace cddp::worker
