@@ -20,6 +20,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # fast BLAS for LibTorch (Debian's default is the reference BLAS)
   libopenblas0-pthread
+  # the Python package (python/): pybind11 against Debian's python3-torch,
+  # tested with pytest
+  python3-dev pybind11-dev python3-pytest
   # data and tools used by setup, tests and benchmarks
   dataset-fashion-mnist python3-torch gnuplot-nox
   # deployment tests (tests/deploy): Prometheus + promtool, docker-compose
@@ -97,6 +100,20 @@ else
   mkdir -p "$fashion_dir"
   cp "$fashion_src"/*-ubyte.gz "$fashion_dir"/
   say "Fashion-MNIST copied to data/fashion-mnist"
+fi
+
+# --- the Python package ---------------------------------------------------
+# `import cddp` for Debian's python3 (the one with python3-torch) from the
+# build tree (build/default/python, made by the build), without installing:
+# a .pth file in that interpreter's user site-packages.
+site=$(/usr/bin/python3 -m site --user-site)
+pth="$site/cddp-build-tree.pth"
+if [[ -f $pth && $(cat "$pth") == "$root/build/default/python" ]]; then
+  say "import cddp: $pth already points at build/default/python"
+else
+  mkdir -p "$site"
+  echo "$root/build/default/python" > "$pth"
+  say "import cddp: $pth points at build/default/python (after the build)"
 fi
 
 say "done"

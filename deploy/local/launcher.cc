@@ -233,6 +233,7 @@ class ClusterRun {
       CDDP_ASSIGN_OR_RETURN(std::vector<std::string> flags,
                             FlagsAsEnvironment(o_.worker_flags));
       env.insert(env.end(), flags.begin(), flags.end());
+      env.insert(env.end(), o_.worker_env.begin(), o_.worker_env.end());
       CDDP_RETURN_IF_ERROR(StartProcess(absl::StrCat("worker ", w), true, w,
                                         o_.worker_command, {}, std::move(env)));
     }

@@ -35,6 +35,10 @@ struct LaunchOptions {
   // CDDP_RESULT_FILE, CDDP_METRICS_LISTEN, and each of worker_flags'
   // "--name=value" as CDDP_NAME=value. Its result file is optional.
   std::vector<std::string> worker_command;
+  // More "NAME=value" entries for a worker_command's environment (the
+  // launcher's main adds the build tree's Python package to PYTHONPATH and
+  // a per-worker OMP_NUM_THREADS).
+  std::vector<std::string> worker_env;
   bool metrics = true;  // give every process a /metrics port
   bool quiet = false;   // only the summary, not the processes' lines
 };

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -52,6 +53,32 @@ std::string FindBinary(const std::string& dir, const std::string& name,
     if (fs::exists(p)) return fs::canonical(p).string();
   }
   return (fs::path(dir) / name).string();
+}
+
+// For a user's worker command: the build tree's Python package (next to
+// this program in build/deploy/local/) on PYTHONPATH, so `import cddp`
+// works without installing; and, unless set, OMP_NUM_THREADS = cores /
+// workers, so W workers on one machine do not each start a thread per core
+// (what cddp-worker's --threads=0 does).
+std::vector<std::string> WorkerCommandEnvironment(const std::string& bin_dir,
+                                                  uint32_t num_workers) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> env;
+  const fs::path package = fs::path(bin_dir) / ".." / ".." / "python";
+  if (fs::exists(package / "cddp")) {
+    std::string path = fs::canonical(package).string();
+    if (const char* old = std::getenv("PYTHONPATH"); old && *old) {
+      path += std::string(":") + old;
+    }
+    env.push_back("PYTHONPATH=" + path);
+  }
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    env.push_back(
+        "OMP_NUM_THREADS=" +
+        std::to_string(std::max(1u, cores / std::max(1u, num_workers))));
+  }
+  return env;
 }
 
 }  // namespace
@@ -101,6 +128,9 @@ int main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_worker_command).empty()) {
     o.worker_binary = absl::GetFlag(FLAGS_worker_command);
+  }
+  if (positional.size() > 1) {
+    o.worker_env = WorkerCommandEnvironment(bin_dir, o.num_workers);
   }
   o.worker_command.assign(
       positional.begin() + std::min<size_t>(1, positional.size()),

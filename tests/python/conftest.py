@@ -1,0 +1,49 @@
+"""Fixtures for the Python package's tests (run by ctest as python_cddp,
+with CDDP_BUILD_DIR set and <build>/python on PYTHONPATH): real cddp-server
+processes on loopback, and cddp-launch jobs."""
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+BUILD = os.environ.get("CDDP_BUILD_DIR", "build/default")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVER = os.path.join(BUILD, "server", "cddp-server")
+LAUNCH = os.path.join(BUILD, "deploy", "local", "cddp-launch")
+DATA = os.path.join(ROOT, "data")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server():
+    """One shard for one worker: plain SGD at lr 0.5, sparse downlink.
+    Yields its address."""
+    address = f"127.0.0.1:{free_port()}"
+    p = subprocess.Popen(
+        [SERVER, f"--listen={address}", "--num_shards=1", "--shard_index=0",
+         "--num_workers=1", "--lr=0.5", "--downlink=sparse"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield address
+    p.kill()
+    p.wait()
+
+
+def launch(args, command, timeout=300):
+    """Runs cddp-launch with `args` and `command` as the workers; returns
+    (exit code, output)."""
+    env = dict(os.environ)
+    r = subprocess.run(
+        [LAUNCH, "--nometrics", "--round_timeout=60s", *args, "--", *command],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        timeout=timeout, env=env)
+    return r.returncode, r.stdout
+
+
+PYTHON = sys.executable
