@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Python front end's per-step cost over the C++ worker on the same job:
 # SimpleCNN on MNIST, 2 workers x 2 shards, ratio 0.01, DGC momentum on the
-# workers, plain SGD + sparse downlink on the servers, one LibTorch thread per
-# worker. Runs cddp-worker and bench/python_worker.py (the same network, data
+# workers, plain SGD + sparse downlink on the servers, one thread per worker
+# (--threads=1 and OMP_NUM_THREADS=1 for both: LibTorch's OpenBLAS otherwise
+# starts a thread per core in each process). Runs cddp-worker and bench/python_worker.py (the same network, data
 # share and batch through cddp.ParameterSync) alternately, RUNS times each,
 # and reports each run's median of the progress lines' samples/s (the first
 # window, with start-up, dropped), then the median over runs and the ratio.
@@ -30,7 +31,7 @@ median() { tr ' ' '\n' | grep . | sort -g |
 echo "machine: $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), load $(cut -d' ' -f1-3 /proc/loadavg)"
 cc_rates="" py_rates=""
 for ((r = 1; r <= RUNS; r++)); do
-  cc=$("${launch[@]}" --model=simple_cnn --dataset=mnist --max_steps="$STEPS" \
+  cc=$(OMP_NUM_THREADS=1 "${launch[@]}" --model=simple_cnn --dataset=mnist --max_steps="$STEPS" \
     --eval_limit=1 --progress_every=20 2>&1 | rate)
   py=$(OMP_NUM_THREADS=1 "${launch[@]}" -- /usr/bin/python3 \
     bench/python_worker.py --data=data/mnist --max_steps="$STEPS" 2>&1 | rate)

@@ -165,19 +165,15 @@ class ClusterRun {
   int NextPort() { return ports_[next_port_++]; }
 
   // Starts one process with its metrics port after its own `argv` and
-  // before `extra` (or, with `env` not empty, in env as
-  // CDDP_METRICS_LISTEN).
+  // before `extra`; with `env` (a user's worker command, which has no
+  // --metrics_listen) no metrics port, and `env` added to its environment.
   absl::Status StartProcess(const std::string& name, bool is_worker,
                             uint32_t index, std::vector<std::string> argv,
                             const std::vector<std::string>& extra,
                             std::vector<std::string> env = {}) {
-    if (o_.metrics) {
+    if (o_.metrics && env.empty()) {
       const int mport = NextPort();
-      if (env.empty()) {
-        argv.push_back(absl::StrCat("--metrics_listen=", Endpoint(mport)));
-      } else {
-        env.push_back(absl::StrCat("CDDP_METRICS_LISTEN=", Endpoint(mport)));
-      }
+      argv.push_back(absl::StrCat("--metrics_listen=", Endpoint(mport)));
       result_.metrics_endpoints.push_back(
           absl::StrCat(name, ": http://", Endpoint(mport), "/metrics"));
     }

@@ -32,8 +32,8 @@ struct LaunchOptions {
   // PATH), run instead of worker_binary: it learns its role from the
   // environment (cddp/options.h's SyncOptionsFromEnvironment): CDDP_SERVERS,
   // CDDP_WORKER_ID and RANK, CDDP_NUM_WORKERS and WORLD_SIZE, LOCAL_RANK,
-  // CDDP_RESULT_FILE, CDDP_METRICS_LISTEN, and each of worker_flags'
-  // "--name=value" as CDDP_NAME=value. Its result file is optional.
+  // CDDP_RESULT_FILE, and each of worker_flags' "--name=value" as
+  // CDDP_NAME=value. Its result file is optional; it gets no metrics port.
   std::vector<std::string> worker_command;
   // More "NAME=value" entries for a worker_command's environment (the
   // launcher's main adds the build tree's Python package to PYTHONPATH and
