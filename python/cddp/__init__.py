@@ -92,7 +92,6 @@ class ParameterSync:
     def __init__(self, model, **options_):
         self.options = options(**options_)
         self._sync = _cddp.ParameterSync(_named_parameters(model), self.options)
-        self.last_loss = 0.0
 
     @property
     def step_count(self):
@@ -132,8 +131,9 @@ class ParameterSync:
         """Whether the parameters hold exactly the servers' values."""
         return self._sync.matches_servers()
 
-    def finish(self, test_accuracy=-1.0, final_loss=None):
+    def finish(self, test_accuracy=-1.0, final_loss=0.0):
         """Check against the servers and write the result cddp-launch
-        reports (CDDP_RESULT_FILE). Returns matches_servers()."""
-        loss = self.last_loss if final_loss is None else final_loss
-        return self._sync.finish(float(test_accuracy), float(loss))
+        reports (CDDP_RESULT_FILE): test_accuracy in [0, 1] (-1: not
+        evaluated) and the last training loss are the caller's. Returns
+        matches_servers()."""
+        return self._sync.finish(float(test_accuracy), float(final_loss))

@@ -11,7 +11,8 @@
 #  - `docker-compose up` of the compose file's two servers: both healthy;
 #  - with --worker, also builds docker/Dockerfile.worker (long: LibTorch)
 #    and runs servers + workers of the compose file for a short job that
-#    must end with every worker exiting 0.
+#    must end with every worker exiting 0, then a user's Python script
+#    through the worker entrypoint (CDDP_WORKER_SCRIPT, import cddp).
 #   tests/deploy/image_smoke_test.sh STATE_DIR [--worker]
 # Exits 77 (skipped) when dockerd or mmdebstrap is missing, or when no
 # container can run here; needs root.
@@ -150,5 +151,22 @@ if [[ -n $with_worker ]]; then
     docker logs "$c" 2>&1 | grep -m1 'cddp-worker [0-9]*: finished' || true
   done
   say "docker-compose: both workers trained and exited 0"
+  # A user's Python script through the same entrypoint (CDDP_WORKER_SCRIPT):
+  # `import cddp` loads the native module in the image and its client runs
+  # (no server here: it must say which address it could not reach).
+  cat >"$run/user_script.py" <<'PY'
+import cddp, torch
+try:
+    cddp.ParameterSync(torch.nn.Linear(3, 2), reconnect_timeout_s=1)
+except ConnectionError as e:
+    print("user script: cddp raised ConnectionError:", e)
+PY
+  out=$(docker run --rm --network none -v "$run/user_script.py:/workspace/s.py:ro" \
+    -e CDDP_WORKER_SCRIPT=/workspace/s.py -e CDDP_SERVERS=127.0.0.1:1 \
+    -e CDDP_WORKER_ID=0 -e CDDP_NUM_WORKERS=1 -e CDDP_WAIT_TIMEOUT_S=0 \
+    cddp-worker:latest 2>&1) || { echo "$out"; die "the user script failed"; }
+  grep -q "ConnectionError:.*127.0.0.1:1" <<<"$out" \
+    || { echo "$out"; die "the worker image did not run the user's script through cddp"; }
+  say "worker image: a user's Python script runs through the entrypoint and imports cddp"
 fi
 say "PASS"

@@ -21,9 +21,12 @@ cmake -S "$root/examples/cpp" -B "$tmp/example" -G Ninja \
   || { cat "$tmp/cfg.log"; echo "FAIL: find_package(cddp)"; exit 1; }
 cmake --build "$tmp/example" >"$tmp/build.log" 2>&1 \
   || { cat "$tmp/build.log"; echo "FAIL: building against the install"; exit 1; }
-# It links the installed library, not the build tree's objects.
-ldd "$tmp/example/mnist_custom" | grep -q "$tmp/prefix/lib/libcddp.so" \
-  || { ldd "$tmp/example/mnist_custom"; echo "FAIL: not linked to the installed libcddp.so"; exit 1; }
+# It links the installed library, not the build tree's objects. (ldd's
+# output is read whole first: under pipefail `ldd | grep -q` fails when grep
+# exits at the first match and ldd gets SIGPIPE.)
+libs=$(ldd "$tmp/example/mnist_custom")
+grep -q "$tmp/prefix/lib/libcddp.so" <<<"$libs" \
+  || { echo "$libs"; echo "FAIL: not linked to the installed libcddp.so"; exit 1; }
 # And runs: without the launcher's environment it says what is missing.
 set +e
 out=$(env -u CDDP_SERVERS "$tmp/example/mnist_custom" data/mnist 2>&1)
