@@ -4,7 +4,6 @@
 // SIGTERM/SIGINT finishes the open round, checkpoints and exits.
 #include <malloc.h>
 
-#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -15,6 +14,7 @@
 #include "common/job_flags.h"
 #include "common/metrics_http_server.h"
 #include "common/program_flags.h"
+#include "common/stop_signals.h"
 #include "server/server.h"
 #include "server/server_flags.h"
 
@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   shard.num_shards = absl::GetFlag(FLAGS_num_shards);
   shard.num_workers = absl::GetFlag(FLAGS_num_workers);
   shard.round_timeout = absl::GetFlag(FLAGS_round_timeout);
+  shard.reply_timeout = absl::GetFlag(FLAGS_reply_timeout);
   const auto kind =
       cddp::server::ParseOptimizerKind(absl::GetFlag(FLAGS_optimizer));
   if (!kind.ok()) {
@@ -87,13 +88,10 @@ int main(int argc, char** argv) {
   }
   shard.downlink_value_type = *downlink_values;
 
-  // Block the stop signals before any thread starts, so only sigwait sees
-  // them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // SIGTERM/SIGINT (on any thread) wake the wait below.
+  if (auto s = cddp::common::InstallStopSignalHandlers(); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
 
   options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir);
   options.on_checkpoint_failure = [](uint64_t step, const absl::Status& s) {
@@ -136,8 +134,7 @@ int main(int argc, char** argv) {
                shard.num_workers, shard.optimizer.DebugString().c_str(),
                downlink.c_str());
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = cddp::common::WaitForStopSignal();
   std::fprintf(stderr, "cddp-server: signal %d, finishing the open round\n",
                signal_number);
   (*server)->Shutdown();

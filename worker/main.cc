@@ -2,8 +2,6 @@
 // into TrainerOptions and runs the training loop (worker/trainer.h); at the
 // end it prints one summary line and, with --result_file, writes the result
 // there. cddp-launch starts these for a local cluster.
-#include <signal.h>
-
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -18,6 +16,7 @@
 #include "common/job_flags.h"
 #include "common/metrics_http_server.h"
 #include "common/program_flags.h"
+#include "common/stop_signals.h"
 #include "worker/trainer.h"
 #include "worker/worker_flags.h"
 
@@ -44,6 +43,9 @@ std::string Summary(uint32_t worker_id, const cddp::worker::TrainResult& r) {
       r.final_loss, r.uplink_wire_bytes / 1e6, r.uplink_dense_bytes / 1e6,
       r.downlink_bytes / 1e6, r.seconds,
       r.params_match_servers ? "equal to" : "DIFFER from", r.params_crc32);
+  if (!r.shards_at_one_step) {
+    absl::StrAppend(&line, "; the shards ended at DIFFERENT steps");
+  }
   return line;
 }
 
@@ -100,13 +102,13 @@ int main(int argc, char** argv) {
   o.sync.reconnect_timeout =
       absl::Seconds(absl::GetFlag(FLAGS_reconnect_timeout_s));
 
-  // Signals go to a watcher thread that asks the trainer to stop after the
-  // current step (it then checkpoints and exits).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGTERM/SIGINT, on whatever thread they land (LibTorch starts threads
+  // before main), go to a watcher thread that asks the trainer to stop after
+  // the current step; it then checkpoints and exits 0.
+  if (auto s = cddp::common::InstallStopSignalHandlers(); !s.ok()) {
+    std::fprintf(stderr, "cddp-worker: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
 
   auto registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<cddp::common::MetricsHttpServer> exposer;
@@ -134,13 +136,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   cddp::worker::Trainer* t = trainer->get();
-  std::thread([signals, t]() mutable {
-    int sig = 0;
-    if (sigwait(&signals, &sig) == 0) {
-      std::fprintf(stderr, "cddp-worker: signal %d, stopping after this step\n",
-                   sig);
-      t->RequestStop();
-    }
+  std::thread([t] {
+    const int sig = cddp::common::WaitForStopSignal();
+    std::fprintf(stderr, "cddp-worker: signal %d, stopping after this step\n",
+                 sig);
+    t->RequestStop();
   }).detach();
 
   absl::StatusOr<cddp::worker::TrainResult> r = t->Run();
@@ -165,6 +165,13 @@ int main(int argc, char** argv) {
                  "cddp-worker %u: final parameters differ from the servers'\n",
                  o.sync.worker_id);
     return 3;
+  }
+  if (!r->shards_at_one_step) {
+    std::fprintf(stderr,
+                 "cddp-worker %u: the shards ended at different steps (one "
+                 "resumed from an older checkpoint and had not caught up)\n",
+                 o.sync.worker_id);
+    return 4;
   }
   return 0;
 }

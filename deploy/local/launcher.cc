@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -33,6 +34,8 @@ struct Proc {
   uint32_t index = 0;
   Subprocess process;
   bool exited = false;
+  // How it was started, to restart it the same way.
+  std::vector<std::string> argv, env;
 };
 
 // A temporary directory for the workers' result files, removed with
@@ -145,8 +148,11 @@ class ClusterRun {
     for (auto& p : procs_) (p.is_worker ? workers_ : servers_).push_back(&p);
     while (workers_done_ < o_.num_workers) {
       EchoAvailableOutput();
-      if (const Proc* failed = ReapExited(); failed != nullptr) {
-        return StopAfterFailure(*failed);
+      if (Proc* failed = ReapExited(); failed != nullptr) {
+        if (!restartable_ || result_.restarts >= o_.max_restarts ||
+            !Restart(*failed)) {
+          return StopAfterFailure(*failed);
+        }
       }
       if (interrupted.load()) return StopOnInterrupt();
     }
@@ -178,10 +184,30 @@ class ClusterRun {
           absl::StrCat(name, ": http://", Endpoint(mport), "/metrics"));
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
-    CDDP_ASSIGN_OR_RETURN(Subprocess p,
-                          Subprocess::Start(std::move(argv), std::move(env)));
-    procs_.push_back({name, is_worker, index, std::move(p)});
+    CDDP_ASSIGN_OR_RETURN(Subprocess p, Subprocess::Start(argv, env));
+    procs_.push_back({name, is_worker, index, std::move(p), false,
+                      std::move(argv), std::move(env)});
     return absl::OkStatus();
+  }
+
+  // Starts a failed process again with its command, after the restart
+  // delay. False (with result_.failure set) if it cannot be started.
+  bool Restart(Proc& p) {
+    ++result_.restarts;
+    std::fprintf(stderr, "[launch] %s; restarting it (restart %u of %u)\n",
+                 result_.failure.c_str(), result_.restarts, o_.max_restarts);
+    PrintTail(p);
+    std::this_thread::sleep_for(std::chrono::milliseconds(o_.restart_delay_ms));
+    absl::StatusOr<Subprocess> started = Subprocess::Start(p.argv, p.env);
+    if (!started.ok()) {
+      result_.failure = absl::StrCat("cannot restart ", p.name, ": ",
+                                     started.status().message());
+      return false;
+    }
+    p.process = std::move(*started);
+    p.exited = false;
+    result_.failure.clear();
+    return true;
   }
 
   absl::Status StartServers() {
@@ -280,8 +306,11 @@ class ClusterRun {
   // Collects the processes that exited since the last call: a worker that
   // exited 0 with its result file is done; any other exit is a failure,
   // recorded in result_.failure, and the failed process is returned (the
-  // rest are left for later). nullptr if nothing failed.
-  const Proc* ReapExited() {
+  // rest are left for later), with restartable_ false when a restart cannot
+  // help (a worker that exited 0 without its result). nullptr if nothing
+  // failed.
+  Proc* ReapExited() {
+    restartable_ = true;
     for (auto& p : procs_) {
       if (p.exited) continue;
       std::optional<int> st = p.process.Poll();
@@ -303,6 +332,7 @@ class ClusterRun {
         }
         result_.failure = absl::StrCat(p.name, " exited 0 but left no result: ",
                                        report.status().message());
+        restartable_ = false;
       } else {
         result_.failure =
             absl::StrCat(p.name, " failed: ", Subprocess::ExitDescription(*st));
@@ -349,6 +379,7 @@ class ClusterRun {
   std::vector<Proc> procs_;
   std::vector<Proc*> workers_, servers_;
   uint32_t workers_done_ = 0;
+  bool restartable_ = true;  // set by ReapExited
 };
 
 }  // namespace
@@ -403,6 +434,11 @@ absl::StatusOr<WorkerReport> ReadWorkerReport(const std::string& path) {
   absl::StatusOr<bool> match = kv.GetBool("params_match_servers");
   if (!match.ok()) return bad(match.status());
   report.params_match_servers = *match;
+  if (kv.Get("shards_at_one_step").ok()) {
+    absl::StatusOr<bool> one_step = kv.GetBool("shards_at_one_step");
+    if (!one_step.ok()) return bad(one_step.status());
+    report.shards_at_one_step = *one_step;
+  }
   report.seen = true;
   return report;
 }

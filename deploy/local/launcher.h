@@ -1,7 +1,11 @@
 // Runs a whole job on this machine: S parameter servers and W workers as
 // separate processes on loopback, their output streamed with a prefix, and
-// everything shut down cleanly at the end, on an interrupt, or as soon as
-// one process fails (reporting its exit status and its last lines).
+// everything shut down cleanly at the end or on an interrupt. It supervises
+// them as Kubernetes or compose would: a process that fails is restarted
+// with the same command (servers and workers resume from their checkpoints
+// when the job has a checkpoint directory), up to a restart budget for the
+// whole job; past it, the job stops, reporting the failed process's exit
+// status and last lines.
 //
 // No LibTorch; it only starts the cddp-server and cddp-worker binaries.
 // RunLocalCluster is called from one thread; `interrupted` may be set from
@@ -40,7 +44,11 @@ struct LaunchOptions {
   // a per-worker OMP_NUM_THREADS).
   std::vector<std::string> worker_env;
   bool metrics = true;  // give every process a /metrics port
-  bool quiet = false;   // only the summary, not the processes' lines
+  // Restarts of failed processes allowed for the whole job (0: the first
+  // failure stops the job), each after restart_delay_ms.
+  uint32_t max_restarts = 5;
+  uint32_t restart_delay_ms = 1000;
+  bool quiet = false;  // only the summary, not the processes' lines
 };
 
 // What a worker wrote to its --result_file (the format is in
@@ -54,6 +62,8 @@ struct WorkerReport {
   uint64_t steps = 0;
   std::string params_crc32;
   bool params_match_servers = false;
+  // Every shard stood at one step at the end (absent in a file: true).
+  bool shards_at_one_step = true;
 };
 
 // Reads a worker's result file. NOT_FOUND if there is none; INVALID_ARGUMENT
@@ -65,7 +75,8 @@ struct LaunchResult {
   double seconds = 0;
   std::vector<WorkerReport> workers;
   std::vector<std::string> metrics_endpoints;
-  std::string failure;  // what failed, when exit_code != 0
+  uint32_t restarts = 0;  // processes restarted after a failure
+  std::string failure;    // what failed, when exit_code != 0
 };
 
 // Runs the job to the end. Each worker gets --result_file in a temporary

@@ -19,6 +19,7 @@
 #include "absl/flags/flag.h"
 #include "common/job_flags.h"
 #include "common/program_flags.h"
+#include "common/stop_signals.h"
 #include "deploy/local/forwarded_flags.h"
 #include "deploy/local/launcher.h"
 
@@ -27,6 +28,12 @@ ABSL_FLAG(bool, metrics, true, "give every process a Prometheus endpoint");
 ABSL_FLAG(std::string, bin_dir, "",
           "where cddp-server and cddp-worker are (default: next to this)");
 ABSL_FLAG(bool, quiet, false, "print only the summary");
+ABSL_FLAG(uint32_t, max_restarts, 5,
+          "restarts of failed servers and workers allowed for the whole job "
+          "(each resumes from its checkpoint with --checkpoint_dir); 0: the "
+          "first failure stops the job");
+ABSL_FLAG(uint32_t, restart_delay_ms, 1000,
+          "wait before restarting a failed process");
 // The deployment tests run the container images' entrypoint scripts in place
 // of the binaries, so that what the images run is what the tests exercise.
 ABSL_FLAG(std::string, server_command, "",
@@ -146,6 +153,8 @@ int main(int argc, char** argv) {
     }
   }
   o.metrics = absl::GetFlag(FLAGS_metrics);
+  o.max_restarts = absl::GetFlag(FLAGS_max_restarts);
+  o.restart_delay_ms = absl::GetFlag(FLAGS_restart_delay_ms);
   o.quiet = absl::GetFlag(FLAGS_quiet);
   o.server_flags = std::move(forwarded->server);
   o.worker_flags = std::move(forwarded->worker);
@@ -156,14 +165,13 @@ int main(int argc, char** argv) {
 
   // Ctrl-C / SIGTERM: a watcher thread flags the interrupt; the launcher
   // then stops the workers (they checkpoint) and the servers.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::thread([signals]() mutable {
-    int sig = 0;
-    if (sigwait(&signals, &sig) == 0) g_interrupted.store(true);
+  if (auto s = cddp::common::InstallStopSignalHandlers(); !s.ok()) {
+    std::fprintf(stderr, "cddp-launch: %s\n", std::string(s.message()).c_str());
+    return 1;
+  }
+  std::thread([] {
+    cddp::common::WaitForStopSignal();
+    g_interrupted.store(true);
   }).detach();
 
   auto result = cddp::local::RunLocalCluster(o, g_interrupted);
@@ -174,7 +182,7 @@ int main(int argc, char** argv) {
   }
   const auto& r = *result;
   uint64_t wire = 0, dense = 0, down = 0;
-  bool identical = true, match = true;
+  bool identical = true, match = true, one_step = true;
   size_t reported = 0;
   for (const auto& w : r.workers) {
     wire += w.uplink_wire_bytes;
@@ -182,6 +190,7 @@ int main(int argc, char** argv) {
     down += w.downlink_bytes;
     identical &= w.seen && w.params_crc32 == r.workers[0].params_crc32;
     match &= w.params_match_servers;
+    one_step &= w.shards_at_one_step;
     reported += w.seen ? 1 : 0;
   }
   // A worker command need not write a result file; then nothing is known.
@@ -212,11 +221,19 @@ int main(int argc, char** argv) {
     std::printf(
         "workers' final parameters identical: %s; equal to the servers': %s\n",
         identical ? "yes" : "NO", match ? "yes" : "NO");
+    if (!one_step) {
+      std::printf(
+          "the shards ended at DIFFERENT steps: one resumed from an older "
+          "checkpoint and had not caught up; the job is not finished\n");
+    }
+  }
+  if (r.restarts > 0) {
+    std::printf("restarts: %u failed process(es) restarted\n", r.restarts);
   }
   std::printf("wall time: %.1f s\n", r.seconds);
   for (const auto& e : r.metrics_endpoints) {
     std::printf("metrics (while running): %s\n", e.c_str());
   }
   if (r.exit_code != 0) return r.exit_code;
-  return unreported || (identical && match) ? 0 : 3;
+  return unreported || (identical && match && one_step) ? 0 : 3;
 }

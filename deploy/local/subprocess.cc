@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -50,6 +51,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(std::vector<std::string> argv,
   std::vector<char*> args;
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) {
     close(fds[0]);
@@ -61,6 +63,14 @@ absl::StatusOr<Subprocess> Subprocess::Start(std::vector<std::string> argv,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // The parent may ignore SIGPIPE (common/stop_signals.h); the child
+    // starts with the default. It dies with its parent: a SIGTERM, so it
+    // checkpoints and exits, when the parent is gone (even by kill -9).
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGPIPE, &dfl, nullptr);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(129);  // the parent died before prctl
     const int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
     dup2(fds[1], STDOUT_FILENO);

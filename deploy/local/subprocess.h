@@ -24,8 +24,10 @@ class Subprocess {
   // Starts argv[0] (a path, or a name looked up in PATH) with the given
   // arguments, stdin from /dev/null, stdout+stderr into a pipe, and this
   // process's environment plus `env` ("NAME=value" entries, which replace
-  // variables of the same name). INTERNAL (with errno text) if it cannot be
-  // started; a missing executable shows up as exit status 127.
+  // variables of the same name). The child gets SIGTERM when the thread
+  // that started it exits (the parent died, even by kill -9), and
+  // default signal dispositions and mask. INTERNAL (with errno text) if it
+  // cannot be started; a missing executable shows up as exit status 127.
   static absl::StatusOr<Subprocess> Start(std::vector<std::string> argv,
                                           std::vector<std::string> env = {});
 

@@ -211,5 +211,64 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
   std::filesystem::remove_all(dir);
 }
 
+// SIGTERM (what Kubernetes sends a pod, and cddp-launch on Ctrl-C) makes a
+// worker finish its step, checkpoint and exit 0, whatever thread of the
+// process the kernel delivers it to.
+TEST(RestartTest, SigtermedWorkerFinishesItsStepCheckpointsAndExitsZero) {
+  if (!HaveMnist()) {
+    GTEST_SKIP() << "MNIST not in " << CDDP_DATA_DIR
+                 << " (run scripts/setup.sh)";
+  }
+  const std::string dir =
+      ::testing::TempDir() + "/cddp_sigterm_" + std::to_string(getpid());
+  std::filesystem::remove_all(dir);
+  const std::vector<int> ports = FreePorts(1);
+  ASSERT_EQ(ports.size(), 1u);
+  const std::string address = "127.0.0.1:" + std::to_string(ports[0]);
+  Proc server;
+  server.name = "server";
+  server.argv = {CDDP_SERVER_BIN, "--listen=" + address, "--shard_index=0",
+                 "--num_shards=1", "--num_workers=1"};
+  Proc worker;
+  worker.name = "worker";
+  worker.argv = {CDDP_WORKER_BIN,
+                 "--servers=" + address,
+                 "--worker_id=0",
+                 "--num_workers=1",
+                 "--model=simple_cnn",
+                 "--dataset=mnist",
+                 std::string("--data_dir=") + CDDP_DATA_DIR,
+                 "--epochs=50",
+                 "--threads=1",
+                 "--checkpoint_dir=" + dir,
+                 "--checkpoint_every=1000000",
+                 "--progress_every=5"};
+  ASSERT_TRUE(server.Start()) << server.Joined();
+  ASSERT_TRUE(worker.Start()) << worker.Joined();
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (Clock::now() < deadline && LastStep(worker) < 20 &&
+         !worker.process->Poll().has_value()) {
+    pollfd fd{worker.process->output_fd(), POLLIN, 0};
+    poll(&fd, 1, 100);
+    worker.Drain();
+  }
+  ASSERT_GE(LastStep(worker), 20) << worker.Joined();
+  worker.process->Signal(SIGTERM);
+  const int status = worker.process->Wait(std::chrono::seconds(60));
+  worker.Drain();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << Subprocess::ExitDescription(status) << "\n"
+      << worker.Joined();
+  EXPECT_TRUE(worker.Saw("stopping after this step")) << worker.Joined();
+  EXPECT_TRUE(worker.Saw("(stopped early)")) << worker.Joined();
+  // Its residuals were checkpointed at the step it stopped at (the periodic
+  // checkpoints never came).
+  EXPECT_TRUE(std::filesystem::exists(dir + "/worker-0.ckpt"))
+      << worker.Joined();
+  server.process->Signal(SIGTERM);
+  server.process->Wait(std::chrono::seconds(20));
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace cddp

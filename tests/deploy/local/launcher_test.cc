@@ -2,18 +2,23 @@
 // shell scripts standing in for cddp-server and cddp-worker: the report
 // comes from each worker's --result_file, the launcher's temporary
 // directory is removed afterwards, and a worker that exits 0 without a
-// result is a failure saying so, as is a worker that fails; an interrupt
-// stops the job with 130.
+// result is a failure saying so, as is a worker that fails past the restart
+// budget; a failed process is restarted within it; an interrupt stops the
+// job with 130; the children die with the launcher.
 #include "deploy/local/launcher.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "deploy/local/subprocess.h"
 
 namespace cddp::local {
 namespace {
@@ -44,8 +49,18 @@ LaunchOptions Options(const std::string& worker_body) {
   o.num_workers = 2;
   o.metrics = false;
   o.quiet = true;
+  o.restart_delay_ms = 10;
   return o;
 }
+
+// Writes a result file for the worker whose flags are "$@" (steps = id + 7).
+const char kWriteResult[] =
+    "for a; do case \"$a\" in --result_file=*) f=${a#--result_file=};; "
+    "--worker_id=*) id=${a#--worker_id=};; esac; done\n"
+    "printf 'steps=%s\\ntest_accuracy=0.5\\nuplink_wire_bytes=10\\n"
+    "uplink_dense_bytes=1000\\ndownlink_bytes=20\\nparams_crc32=0000abcd\\n"
+    "params_match_servers=1\\n' $((id + 7)) > \"$f.tmp\" && "
+    "mv \"$f.tmp\" \"$f\"\n";
 
 TEST(LauncherTest, ReadsEachWorkersResultFileAndRemovesTheDirectory) {
   const std::string seen = testing::TempDir() + "/cddp_launch_result_path_" +
@@ -101,6 +116,58 @@ TEST(LauncherTest, AWorkerThatFailsStopsTheJobNamingItsExitStatus) {
   EXPECT_EQ(r->failure.rfind("worker ", 0), 0u) << r->failure;
   EXPECT_NE(r->failure.find(" failed: exit code 3"), std::string::npos)
       << r->failure;
+  EXPECT_EQ(r->restarts, o.max_restarts);  // the budget ran out first
+}
+
+TEST(LauncherTest, AFailedProcessIsRestartedAndTheJobFinishes) {
+  // Each worker is killed by a signal the first time it runs.
+  const std::string marks =
+      testing::TempDir() + "/cddp_launch_marks_" + std::to_string(getpid());
+  std::filesystem::create_directories(marks);
+  const LaunchOptions o =
+      Options(std::string("for a; do case \"$a\" in --worker_id=*) "
+                          "w=${a#--worker_id=};; esac; done\n") +
+              "if [ ! -e " + marks + "/$w ]; then touch " + marks +
+              "/$w; kill -9 $$; fi\n" + kWriteResult);
+  std::atomic<bool> interrupted{false};
+  absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
+  std::filesystem::remove_all(marks);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->failure;
+  EXPECT_EQ(r->restarts, 2u);
+  for (const WorkerReport& w : r->workers) EXPECT_TRUE(w.seen);
+}
+
+TEST(LauncherTest, ChildrenDieWithTheLauncher) {
+  // A stand-in launcher (a forked copy of this test) starts a child, then
+  // dies by SIGKILL: the child gets SIGTERM and exits.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t launcher = fork();
+  ASSERT_GE(launcher, 0);
+  if (launcher == 0) {
+    absl::StatusOr<Subprocess> child = Subprocess::Start({"sleep", "600"});
+    const pid_t pid = child.ok() ? child->pid() : -1;
+    (void)!write(fds[1], &pid, sizeof(pid));
+    pause();
+    _exit(0);
+  }
+  pid_t child = -1;
+  ASSERT_EQ(read(fds[0], &child, sizeof(child)), sizeof(child));
+  ASSERT_GT(child, 0);
+  kill(launcher, SIGKILL);
+  waitpid(launcher, nullptr, 0);
+  // Gone, or a zombie waiting for whoever adopted it (bounded wait).
+  const auto gone = [child] {
+    std::ifstream stat("/proc/" + std::to_string(child) + "/stat");
+    std::string pid, comm, state;
+    return !(stat >> pid >> comm >> state) || state == "Z";
+  };
+  for (int i = 0; i < 300 && !gone(); ++i) usleep(100 * 1000);
+  EXPECT_TRUE(gone()) << "child " << child << " outlived its launcher";
+  if (!gone()) kill(child, SIGKILL);
+  close(fds[0]);
+  close(fds[1]);
 }
 
 TEST(LauncherTest, AnInterruptStopsEveryProcessWith130) {
