@@ -4,14 +4,18 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "prometheus/text_serializer.h"
 
 namespace cddp::common {
@@ -38,6 +42,15 @@ absl::Status SplitHostPort(const std::string& address, std::string* host,
   return absl::OkStatus();
 }
 
+std::string Response(absl::string_view status, absl::string_view type,
+                     absl::string_view body) {
+  return absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
+                      "\r\nContent-Length: ", body.size(),
+                      "\r\nConnection: close\r\n\r\n", body);
+}
+
+// Writes `data`, giving up when the peer stops reading (SO_SNDTIMEO makes
+// a blocked send fail) or goes away.
 void WriteAll(int fd, const std::string& data) {
   size_t off = 0;
   while (off < data.size()) {
@@ -106,6 +119,11 @@ MetricsHttpServer::MetricsHttpServer(
 MetricsHttpServer::~MetricsHttpServer() {
   if (stop_pipe_[1] >= 0) (void)!write(stop_pipe_[1], "x", 1);
   if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](int* active) { return *active == 0; }, &active_));
+  }
   close(listen_fd_);
   for (int fd : stop_pipe_) {
     if (fd >= 0) close(fd);
@@ -122,40 +140,67 @@ void MetricsHttpServer::Serve() {
     if ((fds[0].revents & POLLIN) == 0) continue;
     const int conn = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (conn < 0) continue;
-    HandleConnection(conn);
-    close(conn);
+    const timeval send_timeout{kSendTimeoutMs / 1000,
+                               (kSendTimeoutMs % 1000) * 1000};
+    setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+               sizeof(send_timeout));
+    {
+      absl::MutexLock lock(&mu_);
+      if (active_ >= kMaxConnections) {
+        WriteAll(conn, Response("503 Service Unavailable", "text/plain",
+                                "too many connections\n"));
+        close(conn);
+        continue;
+      }
+      ++active_;
+    }
+    std::thread([this, conn] {
+      HandleConnection(conn);
+      close(conn);
+      absl::MutexLock lock(&mu_);
+      --active_;
+    }).detach();
   }
 }
 
 void MetricsHttpServer::HandleConnection(int fd) {
-  // Read the request head (bounded in size and time).
+  // Read the request head, bounded in size and in total time.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(kRequestTimeoutMs);
   std::string request;
   char buf[2048];
   while (request.find("\r\n\r\n") == std::string::npos &&
          request.size() < 16384) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 2000) <= 0) return;
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+      return;
+    }
     const ssize_t n = recv(fd, buf, sizeof(buf), 0);
     if (n <= 0) return;
     request.append(buf, static_cast<size_t>(n));
   }
-  const size_t line_end = request.find("\r\n");
-  const std::string line = request.substr(0, line_end);
-  std::string status = "200 OK", type = "text/plain; version=0.0.4", body;
-  if (line.rfind("GET /metrics", 0) == 0) {
+  // "METHOD TARGET VERSION"; the path is the target up to any query.
+  const std::vector<absl::string_view> parts = absl::StrSplit(
+      absl::string_view(request).substr(0, request.find("\r\n")), ' ');
+  const absl::string_view path =
+      parts.size() == 3 ? parts[1].substr(0, parts[1].find('?')) : "";
+  if (parts.size() != 3 || parts[0] != "GET") {
+    WriteAll(fd, Response(parts.size() == 3 ? "405 Method Not Allowed"
+                                            : "400 Bad Request",
+                          "text/plain", "only GET /metrics is served here\n"));
+  } else if (path == "/metrics") {
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, registry_->Collect());
-    body = out.str();
-  } else if (line.rfind("GET / ", 0) == 0) {
-    type = "text/html";
-    body = "<a href=\"/metrics\">/metrics</a>\n";
+    WriteAll(fd, Response("200 OK", "text/plain; version=0.0.4", out.str()));
+  } else if (path == "/") {
+    WriteAll(fd, Response("200 OK", "text/html",
+                          "<a href=\"/metrics\">/metrics</a>\n"));
   } else {
-    status = "404 Not Found";
-    body = "only /metrics is served here\n";
+    WriteAll(fd, Response("404 Not Found", "text/plain",
+                          "only /metrics is served here\n"));
   }
-  WriteAll(fd, absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", type,
-                            "\r\nContent-Length: ", body.size(),
-                            "\r\nConnection: close\r\n\r\n", body));
 }
 
 }  // namespace cddp::common

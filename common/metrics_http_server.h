@@ -4,10 +4,18 @@
 // Why not prometheus::Exposer: its civetweb server fails to start in any
 // process that loads Debian's libtorch_cpu (mg_start returns null after
 // binding; reproducible by LD_PRELOADing libtorch_cpu.so into cddp-server),
-// and its destructor takes ~2 s. Scrapes are rare and small, so one thread
-// serving one connection at a time is plenty.
+// and its destructor takes ~2 s. No HTTP library from Debian fits better:
+// cpp-httplib or libmicrohttpd would bring a thread pool and a dependency
+// for one GET, and civetweb is what fails.
 //
-// Thread-safe: the serving thread only reads the registry (prometheus-cpp
+// Connections are served concurrently, each on its own short-lived thread,
+// up to kMaxConnections at once (more get 503); each has kRequestTimeoutMs
+// to send its request head, however slowly it trickles in, and
+// kSendTimeoutMs per blocked write of the reply, so no client can hold up
+// another's scrape. Only "GET /metrics" (optionally with a query) and
+// "GET /" are served; every other path is 404, every other method 405.
+//
+// Thread-safe: the serving threads only read the registry (prometheus-cpp
 // collects under its own locks). Start/destroy from one thread.
 #ifndef CDDP_COMMON_METRICS_HTTP_SERVER_H_
 #define CDDP_COMMON_METRICS_HTTP_SERVER_H_
@@ -16,7 +24,9 @@
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/registry.h"
 
 namespace cddp::common {
@@ -30,8 +40,13 @@ class MetricsHttpServer {
       const std::string& address,
       std::shared_ptr<prometheus::Registry> registry);
 
-  // Stops serving and joins the thread (promptly: it polls a stop pipe).
+  // Stops serving and waits for the connections in flight (each bounded by
+  // the timeouts below).
   ~MetricsHttpServer();
+
+  static constexpr int kMaxConnections = 16;
+  static constexpr int kRequestTimeoutMs = 5000;
+  static constexpr int kSendTimeoutMs = 5000;
 
   // The port actually bound.
   int port() const { return port_; }
@@ -47,6 +62,8 @@ class MetricsHttpServer {
   int stop_pipe_[2] = {-1, -1};
   std::shared_ptr<prometheus::Registry> registry_;
   std::thread thread_;
+  absl::Mutex mu_;
+  int active_ ABSL_GUARDED_BY(mu_) = 0;  // connections being served
 };
 
 }  // namespace cddp::common
