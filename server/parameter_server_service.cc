@@ -33,6 +33,14 @@ cddp::v1::Downlink DownlinkToProto(DownlinkMode mode) {
   return cddp::v1::DOWNLINK_UNSPECIFIED;
 }
 
+// The status of a reply whose read lease was revoked (ShardState::
+// PollTimeout): the reader did not keep up.
+grpc::Status AbandonedReply() {
+  return grpc::Status(grpc::StatusCode::ABORTED,
+                      "reply abandoned: the reader did not keep up within "
+                      "the server's --reply_timeout; pull again");
+}
+
 }  // namespace
 
 // The sparse-downlink reply of the latest round: one message per piece
@@ -115,13 +123,19 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
   // Once mu_ is released after the last piece, another thread may finish
   // the call and delete this reactor: take what is needed after the lock
   // into locals first.
-  void OnRoundClosed(std::shared_ptr<const RoundResult> result) override {
+  void OnRoundClosed(std::shared_ptr<const RoundResult> result,
+                     uint64_t lease) override {
     ShardState* const state = state_;
     bool release = false;
     {
       absl::MutexLock lock(&mu_);
       delivered_ = true;
+      if (!result->refused.ok()) {  // nothing applied, no lease
+        FinishLocked(proto::ToGrpcStatus(result->refused));
+        return;
+      }
       has_lease_ = true;
+      lease_ = lease;
       result_ = std::move(result);
       if (cancelled_) {
         FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
@@ -130,15 +144,17 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
       }
       if (release) has_lease_ = false;
     }
-    if (release) state->EndRead();
+    if (release) state->EndRead(lease);
   }
 
   void OnWriteDone(bool ok) override {
     CDDP_HAPPENS_AFTER(this);
     ShardState* const state = state_;
     bool release = false;
+    uint64_t lease = 0;
     {
       absl::MutexLock lock(&mu_);
+      lease = lease_;
       if (!ok) {
         FinishLocked(
             grpc::Status(grpc::StatusCode::UNAVAILABLE, "reply stream broke"));
@@ -149,7 +165,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
         if (release) has_lease_ = false;
       }
     }
-    if (release) state->EndRead();
+    if (release) state->EndRead(lease);
   }
 
   void OnCancel() override {
@@ -166,12 +182,14 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
   void OnDone() override {
     CDDP_HAPPENS_AFTER(this);
     bool release;
+    uint64_t lease;
     {
       absl::MutexLock lock(&mu_);
       release = has_lease_;
       has_lease_ = false;
+      lease = lease_;
     }
-    if (release) state_->EndRead();
+    if (release) state_->EndRead(lease);
     delete this;
   }
 
@@ -198,8 +216,13 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
     response_.Clear();
     response_.set_step(result_->open_round);
     response_.set_contributors(result_->contributors);
-    wrote_last_ =
-        FillDensePiece(state_->values(), piece_floats_, &offset_, &response_);
+    if (!state_->ReadValues(lease_, [&](std::span<const float> values) {
+          wrote_last_ =
+              FillDensePiece(values, piece_floats_, &offset_, &response_);
+        })) {
+      FinishLocked(AbandonedReply());
+      return true;  // the lease is gone already
+    }
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
     CDDP_HAPPENS_BEFORE(this);
@@ -227,6 +250,7 @@ class PushPullReactor final : public grpc::ServerWriteReactor<PushPullResponse>,
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool has_lease_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   bool wrote_last_ ABSL_GUARDED_BY(mu_) = false;
   size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
@@ -255,14 +279,14 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
                               std::to_string(state_->shard_index())));
       return;
     }
-    absl::StatusOr<uint64_t> step = state_->BeginRead();
-    if (!step.ok()) {
+    absl::StatusOr<ReadLease> lease = state_->BeginRead();
+    if (!lease.ok()) {
       CDDP_HAPPENS_BEFORE(this);
-      Finish(proto::ToGrpcStatus(step.status()));
+      Finish(proto::ToGrpcStatus(lease.status()));
       return;
     }
     has_lease_ = true;
-    step_ = *step;
+    lease_ = *lease;
     WriteNextLocked();
   }
 
@@ -283,11 +307,13 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
   void OnDone() override {
     CDDP_HAPPENS_AFTER(this);
     bool release;
+    uint64_t lease;
     {
       absl::MutexLock lock(&mu_);
       release = has_lease_;
+      lease = lease_.id;
     }
-    if (release) state_->EndRead();
+    if (release) state_->EndRead(lease);
     delete this;
   }
 
@@ -296,9 +322,15 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
   // (EndRead may deliver to other reactors) stays simple.
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     response_.Clear();
-    response_.set_step(step_);
-    wrote_last_ =
-        FillDensePiece(state_->values(), piece_floats_, &offset_, &response_);
+    response_.set_step(lease_.step);
+    if (!state_->ReadValues(lease_.id, [&](std::span<const float> values) {
+          wrote_last_ =
+              FillDensePiece(values, piece_floats_, &offset_, &response_);
+        })) {
+      CDDP_HAPPENS_BEFORE(this);
+      Finish(AbandonedReply());
+      return;
+    }
     metrics_->sent_bytes.Increment(
         static_cast<double>(response_.ByteSizeLong()));
     CDDP_HAPPENS_BEFORE(this);
@@ -311,7 +343,7 @@ class PullReactor final : public grpc::ServerWriteReactor<PullResponse> {
   absl::Mutex mu_;
   bool has_lease_ ABSL_GUARDED_BY(mu_) = false;
   bool wrote_last_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t step_ ABSL_GUARDED_BY(mu_) = 0;
+  ReadLease lease_ ABSL_GUARDED_BY(mu_);
   size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
   PullResponse response_ ABSL_GUARDED_BY(mu_);
 };
@@ -350,6 +382,9 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
   response->set_initialized_by_this_worker(joined->initialized_by_this_worker);
   response->set_needs_initial_values(joined->needs_initial_values);
   response->set_downlink(DownlinkToProto(joined->downlink));
+  if (joined->counted_step.has_value()) {
+    response->set_counted_step(*joined->counted_step);
+  }
   CDDP_HAPPENS_BEFORE(reactor);
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -19,6 +19,10 @@ ABSL_FLAG(double, adam_epsilon, 1e-8, "Adam epsilon");
 ABSL_FLAG(absl::Duration, round_timeout, absl::Seconds(30),
           "a round still missing workers this long after its first push "
           "closes with the workers it has (e.g. 500ms, 30s)");
+ABSL_FLAG(absl::Duration, reply_timeout, absl::Seconds(10),
+          "a round ready to close waits this long for readers still "
+          "streaming an older reply or a pull; then their streams fail "
+          "(ABORTED) and the round closes");
 ABSL_FLAG(int, max_message_mb, 256,
           "gRPC message size limit in MiB; must fit a Join carrying the "
           "shard's initial values (4 bytes per element) and a dense push");

@@ -27,6 +27,7 @@ ABSL_DECLARE_FLAG(double, adam_beta1);
 ABSL_DECLARE_FLAG(double, adam_beta2);
 ABSL_DECLARE_FLAG(double, adam_epsilon);
 ABSL_DECLARE_FLAG(absl::Duration, round_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, reply_timeout);
 ABSL_DECLARE_FLAG(int, max_message_mb);
 ABSL_DECLARE_FLAG(std::string, downlink);
 ABSL_DECLARE_FLAG(std::string, downlink_density);

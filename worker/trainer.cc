@@ -78,6 +78,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
                         session->CheckAgainstServers());
   result.params_match_servers = check.params_match_servers;
   result.params_crc32 = check.params_crc32;
+  result.shards_at_one_step = check.shards_at_one_step;
   result.steps = session->step();
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)

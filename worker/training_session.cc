@@ -300,6 +300,7 @@ absl::StatusOr<ServerCheck> TrainingSession::CheckAgainstServers() {
   ServerCheck check;
   CDDP_ASSIGN_OR_RETURN(check.params_match_servers,
                         s_->sync->MatchesServers(&check.params_crc32));
+  check.shards_at_one_step = s_->sync->shards_at_one_step();
   return check;
 }
 

@@ -88,6 +88,7 @@ struct Evaluation {
 struct ServerCheck {
   bool params_match_servers = false;  // a pull gave the model's bits
   uint32_t params_crc32 = 0;          // CRC-32 of the model's parameters
+  bool shards_at_one_step = true;     // every shard at the same step
 };
 
 class TrainingSession {

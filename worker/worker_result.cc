@@ -24,6 +24,7 @@ absl::Status WriteWorkerResult(const std::string& path, uint32_t worker_id,
       {"seconds", absl::StrFormat("%.3f", r.seconds)},
       {"params_match_servers", r.params_match_servers ? "1" : "0"},
       {"params_crc32", absl::StrFormat("%08x", r.params_crc32)},
+      {"shards_at_one_step", r.shards_at_one_step ? "1" : "0"},
       {"stopped_early", r.stopped_early ? "1" : "0"}};
   for (const auto& [key, value] : entries) {
     if (absl::Status s = kv.Set(key, value); !s.ok()) return s;

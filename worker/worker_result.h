@@ -24,7 +24,10 @@ struct TrainResult {
   double seconds = 0;
   bool params_match_servers = false;  // a final pull found the same bits
   uint32_t params_crc32 = 0;          // of the final flat parameters
-  bool stopped_early = false;         // RequestStop was called
+  // The final pull found every shard at the same step (none still catching
+  // up after a resume from an older checkpoint).
+  bool shards_at_one_step = true;
+  bool stopped_early = false;  // RequestStop was called
 };
 
 // Writes `result` to `path` atomically. Errors: the file system's, naming

@@ -42,6 +42,12 @@ const char* RejectReasonName(RejectReason reason) {
       return "worker_too_old";
     case RejectReason::kMomentumTwice:
       return "momentum_twice";
+    case RejectReason::kConflictingPush:
+      return "conflicting_push";
+    case RejectReason::kTooManyWaiting:
+      return "too_many_waiting";
+    case RejectReason::kNonFiniteRound:
+      return "non_finite_round";
     case RejectReason::kCount:
       break;
   }
@@ -74,6 +80,19 @@ ServerMetrics::ServerMetrics(Registry& r, const std::string& s)
                              {{"shard", s}, {"outcome", "late"}})),
       pushes_rejected(AddCounter(r, kPushes, kPushesHelp,
                                  {{"shard", s}, {"outcome", "rejected"}})),
+      pushes_counted(AddCounter(
+          r, "cddp_server_pushes_counted_total",
+          "Pushes counted into closed rounds (the rounds' contributors)",
+          {{"shard", s}})),
+      rounds_refused(
+          AddCounter(r, "cddp_server_rounds_refused_total",
+                     "Rounds refused whole: their update would not be finite",
+                     {{"shard", s}})),
+      leases_revoked(AddCounter(
+          r, "cddp_server_leases_revoked_total",
+          "Replies abandoned: their readers kept a ready round waiting past "
+          "the reply timeout",
+          {{"shard", s}})),
       received_wire_bytes(
           AddCounter(r, "cddp_server_received_bytes_total",
                      "Serialized bytes of accepted pushes (wire payload)",

@@ -32,6 +32,9 @@ enum class RejectReason {
   kShuttingDown,         // server draining
   kWorkerTooOld,         // join that cannot apply this shard's replies
   kMomentumTwice,        // join of a DGC worker to a shard with momentum
+  kConflictingPush,      // a different push for a (worker, step) counted
+  kTooManyWaiting,       // a worker's repeats of one push already waiting
+  kNonFiniteRound,       // a push whose round's update would not be finite
   kCount,
 };
 const char* RejectReasonName(RejectReason reason);
@@ -51,6 +54,13 @@ struct ServerMetrics {
   prometheus::Counter& pushes_duplicate;
   prometheus::Counter& pushes_late;
   prometheus::Counter& pushes_rejected;
+  // Pushes counted into closed rounds (the sum of their contributors), and
+  // rounds refused whole because their update would not be finite.
+  prometheus::Counter& pushes_counted;
+  prometheus::Counter& rounds_refused;
+  // Read leases revoked: readers that kept a ready round waiting past
+  // --reply_timeout (their streams fail).
+  prometheus::Counter& leases_revoked;
   prometheus::Counter& received_wire_bytes;
   prometheus::Counter& received_dense_equivalent_bytes;
   prometheus::Counter& sent_bytes;

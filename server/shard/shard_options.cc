@@ -48,8 +48,10 @@ absl::Status ShardOptions::Validate() const {
   if (num_workers == 0) {
     return absl::InvalidArgumentError("num_workers must be at least 1");
   }
-  if (round_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("round_timeout must be positive");
+  if (round_timeout <= absl::ZeroDuration() ||
+      reply_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "round_timeout and reply_timeout must be positive");
   }
   if (sparse_piece_pairs == 0) {
     return absl::InvalidArgumentError("sparse_piece_pairs must be positive");
@@ -94,7 +96,15 @@ absl::Status CheckLayout(const Layout& layout, uint32_t num_shards,
                      " != last shard bound ", b.back()));
   }
   uint64_t sum = 0;
-  for (uint64_t t : layout.tensor_sizes) sum += t;
+  for (uint64_t t : layout.tensor_sizes) {
+    // Each size at most the total, so the sum cannot wrap around 2^64 into
+    // the right total before it is compared.
+    if (t > layout.total_size || sum > layout.total_size - t) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tensor sizes add up to more than total_size ", layout.total_size));
+    }
+    sum += t;
+  }
   if (sum != layout.total_size) {
     return absl::InvalidArgumentError(absl::StrCat("tensor sizes add up to ",
                                                    sum, ", not total_size ",

@@ -41,6 +41,10 @@ struct ShardOptions {
   OptimizerOptions optimizer;
   DownlinkMode downlink = DownlinkMode::kDense;
   absl::Duration round_timeout = absl::Seconds(30);
+  // How long a round that is ready to close waits for readers still
+  // streaming an older reply (or a pull); then their leases are revoked and
+  // their streams fail (ShardState::ReadValues). > 0.
+  absl::Duration reply_timeout = absl::Seconds(10);
   // Sparse downlink: (index, value) pairs per reply message. The reply
   // streams in pieces, so a worker applies one while the next is on the
   // wire (bench/ps_bench.cc); > 0.

@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <string_view>
+#include <tuple>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "common/check.h"
 #include "common/compress/topk.h"
+#include "common/status_macros.h"
 #include "common/wire/shard_map.h"
 #include "server/shard/aggregate.h"
 
@@ -15,6 +19,19 @@ namespace cddp::server {
 
 static_assert(std::endian::native == std::endian::little,
               "wire values are little-endian fp32 copied as-is");
+
+namespace {
+
+// Tells a repeat of a push from a different push for the same step. Only
+// compared within one server process, so absl's per-process seed is fine.
+uint64_t ChunkDigest(const common::EncodedChunkView& c) {
+  return absl::Hash<
+      std::tuple<uint32_t, int, int, std::string_view, std::string_view>>{}(
+      std::make_tuple(c.count, c.value_type, c.index_encoding, c.indices,
+                      c.values));
+}
+
+}  // namespace
 
 ShardState::ShardState(const ShardOptions& options, Clock* clock,
                        ServerMetrics* metrics, RoundObserver* observer,
@@ -43,22 +60,41 @@ ShardState::ShardState(const ShardOptions& options,
   pending_.resize(options_.num_workers);
   pushed_.assign(options_.num_workers, false);
   last_contributed_.assign(options_.num_workers, false);
+  counted_step_.assign(options_.num_workers, kNone);
+  open_digest_.assign(options_.num_workers, 0);
+  last_digest_.assign(options_.num_workers, 0);
 }
 
 absl::Status ShardState::Admit(uint32_t worker_id, uint32_t shard_index,
-                               uint64_t step, Admission* admission,
-                               uint64_t* current_step) {
+                               uint64_t step, uint64_t digest,
+                               Admission* admission, uint64_t* current_step) {
   bool late = false;
-  absl::Status s = AdmitUncounted(worker_id, shard_index, step, admission,
-                                  current_step, &late);
+  absl::Status s = AdmitUncounted(worker_id, shard_index, step, digest,
+                                  admission, current_step, &late);
   // Pushes are counted by outcome: late ones have their own.
   if (!s.ok() && !late) metrics_->pushes_rejected.Increment();
   return s;
 }
 
+absl::Status ShardState::CheckRepeat(uint32_t worker_id, uint64_t step,
+                                     uint64_t digest, uint64_t counted_digest) {
+  if (digest == counted_digest) return absl::OkStatus();
+  metrics_->Reject(RejectReason::kConflictingPush);
+  return absl::AlreadyExistsError(absl::StrCat(
+      "worker ", worker_id, " already pushed a different gradient for step ",
+      step, " to shard ", options_.shard_index,
+      "; that one is counted, this one is not"));
+}
+
+int ShardState::WaitingOf(uint32_t worker_id) const {
+  return static_cast<int>(
+      std::count_if(waiters_.begin(), waiters_.end(),
+                    [&](const Waiting& w) { return w.worker == worker_id; }));
+}
+
 absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
                                         uint32_t shard_index, uint64_t step,
-                                        Admission* admission,
+                                        uint64_t digest, Admission* admission,
                                         uint64_t* current_step, bool* late) {
   *current_step = open_round_;
   if (draining_) {
@@ -82,14 +118,26 @@ absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
     return absl::FailedPreconditionError(absl::StrCat(
         "worker ", worker_id, " has not joined shard ", options_.shard_index));
   }
+  if (step == open_round_ && !pushed_[worker_id]) {
+    *admission = Admission::kNew;
+    return absl::OkStatus();
+  }
   if (step == open_round_) {
-    *admission =
-        pushed_[worker_id] ? Admission::kDuplicateOpen : Admission::kNew;
+    *admission = Admission::kDuplicateOpen;
+    CDDP_RETURN_IF_ERROR(
+        CheckRepeat(worker_id, step, digest, open_digest_[worker_id]));
+    if (WaitingOf(worker_id) >= kMaxWaitingPerWorker) {
+      metrics_->Reject(RejectReason::kTooManyWaiting);
+      return absl::ResourceExhaustedError(
+          absl::StrCat("worker ", worker_id, " already has ",
+                       kMaxWaitingPerWorker, " calls waiting for step ", step,
+                       " on shard ", options_.shard_index));
+    }
     return absl::OkStatus();
   }
   if (step + 1 == open_round_ && last_contributed_[worker_id] && last_result_) {
     *admission = Admission::kReplayClosed;
-    return absl::OkStatus();
+    return CheckRepeat(worker_id, step, digest, last_digest_[worker_id]);
   }
   metrics_->Reject(RejectReason::kStepMismatch);
   if (step < open_round_) {
@@ -117,12 +165,13 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
   common::SparseSelection decoded;
   absl::Status decoded_status =
       common::DecodeChunk(chunk, decoded_size, &decoded);
+  const uint64_t digest = ChunkDigest(chunk);
   Delivery delivery;
   {
     absl::MutexLock lock(&mu_);
     Admission admission = Admission::kNew;
     absl::Status s =
-        Admit(worker_id, shard_index, step, &admission, current_step);
+        Admit(worker_id, shard_index, step, digest, &admission, current_step);
     if (!s.ok()) return s;
     switch (admission) {
       case Admission::kNew: {
@@ -138,12 +187,13 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
           metrics_->pushes_rejected.Increment();
           return decoded_status;
         }
-        AcceptNew(worker_id, std::move(decoded), wire_bytes, waiter, &delivery);
+        AcceptNew(worker_id, std::move(decoded), digest, wire_bytes, waiter,
+                  &delivery);
         break;
       }
       case Admission::kDuplicateOpen:
         metrics_->pushes_duplicate.Increment();
-        waiters_.push_back(waiter);
+        waiters_.push_back({waiter, worker_id});
         MaybeClose(&delivery);
         break;
       case Admission::kReplayClosed:
@@ -151,6 +201,7 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
         ++leases_;
         delivery.waiters.push_back(waiter);
         delivery.result = last_result_;
+        delivery.lease = lease_id_.load(std::memory_order_relaxed);
         break;
     }
   }
@@ -159,34 +210,41 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
 }
 
 void ShardState::AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
-                           size_t wire_bytes, PushWaiter* waiter,
-                           Delivery* delivery) {
+                           uint64_t digest, size_t wire_bytes,
+                           PushWaiter* waiter, Delivery* delivery) {
   if (pushed_count_ == 0) first_push_ = clock_->Now();
   last_push_ = clock_->Now();
   pending_[worker_id] = std::move(decoded);
   pushed_[worker_id] = true;
+  open_digest_[worker_id] = digest;
   ++pushed_count_;
-  waiters_.push_back(waiter);
+  waiters_.push_back({waiter, worker_id});
   metrics_->pushes_accepted.Increment();
   metrics_->received_wire_bytes.Increment(static_cast<double>(wire_bytes));
   metrics_->received_dense_equivalent_bytes.Increment(
       static_cast<double>(values_.size() * sizeof(float)));
-  if (pushed_count_ == options_.num_workers && !ready_) {
-    ready_ = true;
-    ready_cause_ = CloseCause::kAllPushed;
-  }
+  if (pushed_count_ == options_.num_workers) MarkReady(CloseCause::kAllPushed);
   MaybeClose(delivery);
+}
+
+void ShardState::MarkReady(CloseCause cause) {
+  if (ready_) return;
+  ready_ = true;
+  ready_cause_ = cause;
+  ready_since_ = clock_->Now();
 }
 
 bool ShardState::CancelWaiter(PushWaiter* waiter) {
   absl::MutexLock lock(&mu_);
-  const auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
+  const auto it =
+      std::find_if(waiters_.begin(), waiters_.end(),
+                   [&](const Waiting& w) { return w.waiter == waiter; });
   if (it == waiters_.end()) return false;
   waiters_.erase(it);
   return true;
 }
 
-absl::StatusOr<uint64_t> ShardState::BeginRead() {
+absl::StatusOr<ReadLease> ShardState::BeginRead() {
   absl::MutexLock lock(&mu_);
   if (draining_) {
     metrics_->Reject(RejectReason::kShuttingDown);
@@ -199,18 +257,28 @@ absl::StatusOr<uint64_t> ShardState::BeginRead() {
                      " has no values yet: no worker joined"));
   }
   ++leases_;
-  return open_round_;
+  return ReadLease{open_round_, lease_id_.load(std::memory_order_relaxed)};
 }
 
-void ShardState::EndRead() {
+void ShardState::EndRead(uint64_t lease) {
   Delivery delivery;
   {
     absl::MutexLock lock(&mu_);
+    if (lease != lease_id_.load(std::memory_order_relaxed)) return;  // revoked
     CDDP_CHECK(leases_ > 0);
     --leases_;
     MaybeClose(&delivery);
   }
   Deliver(std::move(delivery));
+}
+
+bool ShardState::ReadValues(
+    uint64_t lease,
+    absl::FunctionRef<void(std::span<const float>)> read) const {
+  absl::ReaderMutexLock lock(&values_mu_);
+  if (lease != lease_id_.load(std::memory_order_acquire)) return false;
+  read(values());
+  return true;
 }
 
 std::span<const float> ShardState::values() const {
@@ -222,10 +290,18 @@ void ShardState::PollTimeout() {
   Delivery delivery;
   {
     absl::MutexLock lock(&mu_);
-    if (pushed_count_ == 0 || ready_) return;
-    if (clock_->Now() - first_push_ < options_.round_timeout) return;
-    ready_ = true;
-    ready_cause_ = CloseCause::kTimeout;
+    if (pushed_count_ == 0) return;
+    const absl::Time now = clock_->Now();
+    if (!ready_ && now - first_push_ >= options_.round_timeout) {
+      MarkReady(CloseCause::kTimeout);
+    }
+    if (ready_ && leases_ > 0 && now - ready_since_ >= options_.reply_timeout) {
+      // Readers that kept the round waiting this long lose their leases:
+      // from here on ReadValues refuses them and their streams fail.
+      metrics_->leases_revoked.Increment(leases_);
+      leases_ = 0;
+      lease_id_.fetch_add(1, std::memory_order_release);
+    }
     MaybeClose(&delivery);
   }
   Deliver(std::move(delivery));
@@ -236,10 +312,7 @@ void ShardState::BeginDrain() {
   {
     absl::MutexLock lock(&mu_);
     draining_ = true;
-    if (pushed_count_ > 0 && !ready_) {
-      ready_ = true;
-      ready_cause_ = CloseCause::kShutdown;
-    }
+    if (pushed_count_ > 0) MarkReady(CloseCause::kShutdown);
     MaybeClose(&delivery);
   }
   Deliver(std::move(delivery));
@@ -276,7 +349,11 @@ void ShardState::MaybeClose(Delivery* out) {
   trace.last_push = last_push_;
   trace.close_start = clock_->Now();
   auto result = std::make_shared<RoundResult>();
-  Aggregate(result.get());
+  if (absl::Status s = Aggregate(result.get()); !s.ok()) {
+    out->traced = false;
+    Refuse(std::move(s), out);
+    return;
+  }
   trace.close_end = clock_->Now();
 
   ++open_round_;
@@ -284,6 +361,7 @@ void ShardState::MaybeClose(Delivery* out) {
   result->contributors = pushed_count_;
   metrics_->RoundClosed(ready_cause_);
   metrics_->round_contributors.Observe(pushed_count_);
+  metrics_->pushes_counted.Increment(pushed_count_);
   metrics_->last_round_contributors.Set(pushed_count_);
   metrics_->current_step.Set(static_cast<double>(open_round_));
   metrics_->aggregation_seconds.Observe(
@@ -294,18 +372,42 @@ void ShardState::MaybeClose(Delivery* out) {
   if (checkpoint_every_ > 0 && open_round_ % checkpoint_every_ == 0) {
     out->checkpoint = SnapshotLocked();
   }
+  for (uint32_t w = 0; w < options_.num_workers; ++w) {
+    if (pushed_[w]) counted_step_[w] = open_round_ - 1;
+  }
   last_contributed_ = pushed_;
+  last_digest_ = open_digest_;
   last_result_ = result;
   std::fill(pushed_.begin(), pushed_.end(), false);
   pushed_count_ = 0;
   ready_ = false;
-  out->waiters = std::move(waiters_);
+  for (const Waiting& w : waiters_) out->waiters.push_back(w.waiter);
   waiters_.clear();
   leases_ += static_cast<int>(out->waiters.size());
+  out->lease = lease_id_.load(std::memory_order_relaxed);
   out->result = std::move(result);
 }
 
-void ShardState::Aggregate(RoundResult* result) {
+void ShardState::Refuse(absl::Status why, Delivery* out) {
+  metrics_->rounds_refused.Increment();
+  for (uint32_t w = 0; w < options_.num_workers; ++w) {
+    if (!pushed_[w]) continue;
+    metrics_->Reject(RejectReason::kNonFiniteRound);
+    metrics_->pushes_rejected.Increment();
+    pending_[w].clear();
+  }
+  auto result = std::make_shared<RoundResult>();
+  result->open_round = open_round_;
+  result->refused = std::move(why);
+  std::fill(pushed_.begin(), pushed_.end(), false);
+  pushed_count_ = 0;
+  ready_ = false;
+  for (const Waiting& w : waiters_) out->waiters.push_back(w.waiter);
+  waiters_.clear();
+  out->result = std::move(result);
+}
+
+absl::Status ShardState::Aggregate(RoundResult* result) {
   std::vector<const common::SparseSelection*> present;
   size_t pushed_pairs = 0;
   for (uint32_t w = 0; w < options_.num_workers; ++w) {
@@ -315,6 +417,19 @@ void ShardState::Aggregate(RoundResult* result) {
   }
   SumInWorkerOrder(present, &sum_);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
+  for (size_t k = 0; k < sum_.size(); ++k) {
+    // Also false for NaN: finite pushes can sum to infinity.
+    if (!(std::fabs(sum_.values[k] * scale) <= kMaxAbsGradient)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "round ", open_round_, " of shard ", options_.shard_index,
+          " refused: its averaged gradient at entry ", sum_.indices[k], " is ",
+          sum_.values[k] * scale, " (beyond ", kMaxAbsGradient,
+          "); nothing was applied, push this step again"));
+    }
+  }
+  // Readers with a revoked lease may still be copying a piece: wait for
+  // them before any value changes.
+  absl::WriterMutexLock values_lock(&values_mu_);
   // The rule moves the master values; what goes back is the downlink's
   // choice. A rule that touches only the pushed entries leaves their new
   // values in sum_, which the exact sparse downlink sends as they are.
@@ -328,6 +443,7 @@ void ShardState::Aggregate(RoundResult* result) {
     CompressDownlink(pushed_pairs, result);
   }
   for (uint32_t w = 0; w < options_.num_workers; ++w) pending_[w].clear();
+  return absl::OkStatus();
 }
 
 void ShardState::CompressDownlink(size_t pushed_pairs, RoundResult* result) {
@@ -348,7 +464,9 @@ void ShardState::CompressDownlink(size_t pushed_pairs, RoundResult* result) {
 }
 
 void ShardState::Deliver(Delivery delivery) {
-  for (PushWaiter* w : delivery.waiters) w->OnRoundClosed(delivery.result);
+  for (PushWaiter* w : delivery.waiters) {
+    w->OnRoundClosed(delivery.result, delivery.lease);
+  }
   if (delivery.traced) {
     observer_->OnRoundClosed(options_.shard_index, delivery.trace);
   }

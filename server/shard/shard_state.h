@@ -14,10 +14,23 @@
 // always what the workers hold: pulls and the end-of-job check read the
 // copy; checkpoints store both.
 //
-// Reads of values() (dense replies, pulls) happen outside the lock under a
-// read lease (BeginRead/EndRead, or the one each waiter is handed). A round
-// that is ready to close while leases are out closes when the last one ends,
-// so a reply streamed in pieces never mixes two steps.
+// Reads of the values (dense replies, pulls) happen outside the lock under a
+// read lease (BeginRead/EndRead, or the one each waiter is handed), a piece
+// at a time through ReadValues. A round that is ready to close while leases
+// are out closes when the last one ends, so a reply streamed in pieces never
+// mixes two steps — or once it has waited ShardOptions::reply_timeout for
+// them: then every lease out is revoked (ReadValues refuses it from then
+// on, and its reader fails its stream), so a reader that stops reading
+// cannot stall the shard.
+//
+// Exactly once: a worker's push is counted at most once per step. A repeat
+// of the counted push (the same chunk) is answered with its round's result;
+// a different push for a (worker, step) already counted is refused
+// (ALREADY_EXISTS), and Join tells a worker which step its last counted push
+// was for, so a worker whose call failed knows whether the servers applied
+// it. A round whose averaged gradient is not finite, or beyond
+// kMaxAbsGradient, is refused whole: no value or optimizer state changes,
+// its pushes' senders get INVALID_ARGUMENT, and the round reopens empty.
 //
 // Checkpoints: Restore() resumes a fresh shard from a ShardCheckpoint;
 // Snapshot() and the periodic snapshots handed to a CheckpointSink copy the
@@ -37,6 +50,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -67,6 +81,20 @@ struct RoundResult {
   bool sparse = false;
   bool delta = false;
   std::vector<SparsePiece> sparse_pieces;
+  // Not OK for a round refused whole (non-finite update): nothing changed,
+  // open_round is the same round again, and its waiters hold no lease.
+  absl::Status refused;
+};
+
+// The largest |averaged gradient| entry a round may apply: beyond it (or
+// non-finite) the round is refused. 1e18 keeps every optimizer's state
+// finite (Adam squares it).
+inline constexpr float kMaxAbsGradient = 1e18f;
+
+// A read lease: the step it reads and its id for ReadValues/EndRead.
+struct ReadLease {
+  uint64_t step = 0;
+  uint64_t id = 0;
 };
 
 // Timestamps of one round (from the injected clock), for benchmarks.
@@ -99,10 +127,11 @@ class PushWaiter {
   virtual ~PushWaiter() = default;
   // Called once when the waiter's round has closed (possibly from inside
   // ShardState::Push, always outside the shard's lock), unless
-  // CancelWaiter() returned true for it first. The waiter then holds a read
-  // lease and must call ShardState::EndRead() once it stopped reading
-  // values().
-  virtual void OnRoundClosed(std::shared_ptr<const RoundResult> result) = 0;
+  // CancelWaiter() returned true for it first. Unless result->refused is an
+  // error, the waiter then holds read lease `lease` and must call
+  // ShardState::EndRead(lease) once it stopped reading the values.
+  virtual void OnRoundClosed(std::shared_ptr<const RoundResult> result,
+                             uint64_t lease) = 0;
 };
 
 class ShardState {
@@ -143,6 +172,10 @@ class ShardState {
     // join again with initial values.
     bool needs_initial_values = false;
     DownlinkMode downlink = DownlinkMode::kDense;  // what replies carry
+    // The step of this worker's last push this shard counted (the open
+    // round's if it pushed to it), if any since the shard started or
+    // resumed.
+    std::optional<uint64_t> counted_step;
   };
   // Registers `worker_id`. The first join with `initial_values` (fp32
   // little-endian, this shard's size) sets the layout and the shard's
@@ -173,9 +206,12 @@ class ShardState {
   // shard, unknown worker or a chunk breaking a codec rule;
   // FAILED_PRECONDITION if the worker has not joined, or `step` is not the
   // open one — then *current_step holds the step the shard expects. A push
-  // repeated for the open step, or for the step that just closed by a worker
-  // that contributed to it, is answered with that round's result and not
-  // counted again. `wire_bytes` is only for metrics.
+  // repeated (the same chunk) for the open step, or for the step that just
+  // closed by a worker that contributed to it, is answered with that round's
+  // result and not counted again; ALREADY_EXISTS for a different chunk for
+  // a (worker, step) already counted; RESOURCE_EXHAUSTED when
+  // kMaxWaitingPerWorker calls of this worker already wait for the open
+  // round. `wire_bytes` is only for metrics.
   absl::Status Push(uint32_t worker_id, uint32_t shard_index, uint64_t step,
                     const common::EncodedChunkView& chunk, size_t wire_bytes,
                     PushWaiter* waiter, uint64_t* current_step);
@@ -185,18 +221,28 @@ class ShardState {
   // been or is about to be called. The push itself stays counted.
   bool CancelWaiter(PushWaiter* waiter);
 
-  // Starts a read lease: returns the current step, FAILED_PRECONDITION if no
+  // Calls of one worker that may wait for the open round at once.
+  static constexpr int kMaxWaitingPerWorker = 2;
+
+  // Starts a read lease at the current step; FAILED_PRECONDITION if no
   // worker has joined yet, UNAVAILABLE while shutting down.
-  absl::StatusOr<uint64_t> BeginRead();
+  absl::StatusOr<ReadLease> BeginRead();
   // Ends a read lease (from BeginRead or a waiter); may close a ready round.
-  void EndRead();
-  // The values the workers hold (under the compressed downlink their copy,
-  // otherwise the master values); stable only while the caller holds a read
-  // lease.
+  // A revoked lease's end changes nothing.
+  void EndRead(uint64_t lease);
+  // Calls `read` with the values the workers hold (under the compressed
+  // downlink their copy, otherwise the master values) and returns true,
+  // unless `lease` was revoked (then false, and `read` is not called): the
+  // reader must stop and fail its reply. `read` must not call into this.
+  bool ReadValues(uint64_t lease,
+                  absl::FunctionRef<void(std::span<const float>)> read) const;
+  // The shard's size as the values' span (no lease needed for its size;
+  // the contents only through ReadValues).
   std::span<const float> values() const;
 
   // Closes the open round if it has waited round_timeout since its first
-  // push. Called periodically by the server.
+  // push, and revokes the leases that keep a ready round waiting for longer
+  // than reply_timeout. Called periodically by the server.
   void PollTimeout();
   // Stops accepting pushes and joins, and closes the open round with the
   // workers it has (once read leases allow).
@@ -215,8 +261,13 @@ class ShardState {
   uint32_t pushed_count() const;
 
  private:
+  struct Waiting {
+    PushWaiter* waiter;
+    uint32_t worker;
+  };
   struct Delivery {
     std::vector<PushWaiter*> waiters;
+    uint64_t lease = 0;
     std::shared_ptr<const RoundResult> result;
     bool traced = false;
     RoundTrace trace;
@@ -225,11 +276,24 @@ class ShardState {
   enum class Admission { kNew, kDuplicateOpen, kReplayClosed };
 
   absl::Status Admit(uint32_t worker_id, uint32_t shard_index, uint64_t step,
-                     Admission* admission, uint64_t* current_step)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                     uint64_t digest, Admission* admission,
+                     uint64_t* current_step) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AdmitUncounted(uint32_t worker_id, uint32_t shard_index,
-                              uint64_t step, Admission* admission,
-                              uint64_t* current_step, bool* late)
+                              uint64_t step, uint64_t digest,
+                              Admission* admission, uint64_t* current_step,
+                              bool* late) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The repeat of a counted push: OK if `digest` is the counted chunk's,
+  // else ALREADY_EXISTS (counted under kConflictingPush).
+  absl::Status CheckRepeat(uint32_t worker_id, uint64_t step, uint64_t digest,
+                           uint64_t counted_digest)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls of `worker_id` waiting for the open round.
+  int WaitingOf(uint32_t worker_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks the open round ready to close for `cause` (if it is not yet).
+  void MarkReady(CloseCause cause) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refuses the open round whole (nothing applied): its waiters get
+  // `why` and the round reopens empty at the same step.
+  void Refuse(absl::Status why, Delivery* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Checks `initial_values` (the shard's size in fp32, all finite) and
   // makes them the shard's values under `layout`. INVALID_ARGUMENT, and no
@@ -240,11 +304,14 @@ class ShardState {
   // Takes a new, decoded push from `worker_id` into the open round, and
   // closes the round if that made it ready.
   void AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
-                 size_t wire_bytes, PushWaiter* waiter, Delivery* delivery)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                 uint64_t digest, size_t wire_bytes, PushWaiter* waiter,
+                 Delivery* delivery) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Closes the round if it is ready and no lease is out.
   void MaybeClose(Delivery* out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Aggregate(RoundResult* result) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sums the round and applies it; the error (nothing changed) for a round
+  // whose averaged gradient is not finite or beyond kMaxAbsGradient.
+  absl::Status Aggregate(RoundResult* result)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The compressed downlink's part of a close: picks what to send after the
   // rule moved the master values, into result->sparse_pieces.
   void CompressDownlink(size_t pushed_pairs, RoundResult* result)
@@ -279,16 +346,28 @@ class ShardState {
   std::vector<bool> joined_ ABSL_GUARDED_BY(mu_);
   // The round being collected; equal to the rounds closed so far.
   uint64_t open_round_ ABSL_GUARDED_BY(mu_) = 0;
+  // Leases out, all of the current id; revoking them all takes a new id.
   int leases_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> lease_id_{0};
+  // Held shared by ReadValues and exclusively (inside mu_) while a close
+  // changes the values, so a revoked reader never sees a half-applied round.
+  mutable absl::Mutex values_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  // Per worker: the step of its last counted push (kNone: none), and the
+  // digests of its pushes in the open and in the last closed round.
+  static constexpr uint64_t kNone = ~uint64_t{0};
+  std::vector<uint64_t> counted_step_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> open_digest_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> last_digest_ ABSL_GUARDED_BY(mu_);
 
   // The open round.
   std::vector<common::SparseSelection> pending_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> pushed_ ABSL_GUARDED_BY(mu_);
   uint32_t pushed_count_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<PushWaiter*> waiters_ ABSL_GUARDED_BY(mu_);
+  std::vector<Waiting> waiters_ ABSL_GUARDED_BY(mu_);
   absl::Time first_push_ ABSL_GUARDED_BY(mu_);
   absl::Time last_push_ ABSL_GUARDED_BY(mu_);
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time ready_since_ ABSL_GUARDED_BY(mu_);
   CloseCause ready_cause_ ABSL_GUARDED_BY(mu_) = CloseCause::kAllPushed;
 
   // The last closed round, to answer retries of it.

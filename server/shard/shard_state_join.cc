@@ -82,6 +82,11 @@ absl::StatusOr<ShardState::JoinResult> ShardState::Join(
   }
   joined_[worker_id] = true;
   result.open_round = open_round_;
+  if (pushed_[worker_id]) {
+    result.counted_step = open_round_;
+  } else if (counted_step_[worker_id] != kNone) {
+    result.counted_step = counted_step_[worker_id];
+  }
   return result;
 }
 

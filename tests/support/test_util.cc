@@ -110,6 +110,7 @@ TestCluster::TestCluster(const ClusterOptions& options, uint64_t total_size)
     so.shard.downlink_value_type = options.downlink_value_type;
     so.shard.sparse_piece_pairs = options.sparse_piece_pairs;
     so.shard.round_timeout = options.round_timeout;
+    so.shard.reply_timeout = options.reply_timeout;
     so.clock = options.clock;
     so.registry = options.registry;
     so.max_message_mb = options.max_message_mb;
@@ -140,12 +141,12 @@ std::vector<std::string> TestCluster::addresses() const {
 }
 
 std::unique_ptr<worker::ShardClient> TestCluster::NewClient(
-    uint32_t worker_id, prometheus::Registry* registry,
-    int max_attempts) const {
+    uint32_t worker_id, prometheus::Registry* registry, int max_attempts,
+    absl::Duration deadline) const {
   worker::ShardClientOptions o;
   o.server_addresses = addresses();
   o.worker_id = worker_id;
-  o.deadline = absl::Seconds(60);
+  o.deadline = deadline;
   o.max_attempts = max_attempts;
   o.initial_backoff = absl::Milliseconds(5);
   o.max_message_mb = options_.max_message_mb;

@@ -50,6 +50,7 @@ struct ClusterOptions {
   server::DownlinkMode downlink = server::DownlinkMode::kDense;
   common::ValueType downlink_value_type = common::ValueType::kFp32;
   absl::Duration round_timeout = absl::Seconds(60);
+  absl::Duration reply_timeout = absl::Seconds(10);
   server::Clock* clock = nullptr;
   std::shared_ptr<prometheus::Registry> registry;  // shared by all shards
   int max_message_mb = 64;
@@ -77,7 +78,7 @@ class TestCluster {
   // nullptr.
   std::unique_ptr<worker::ShardClient> NewClient(
       uint32_t worker_id, prometheus::Registry* registry = nullptr,
-      int max_attempts = 3) const;
+      int max_attempts = 3, absl::Duration deadline = absl::Seconds(60)) const;
   // The servers' values concatenated (no round may be closing).
   std::vector<float> ServerValues();
 

@@ -228,7 +228,11 @@ absl::Status ParameterSync::Resync() {
   }
   CDDP_RETURN_IF_ERROR(s.flat->Publish());
   s.step = *step;
-  return absl::OkStatus();
+  // Pushes whose calls broke are settled now: what their shards did not
+  // count goes back into the residual, what they counted does not.
+  s.undelivered.clear();
+  s.client->TakeUncounted(&s.undelivered);
+  return s.pipeline->ReturnUnsent(s.undelivered);
 }
 
 absl::StatusOr<StepStats> ParameterSync::Step() {
@@ -254,14 +258,20 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
       s.client->PushPull(s.selection, s.flat->values(), &s.undelivered);
   r.push_pull_seconds = Seconds(Clock::now() - t0);
   if (!pushed.ok()) {
-    // Nothing is lost: what did not reach a shard goes back into the
-    // residual, and the worker takes the servers' values again.
+    // Nothing is lost or counted twice: what certainly did not reach a
+    // shard goes back into the residual now, what may have is settled by
+    // the Join of the resync, which takes the servers' values again.
     CDDP_RETURN_IF_ERROR(s.pipeline->ReturnUnsent(s.undelivered));
     if (s.metrics) s.metrics->resyncs->Increment();
     r.push_status = pushed.status();
     CDDP_RETURN_IF_ERROR(Resync());
     r.step = s.step;
     return r;
+  }
+  // Shards held back while another catches up: their pairs wait in the
+  // residual.
+  if (s.undelivered.size() > 0) {
+    CDDP_RETURN_IF_ERROR(s.pipeline->ReturnUnsent(s.undelivered));
   }
   t0 = Clock::now();
   s.step = pushed->step;
@@ -308,6 +318,7 @@ absl::StatusOr<bool> ParameterSync::MatchesServers(uint32_t* crc32) {
   CDDP_RETURN_IF_ERROR(s.layout->GatherParameters(s.params, ours));
   std::vector<float> servers(ours.size());
   CDDP_RETURN_IF_ERROR(s.client->Pull(servers).status());
+  s.totals.shards_at_one_step = s.client->ShardsAtOneStep();
   if (crc32 != nullptr) {
     *crc32 = common::Crc32(std::as_bytes(std::span<const float>(ours)));
   }
@@ -317,6 +328,10 @@ absl::StatusOr<bool> ParameterSync::MatchesServers(uint32_t* crc32) {
   }
   return std::memcmp(servers.data(), ours.data(),
                      ours.size() * sizeof(float)) == 0;
+}
+
+bool ParameterSync::shards_at_one_step() const {
+  return s_->totals.shards_at_one_step;
 }
 
 absl::StatusOr<bool> ParameterSync::Finish(double test_accuracy,

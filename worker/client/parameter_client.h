@@ -45,14 +45,26 @@ class ParameterClient {
   // the next step and writes the servers' reply into `params`. On error the
   // Status says why, `params` may hold a partial reply (Join again to
   // resynchronise), and `undelivered` (cleared first) holds the pairs no
-  // server accepted, for the caller's error-feedback residual. A rejection
-  // for a wrong step is FAILED_PRECONDITION.
+  // server counted for certain, for the caller's error-feedback residual;
+  // the pairs of a push that may have been counted (its call broke) are
+  // settled by the next Join (TakeUncounted). A rejection for a wrong step
+  // is FAILED_PRECONDITION.
   virtual absl::StatusOr<PushPullResult> PushPull(
       const common::SparseSelection& selection, std::span<float> params,
       common::SparseSelection* undelivered) = 0;
 
   // Writes the servers' current values into `params`; returns their step.
   virtual absl::StatusOr<uint64_t> Pull(std::span<float> params) = 0;
+
+  // After a Join: appends to `out` the pairs of earlier pushes whose calls
+  // broke and that their shards say they did not count, for the residual;
+  // the pairs of those the shards did count are dropped (exactly once).
+  // Pairs of a shard no Join has reached since stay pending.
+  virtual void TakeUncounted(common::SparseSelection* out) { (void)out; }
+
+  // False if the last Join, Pull or PushPull left the shards at different
+  // steps (a shard resumed from an older checkpoint and has not caught up).
+  virtual bool ShardsAtOneStep() const { return true; }
 };
 
 }  // namespace cddp::worker

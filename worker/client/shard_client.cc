@@ -29,6 +29,24 @@ static_assert(std::endian::native == std::endian::little,
 using cddp::v1::PushPullResponse;
 using proto::TakeDensePiece;
 
+namespace {
+
+// A status the server answers a push with before counting it: on the only
+// attempt of a call, the push was certainly not counted.
+bool RefusedByServer(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 // What one PushPull's calls share: written by the calling thread while it
 // starts the calls, and by gRPC's threads for their own shard's reply.
 struct ShardClient::PushPullRound {
@@ -49,6 +67,8 @@ struct ShardClient::PushPullRound {
         requests(num_shards),
         encoded(num_shards, 0),
         resync(num_shards, 0),
+        held(num_shards, 0),
+        attempts(num_shards, 0),
         replies(num_shards),
         calls(num_shards) {
     result.contributors.assign(num_shards, 0);
@@ -65,6 +85,9 @@ struct ShardClient::PushPullRound {
   // range unknown (a retry's reply adds the same differences again): pull
   // it once the round is over.
   std::vector<char> resync;
+  // Shards not pushed this time: ahead of the others, which catch up.
+  std::vector<char> held;
+  std::vector<int> attempts;  // calls started per shard
   std::vector<Reply> replies;
   std::vector<std::unique_ptr<StreamCall<PushPullResponse>>> calls;
   absl::Time start;
@@ -93,7 +116,9 @@ ShardClient::ShardClient(const common::ShardMap& shard_map,
                          ShardClientOptions options)
     : shard_map_(shard_map),
       options_(std::move(options)),
-      shard_steps_(shard_map.num_shards(), 0) {
+      shard_steps_(shard_map.num_shards(), 0),
+      answers_(shard_map.num_shards()),
+      unsettled_(shard_map.num_shards()) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options_.max_message_mb << 20);
   args.SetMaxSendMessageSize(options_.max_message_mb << 20);
@@ -171,14 +196,15 @@ std::vector<uint32_t> ShardClient::AllShards() const {
 absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPull(
     const common::SparseSelection& selection, std::span<float> params,
     common::SparseSelection* undelivered) {
-  return PushPullAt(shard_steps_, selection, params, undelivered);
+  return PushPullAt(shard_steps_, /*hold_ahead=*/true, selection, params,
+                    undelivered);
 }
 
 absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPull(
     uint64_t step, const common::SparseSelection& selection,
     std::span<float> params, common::SparseSelection* undelivered) {
   return PushPullAt(std::vector<uint64_t>(shard_map_.num_shards(), step),
-                    selection, params, undelivered);
+                    /*hold_ahead=*/false, selection, params, undelivered);
 }
 
 absl::Status ShardClient::CheckSelection(
@@ -201,15 +227,30 @@ absl::Status ShardClient::CheckSelection(
 }
 
 absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
-    std::vector<uint64_t> steps, const common::SparseSelection& selection,
-    std::span<float> params, common::SparseSelection* undelivered) {
+    std::vector<uint64_t> steps, bool hold_ahead,
+    const common::SparseSelection& selection, std::span<float> params,
+    common::SparseSelection* undelivered) {
   if (undelivered != nullptr) undelivered->clear();
   CDDP_RETURN_IF_ERROR(CheckSelection(selection, params));
   shard_map_.Split(selection, &split_);
   PushPullRound round(std::move(steps), params, shard_map_.num_shards());
   round.start = absl::Now();
-  const std::vector<absl::Status> statuses = RunWithRetries(
-      AllShards(), [&](uint32_t s) { return StartPushPull(round, s); });
+  const uint64_t lowest =
+      *std::min_element(round.steps.begin(), round.steps.end());
+  std::vector<uint32_t> pushed;
+  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    if (hold_ahead && round.steps[s] > lowest) {
+      round.held[s] = 1;
+    } else {
+      pushed.push_back(s);
+    }
+  }
+  const std::vector<absl::Status> pushed_statuses = RunWithRetries(
+      pushed, [&](uint32_t s) { return StartPushPull(round, s); });
+  std::vector<absl::Status> statuses(shard_map_.num_shards());
+  for (size_t i = 0; i < pushed.size(); ++i) {
+    statuses[pushed[i]] = pushed_statuses[i];
+  }
   std::vector<uint32_t> stale;
   const absl::Status first_error =
       GatherReplies(round, statuses, undelivered, &stale);
@@ -221,6 +262,8 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   }
   // Undelivered pairs went in shard order, so they are ascending.
   if (!first_error.ok()) return first_error;
+  // The job's step: held shards are ahead of those pushed.
+  result.step = *std::max_element(shard_steps_.begin(), shard_steps_.end());
   if (!stale.empty()) {
     if (auto st = PullShards(stale, params, &result.bytes_received); !st.ok()) {
       return st;
@@ -272,6 +315,7 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
         return ApplySparseUpdate(r, range);
       });
   StreamCall<PushPullResponse>* call = round.calls[s].get();
+  ++round.attempts[s];
   call->context()->set_deadline(
       absl::ToChronoTime(absl::Now() + options_.deadline));
   if (!round.encoded[s]) EncodePush(round, s);
@@ -286,7 +330,18 @@ absl::Status ShardClient::GatherReplies(
     common::SparseSelection* undelivered, std::vector<uint32_t>* stale) {
   PushPullResult& result = round.result;
   absl::Status first_error;
+  const auto hand_back = [&](uint32_t s, common::SparseSelection* to) {
+    const uint32_t offset = static_cast<uint32_t>(shard_map_.begin(s));
+    for (size_t k = 0; k < split_[s].size(); ++k) {
+      to->indices.push_back(split_[s].indices[k] + offset);
+      to->values.push_back(split_[s].values[k]);
+    }
+  };
   for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    if (round.held[s]) {  // not pushed: certainly not counted
+      if (undelivered != nullptr) hand_back(s, undelivered);
+      continue;
+    }
     absl::Status st = statuses[s];
     const PushPullRound::Reply& rep = round.replies[s];
     if (st.ok() &&
@@ -300,13 +355,26 @@ absl::Status ShardClient::GatherReplies(
     }
     if (!st.ok()) {
       if (first_error.ok()) first_error = Annotate(st, s);
-      if (!rep.any && undelivered != nullptr) {
-        const uint32_t offset = static_cast<uint32_t>(shard_map_.begin(s));
-        for (size_t k = 0; k < split_[s].size(); ++k) {
-          undelivered->indices.push_back(split_[s].indices[k] + offset);
-          undelivered->values.push_back(split_[s].values[k]);
-        }
+      if (rep.any) continue;  // the round took it
+      if (round.attempts[s] == 1 && RefusedByServer(st)) {
+        if (undelivered != nullptr) hand_back(s, undelivered);
+        continue;
       }
+      // The call broke: the shard may have counted it. The next Join
+      // settles it (SettleAndWait); one still unsettled from before is
+      // taken as not counted (callers Join after every failure).
+      Unsettled& u = unsettled_[s];
+      if (u.pending) {
+        uncounted_.indices.insert(uncounted_.indices.end(),
+                                  u.pairs.indices.begin(),
+                                  u.pairs.indices.end());
+        uncounted_.values.insert(uncounted_.values.end(),
+                                 u.pairs.values.begin(), u.pairs.values.end());
+      }
+      u.pending = true;
+      u.step = round.steps[s];
+      u.pairs.clear();
+      hand_back(s, &u.pairs);
       continue;
     }
     result.contributors[s] = rep.contributors;

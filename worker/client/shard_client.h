@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,6 +42,9 @@ struct ShardClientOptions {
   // Per attempt. A PushPull waits for its round, so this must exceed the
   // servers' round timeout.
   absl::Duration deadline = absl::Seconds(120);
+  // How long a Join waits for a round that holds this worker's push (one
+  // whose call broke) to close before pushing again.
+  absl::Duration settle_timeout = absl::Minutes(5);
   int max_attempts = 5;  // attempts per call on UNAVAILABLE
   absl::Duration initial_backoff = absl::Milliseconds(50);
   absl::Duration max_backoff = absl::Seconds(2);
@@ -75,20 +79,20 @@ class ShardClient final : public ParameterClient {
   // Pushes `selection` (flat indices, strictly ascending, values finite):
   // each shard gets its pairs (shard-local), all shards at once, each at
   // the step that shard expects, shard_steps()[s]. Shards normally move
-  // together; one restarted from an older checkpoint lags behind the
-  // others by a fixed number of rounds, and keeps being pushed (and closing
-  // rounds) at its own step. A shard's chunk goes index-free
+  // together; after one resumed from an older checkpoint, only the shards
+  // at the lowest step are pushed (the others' pairs go to `undelivered`,
+  // for the residual) until every shard is at one step again: a job
+  // converges to one step per shard. A shard's chunk goes index-free
   // (INDEX_ENCODING_DENSE) when it holds every element of the shard.
   // `params` receives each shard's reply (dense values, or the changed
   // entries with the sparse downlink — followed by a full pull of a shard
   // whose local copy was not at the step pushed), and shard_steps() the
   // shards' new steps. `undelivered` (optional) is cleared and then
-  // receives, with flat indices, the pairs of every shard that did not
-  // accept its push, for the caller's error-feedback residual. "Did not
-  // accept" means no reply arrived; a push whose call broke after the
-  // server took it (then retried until UNAVAILABLE/DEADLINE_EXCEEDED) may
-  // have been counted there and is still handed back — the one ambiguous
-  // case.
+  // receives, with flat indices, the pairs of every shard that certainly
+  // did not count its push (not pushed, or refused on the only attempt),
+  // for the caller's error-feedback residual. A push whose call broke (or
+  // was retried) may have been counted: its pairs wait for the next Join,
+  // whose answer says whether that shard counted it (TakeUncounted).
   // On error, the Status names the first failed shard and why; shards that
   // answered are already in `params` and shard_steps(), the failed shards'
   // ranges may hold a partial reply: re-Join (or Pull) to resynchronise. A
@@ -107,6 +111,9 @@ class ShardClient final : public ParameterClient {
   // shard step (shards move together unless a round failed on some).
   absl::StatusOr<uint64_t> Pull(std::span<float> params) override;
 
+  void TakeUncounted(common::SparseSelection* out) override;
+  bool ShardsAtOneStep() const override;
+
   const common::ShardMap& shard_map() const { return shard_map_; }
   // The step each shard's range of the local params reflects, which is the
   // step the shard expects next (after Join, Pull or PushPull). The job's
@@ -116,6 +123,18 @@ class ShardClient final : public ParameterClient {
  private:
   // A pending call: blocks until it is over and returns its status.
   using Waiter = std::function<absl::Status()>;
+  // A push whose call broke: its step and pairs (flat indices), until a
+  // Join tells whether the shard counted it.
+  struct Unsettled {
+    bool pending = false;
+    uint64_t step = 0;
+    common::SparseSelection pairs;
+  };
+  // What a shard's Join answered.
+  struct JoinAnswer {
+    uint64_t step = 0;
+    std::optional<uint64_t> counted_step;
+  };
   // What one PushPull's calls share (defined in shard_client.cc).
   struct PushPullRound;
 
@@ -139,22 +158,32 @@ class ShardClient final : public ParameterClient {
                           const common::Layout& layout, bool with_values,
                           std::span<const float> params,
                           std::vector<uint32_t>* uninitialised);
+  // Settles unsettled_ from the Join answers of every shard, and joins
+  // again (up to settle_timeout) the shards whose open round holds this
+  // worker's push, until that round closed: a new push for it would be
+  // refused.
+  absl::Status SettleAndWait(const common::Layout& layout,
+                             std::span<const float> params);
   absl::Status PullShards(const std::vector<uint32_t>& shards,
                           std::span<float> params, uint64_t* bytes_received);
 
   // PushPull (shard_client.cc): checks, starts every shard's call, gathers.
   absl::Status CheckSelection(const common::SparseSelection& selection,
                               std::span<const float> params) const;
+  // With `hold_ahead`, shards whose step is above the lowest are not pushed
+  // (their pairs go to `undelivered`).
   absl::StatusOr<PushPullResult> PushPullAt(
-      std::vector<uint64_t> steps, const common::SparseSelection& selection,
-      std::span<float> params, common::SparseSelection* undelivered);
+      std::vector<uint64_t> steps, bool hold_ahead,
+      const common::SparseSelection& selection, std::span<float> params,
+      common::SparseSelection* undelivered);
   // Fills shard `s`'s request from split_ (once; retries reuse it).
   void EncodePush(PushPullRound& round, uint32_t s);
   // One attempt of shard `s`'s PushPull call; its reply goes to `round`.
   Waiter StartPushPull(PushPullRound& round, uint32_t s);
   // Takes every shard's outcome into round.result and shard_steps_; hands
-  // the pairs of shards that took no push to `undelivered`, lists in
-  // `stale` the shards to pull in full. Returns the first shard's error.
+  // the pairs of shards that certainly took no push to `undelivered` and
+  // keeps those of broken calls in unsettled_; lists in `stale` the shards
+  // to pull in full. Returns the first shard's error.
   absl::Status GatherReplies(PushPullRound& round,
                              const std::vector<absl::Status>& statuses,
                              common::SparseSelection* undelivered,
@@ -166,6 +195,10 @@ class ShardClient final : public ParameterClient {
   std::unique_ptr<ShardClientMetrics> metrics_;
   std::vector<uint64_t> shard_steps_;
   std::vector<common::SparseSelection> split_;  // scratch, reused
+  std::vector<JoinAnswer> answers_;             // the last Join's, per shard
+  std::vector<Unsettled> unsettled_;            // per shard
+  common::SparseSelection
+      uncounted_;  // settled, not counted: for TakeUncounted
 };
 
 }  // namespace cddp::worker

@@ -55,7 +55,53 @@ absl::StatusOr<uint64_t> ShardClient::Join(
                                         "join that carried them"),
                     shards[0]);
   }
+  CDDP_RETURN_IF_ERROR(SettleAndWait(layout, params));
   return Pull(params);
+}
+
+absl::Status ShardClient::SettleAndWait(const common::Layout& layout,
+                                        std::span<const float> params) {
+  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    Unsettled& u = unsettled_[s];
+    if (!u.pending) continue;
+    u.pending = false;
+    if (answers_[s].counted_step == u.step) continue;  // counted: applied
+    uncounted_.indices.insert(uncounted_.indices.end(), u.pairs.indices.begin(),
+                              u.pairs.indices.end());
+    uncounted_.values.insert(uncounted_.values.end(), u.pairs.values.begin(),
+                             u.pairs.values.end());
+  }
+  const absl::Time deadline = absl::Now() + options_.settle_timeout;
+  while (true) {
+    std::vector<uint32_t> waiting;
+    for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+      if (answers_[s].counted_step == answers_[s].step) waiting.push_back(s);
+    }
+    if (waiting.empty()) return absl::OkStatus();
+    if (absl::Now() >= deadline) {
+      return Annotate(absl::DeadlineExceededError(
+                          absl::StrCat("round ", answers_[waiting[0]].step,
+                                       " still holds this worker's push")),
+                      waiting[0]);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+    std::vector<uint32_t> ignored;
+    CDDP_RETURN_IF_ERROR(
+        JoinShards(waiting, layout, /*with_values=*/false, params, &ignored));
+  }
+}
+
+void ShardClient::TakeUncounted(common::SparseSelection* out) {
+  out->indices.insert(out->indices.end(), uncounted_.indices.begin(),
+                      uncounted_.indices.end());
+  out->values.insert(out->values.end(), uncounted_.values.begin(),
+                     uncounted_.values.end());
+  uncounted_.clear();
+}
+
+bool ShardClient::ShardsAtOneStep() const {
+  return std::all_of(shard_steps_.begin(), shard_steps_.end(),
+                     [&](uint64_t step) { return step == shard_steps_[0]; });
 }
 
 absl::Status ShardClient::JoinShards(const std::vector<uint32_t>& shards,
@@ -103,7 +149,11 @@ absl::Status ShardClient::JoinShards(const std::vector<uint32_t>& shards,
   for (size_t i = 0; i < shards.size(); ++i) {
     const uint32_t s = shards[i];
     if (!statuses[i].ok()) return Annotate(statuses[i], s);
-    if (calls[s]->response.needs_initial_values()) uninitialised->push_back(s);
+    const cddp::v1::JoinResponse& r = calls[s]->response;
+    answers_[s].step = r.step();
+    answers_[s].counted_step.reset();
+    if (r.has_counted_step()) answers_[s].counted_step = r.counted_step();
+    if (r.needs_initial_values()) uninitialised->push_back(s);
   }
   return absl::OkStatus();
 }

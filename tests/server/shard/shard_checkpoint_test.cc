@@ -32,8 +32,9 @@ constexpr uint32_t kW = 2;
 class NullWaiter : public PushWaiter {
  public:
   explicit NullWaiter(ShardState* state) : state_(state) {}
-  void OnRoundClosed(std::shared_ptr<const RoundResult>) override {
-    state_->EndRead();
+  void OnRoundClosed(std::shared_ptr<const RoundResult> r,
+                     uint64_t lease) override {
+    if (r->refused.ok()) state_->EndRead(lease);
   }
 
  private:

@@ -18,99 +18,11 @@
 #include "common/wire/wire_codec.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "tests/server/shard/shard_state_fixture.h"
 #include "tests/support/test_util.h"
 
 namespace cddp::server {
 namespace {
-
-constexpr uint32_t kN = 1000;
-
-class FakeWaiter : public PushWaiter {
- public:
-  explicit FakeWaiter(ShardState* state, bool hold_lease = false)
-      : state_(state), hold_(hold_lease) {}
-  void OnRoundClosed(std::shared_ptr<const RoundResult> r) override {
-    result = std::move(r);
-    ++calls;
-    if (!hold_) state_->EndRead();
-  }
-  std::shared_ptr<const RoundResult> result;
-  int calls = 0;
-
- private:
-  ShardState* state_;
-  bool hold_;
-};
-
-struct Encoded {
-  std::string indices, values;
-  uint32_t count = 0;
-  int value_type = 1, index_encoding = 2;
-  common::EncodedChunkView view() const {
-    return {count, value_type, index_encoding, indices, values};
-  }
-};
-
-Encoded Encode(const common::SparseSelection& s) {
-  Encoded e;
-  e.count = static_cast<uint32_t>(s.size());
-  EXPECT_TRUE(common::EncodeChunk(s, common::ValueType::kFp32,
-                                  common::IndexEncoding::kDeltaVarint,
-                                  &e.indices, &e.values)
-                  .ok());
-  return e;
-}
-
-Layout OneShardLayout() {
-  Layout l;
-  l.total_size = kN;
-  l.shard_bounds = {0, kN};
-  l.tensor_sizes = {600, 400};
-  return l;
-}
-
-std::string Bytes(const std::vector<float>& v) {
-  return std::string(reinterpret_cast<const char*>(v.data()),
-                     v.size() * sizeof(float));
-}
-
-class ShardStateTest : public ::testing::Test {
- protected:
-  void Make(const OptimizerOptions& opt, uint32_t workers,
-            DownlinkMode downlink = DownlinkMode::kDense,
-            uint32_t sparse_piece_pairs = ShardOptions{}.sparse_piece_pairs,
-            common::ValueType downlink_values = common::ValueType::kFp32) {
-    ShardOptions o;
-    o.num_workers = workers;
-    o.optimizer = opt;
-    o.downlink = downlink;
-    o.sparse_piece_pairs = sparse_piece_pairs;
-    o.downlink_value_type = downlink_values;
-    o.round_timeout = absl::Seconds(5);
-    metrics_ = std::make_unique<ServerMetrics>(registry_, 0);
-    state_ = std::make_unique<ShardState>(o, &clock_, metrics_.get(), nullptr);
-    init_ = testing::RandomParams(7, kN);
-    for (uint32_t w = 0; w < workers; ++w) {
-      ASSERT_TRUE(state_->Join(w, 0, OneShardLayout(), Bytes(init_)).ok());
-    }
-  }
-  std::vector<float> Values() {
-    auto v = state_->values();
-    return {v.begin(), v.end()};
-  }
-  absl::Status Push(uint32_t w, uint64_t step, const Encoded& e,
-                    PushWaiter* waiter, uint64_t* current = nullptr) {
-    uint64_t c = 0;
-    return state_->Push(w, 0, step, e.view(), 0, waiter,
-                        current ? current : &c);
-  }
-
-  prometheus::Registry registry_;
-  FakeClock clock_;
-  std::unique_ptr<ServerMetrics> metrics_;
-  std::unique_ptr<ShardState> state_;
-  std::vector<float> init_;
-};
 
 std::vector<OptimizerOptions> AllOptimizers() {
   std::vector<OptimizerOptions> out(5);
@@ -189,8 +101,8 @@ TEST_F(ShardStateTest, RetryIsAnsweredWithoutCountingTwice) {
 
 // The chunk is decoded before the lock, but the errors keep their order:
 // who may push, and for which step, before what the chunk holds; a
-// malformed push changes nothing, and a retry of a counted push is
-// answered as a retry whatever it carries.
+// malformed push changes nothing, and a second push for a counted step is
+// refused unless it is the counted one again.
 TEST_F(ShardStateTest, MalformedPushErrorsKeepTheirPrecedence) {
   OptimizerOptions opt;
   opt.lr = 0.5f;
@@ -213,10 +125,11 @@ TEST_F(ShardStateTest, MalformedPushErrorsKeepTheirPrecedence) {
   const auto a = testing::RandomSelection(1, kN, 0.1);
   FakeWaiter w0(state_.get()), retry(state_.get()), w1(state_.get());
   ASSERT_TRUE(Push(0, 0, Encode(a), &w0).ok());
-  ASSERT_TRUE(Push(0, 0, bad, &retry).ok());  // a retry: not decoded into
+  // Not the counted chunk: refused, not taken for a retry.
+  EXPECT_EQ(Push(0, 0, bad, &retry).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(state_->pushed_count(), 1u);
   ASSERT_TRUE(Push(1, 0, Encode(a), &w1).ok());
-  EXPECT_EQ(retry.calls, 1);
+  EXPECT_EQ(retry.calls, 0);
   testing::ReferenceModel ref(opt, init_);
   ref.Round({a, a}, {true, true});
   EXPECT_EQ(Values(), ref.params());
@@ -255,13 +168,14 @@ TEST_F(ShardStateTest, MissingWorkerClosesAtTimeoutAndLatePushIsRejected) {
 TEST_F(ShardStateTest, ReadLeaseDefersTheClose) {
   OptimizerOptions opt;
   Make(opt, 1);
-  ASSERT_TRUE(state_->BeginRead().ok());
+  const absl::StatusOr<ReadLease> lease = state_->BeginRead();
+  ASSERT_TRUE(lease.ok());
   FakeWaiter w(state_.get());
   ASSERT_TRUE(
       Push(0, 0, Encode(testing::RandomSelection(3, kN, 0.5)), &w).ok());
   EXPECT_EQ(w.calls, 0);
   EXPECT_EQ(Values(), init_);
-  state_->EndRead();
+  state_->EndRead(lease->id);
   EXPECT_EQ(w.calls, 1);
   EXPECT_NE(Values(), init_);
 }

@@ -111,6 +111,10 @@ class ParameterSync {
   // Writes the parameters' CRC-32 to *crc32 when given. Errors: the
   // client's, INTERNAL for LibTorch.
   absl::StatusOr<bool> MatchesServers(uint32_t* crc32 = nullptr);
+  // Whether the last MatchesServers (or Finish) found every shard at the
+  // same step; false while a shard that resumed from an older checkpoint
+  // is still catching up (Step pushes only the shards behind until then).
+  bool shards_at_one_step() const;
 
   // Ends this worker's part of the job: MatchesServers, and, when
   // options.result_file is set (cddp-launch sets CDDP_RESULT_FILE), writes

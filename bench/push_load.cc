@@ -1,0 +1,130 @@
+// cddp_push_load: a worker without a model, for soak and fault runs. It
+// joins the servers with one tensor of --size elements, then pushes a fresh
+// random --density selection every round through ShardClient, exactly as a
+// training worker's client does (resyncing with a Join after a failed
+// push), and prints the round latencies' p50/p99 at the end:
+//   cddp_push_load --servers=h:p,h:p --worker_id=0 --num_workers=8
+//       --rounds=2000 --size=1000000 --density=0.01
+// Every --report_every rounds it prints "round R p50 X ms p99 Y ms" for the
+// rounds since the last report. Exit status 1 if a push fails and a Join
+// cannot recover within --deadline.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/wire/shard_map.h"
+#include "worker/client/shard_client.h"
+
+ABSL_FLAG(std::string, servers, "", "comma-separated host:port, shard order");
+ABSL_FLAG(uint32_t, worker_id, 0, "this worker's id");
+ABSL_FLAG(uint32_t, num_workers, 1, "workers in the job (for the banner)");
+ABSL_FLAG(uint64_t, rounds, 2000, "rounds to push");
+ABSL_FLAG(uint32_t, size, 1000000, "parameters (fp32)");
+ABSL_FLAG(double, density, 0.01, "fraction of the parameters pushed a round");
+ABSL_FLAG(uint64_t, report_every, 500, "rounds between latency lines");
+ABSL_FLAG(absl::Duration, deadline, absl::Seconds(120), "per call");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// `k` distinct ascending indices below `n` with values in [-1, 1).
+cddp::common::SparseSelection RandomPush(std::mt19937& rng, uint32_t n,
+                                         uint32_t k) {
+  cddp::common::SparseSelection s;
+  std::uniform_int_distribution<uint32_t> index(0, n - 1);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  s.indices.reserve(k);
+  while (s.indices.size() < k) s.indices.push_back(index(rng));
+  std::sort(s.indices.begin(), s.indices.end());
+  s.indices.erase(std::unique(s.indices.begin(), s.indices.end()),
+                  s.indices.end());
+  for (size_t i = 0; i < s.indices.size(); ++i) s.values.push_back(value(rng));
+  return s;
+}
+
+double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  const size_t at = static_cast<size_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(at), v.end());
+  return v[at];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  cddp::worker::ShardClientOptions o;
+  for (auto s :
+       absl::StrSplit(absl::GetFlag(FLAGS_servers), ',', absl::SkipEmpty())) {
+    o.server_addresses.emplace_back(s);
+  }
+  o.worker_id = absl::GetFlag(FLAGS_worker_id);
+  o.deadline = absl::GetFlag(FLAGS_deadline);
+  const uint32_t n = absl::GetFlag(FLAGS_size);
+  auto map = cddp::common::ShardMap::Create(
+      n, static_cast<uint32_t>(o.server_addresses.size()));
+  if (o.server_addresses.empty() || !map.ok()) {
+    std::fprintf(stderr, "cddp_push_load: --servers and --size > 0 needed\n");
+    return 2;
+  }
+  auto client = cddp::worker::ShardClient::Create(*map, o);
+  if (!client.ok()) {
+    std::fprintf(stderr, "cddp_push_load: %s\n",
+                 client.status().ToString().c_str());
+    return 2;
+  }
+  std::vector<float> params(n, 0.0f);
+  const std::vector<uint64_t> sizes = {n};
+  const auto join = [&] { return (*client)->Join(sizes, params); };
+  if (auto joined = join(); !joined.ok()) {
+    std::fprintf(stderr, "cddp_push_load: join: %s\n",
+                 joined.status().ToString().c_str());
+    return 1;
+  }
+  std::mt19937 rng(1000 + o.worker_id);
+  const uint32_t k = std::max<uint32_t>(
+      1, static_cast<uint32_t>(absl::GetFlag(FLAGS_density) * n));
+  std::vector<double> all, recent;
+  const uint64_t rounds = absl::GetFlag(FLAGS_rounds);
+  const uint64_t every =
+      std::max<uint64_t>(1, absl::GetFlag(FLAGS_report_every));
+  for (uint64_t r = 1; r <= rounds; ++r) {
+    const cddp::common::SparseSelection push = RandomPush(rng, n, k);
+    const auto t0 = Clock::now();
+    auto pushed = (*client)->PushPull(push, params, nullptr);
+    if (!pushed.ok()) {
+      std::fprintf(stderr, "cddp_push_load %u: round %llu: %s; rejoining\n",
+                   o.worker_id, static_cast<unsigned long long>(r),
+                   pushed.status().ToString().c_str());
+      if (auto joined = join(); !joined.ok()) {
+        std::fprintf(stderr, "cddp_push_load %u: %s\n", o.worker_id,
+                     joined.status().ToString().c_str());
+        return 1;
+      }
+      continue;
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    all.push_back(ms);
+    recent.push_back(ms);
+    if (r % every == 0) {
+      std::printf("worker %u round %llu p50 %.3f ms p99 %.3f ms\n", o.worker_id,
+                  static_cast<unsigned long long>(r), Percentile(recent, 0.5),
+                  Percentile(recent, 0.99));
+      std::fflush(stdout);
+      recent.clear();
+    }
+  }
+  std::printf("worker %u done: %zu rounds, p50 %.3f ms p99 %.3f ms\n",
+              o.worker_id, all.size(), Percentile(all, 0.5),
+              Percentile(all, 0.99));
+  return 0;
+}
