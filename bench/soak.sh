@@ -3,8 +3,9 @@
 # (cddp_push_load) pushing random sparse gradients for ROUNDS rounds on
 # loopback. Every SAMPLE_S seconds it records each process's RSS and open
 # file descriptors (from /proc) into $OUT/samples.tsv; at the end it prints,
-# per process, RSS and fds just after warm-up (the first sample past
-# WARMUP_S seconds) and at the end, and the workers' round latency p50/p99.
+# per process, RSS just after warm-up (the first sample past WARMUP_S
+# seconds), its maximum since and at the end, the range of its open fds
+# since warm-up, and the workers' round latency p50/p99.
 #   W=8 S=4 ROUNDS=2000 SIZE=1000000 DENSITY=0.01 bench/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,8 +50,8 @@ while running; do
     p=${pids[$i]}
     name=$([[ $i -lt $S ]] && echo "server-$i" || echo "worker-$((i - S))")
     rss=$(awk '/^VmRSS/ {print $2}' /proc/$p/status 2>/dev/null || echo 0)
-    fds=$(ls /proc/$p/fd 2>/dev/null | wc -l)
-    [[ -n "$rss" && "$rss" != 0 ]] && printf '%s\t%s\t%s\t%s\n' "$t" "$name" "$rss" "$fds" >> "$OUT/samples.tsv"
+    fds=$( (ls /proc/$p/fd 2>/dev/null || true) | wc -l)
+    [[ -n "$rss" && "$rss" != 0 && "$fds" != 0 ]] && printf '%s\t%s\t%s\t%s\n' "$t" "$name" "$rss" "$fds" >> "$OUT/samples.tsv"
   done
   sleep "$SAMPLE_S"
 done
@@ -58,11 +59,15 @@ status=0
 for p in "${workers[@]}"; do wait "$p" || status=1; done
 
 echo "soak: W=$W S=$S rounds=$ROUNDS size=$SIZE density=$DENSITY, $(( $(date +%s) - start )) s; samples in $OUT/samples.tsv"
-awk -F'\t' -v warm="$WARMUP_S" 'NR > 1 {
-    if (!($2 in first) && $1 >= warm) { first[$2] = $3; ffd[$2] = $4 }
-    last[$2] = $3; lfd[$2] = $4 }
-  END { printf "%-10s %14s %14s %9s %9s\n", "process", "rss_warm_kB", "rss_end_kB", "fds_warm", "fds_end";
-        for (p in last) printf "%-10s %14s %14s %9s %9s\n", p, first[p], last[p], ffd[p], lfd[p] }' \
+awk -F'\t' -v warm="$WARMUP_S" 'NR > 1 && $1 >= warm {
+    p = $2
+    if (!(p in first)) { first[p] = $3; lo[p] = $4; hi[p] = $4; max[p] = $3 }
+    if ($3 > max[p]) max[p] = $3
+    if ($4 < lo[p]) lo[p] = $4
+    if ($4 > hi[p]) hi[p] = $4
+    last[p] = $3 }
+  END { printf "%-10s %12s %12s %12s %9s\n", "process", "rss_warm_kB", "rss_max_kB", "rss_end_kB", "fds";
+        for (p in last) printf "%-10s %12s %12s %12s %4s-%-4s\n", p, first[p], max[p], last[p], lo[p], hi[p] }' \
   "$OUT/samples.tsv" | sort
 grep -h "done:" "$OUT"/worker-*.log
 exit $status

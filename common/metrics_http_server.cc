@@ -120,9 +120,10 @@ MetricsHttpServer::~MetricsHttpServer() {
   if (stop_pipe_[1] >= 0) (void)!write(stop_pipe_[1], "x", 1);
   if (thread_.joinable()) thread_.join();
   {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int* active) { return *active == 0; }, &active_));
+    Connections& c = *connections_;
+    absl::MutexLock lock(&c.mu);
+    c.mu.Await(absl::Condition(
+        +[](int* active) { return *active == 0; }, &c.active));
   }
   close(listen_fd_);
   for (int fd : stop_pipe_) {
@@ -145,20 +146,22 @@ void MetricsHttpServer::Serve() {
     setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
                sizeof(send_timeout));
     {
-      absl::MutexLock lock(&mu_);
-      if (active_ >= kMaxConnections) {
+      absl::MutexLock lock(&connections_->mu);
+      if (connections_->active >= kMaxConnections) {
         WriteAll(conn, Response("503 Service Unavailable", "text/plain",
                                 "too many connections\n"));
         close(conn);
         continue;
       }
-      ++active_;
+      ++connections_->active;
     }
-    std::thread([this, conn] {
+    // Detached; the destructor waits for the count to reach zero, and the
+    // thread touches only `connections` after its decrement.
+    std::thread([this, conn, connections = connections_] {
       HandleConnection(conn);
       close(conn);
-      absl::MutexLock lock(&mu_);
-      --active_;
+      absl::MutexLock lock(&connections->mu);
+      --connections->active;
     }).detach();
   }
 }

@@ -62,8 +62,13 @@ class MetricsHttpServer {
   int stop_pipe_[2] = {-1, -1};
   std::shared_ptr<prometheus::Registry> registry_;
   std::thread thread_;
-  absl::Mutex mu_;
-  int active_ ABSL_GUARDED_BY(mu_) = 0;  // connections being served
+  // The connections being served, shared with their threads so that a
+  // thread's last touch (the decrement) is of this, never of the server.
+  struct Connections {
+    absl::Mutex mu;
+    int active ABSL_GUARDED_BY(mu) = 0;
+  };
+  std::shared_ptr<Connections> connections_ = std::make_shared<Connections>();
 };
 
 }  // namespace cddp::common

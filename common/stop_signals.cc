@@ -40,8 +40,8 @@ absl::Status Install() {
   action.sa_flags = SA_RESTART;
   for (const int sig : {SIGTERM, SIGINT}) {
     if (sigaction(sig, &action, nullptr) != 0) {
-      return absl::InternalError(absl::StrCat("stop signals: sigaction(",
-                                              sig, "): ", strerror(errno)));
+      return absl::InternalError(absl::StrCat("stop signals: sigaction(", sig,
+                                              "): ", strerror(errno)));
     }
   }
   // Threads that blocked the stop signals (code that used sigwait) must not
@@ -72,8 +72,6 @@ int WaitForStopSignal() {
   }
 }
 
-int StopSignalsReceived() {
-  return g_received.load(std::memory_order_relaxed);
-}
+int StopSignalsReceived() { return g_received.load(std::memory_order_relaxed); }
 
 }  // namespace cddp::common

@@ -227,6 +227,10 @@ def report(job, counters, faults):
         ("leases revoked", "cddp_server_leases_revoked_total"))}
     print("  " + ", ".join(f"{k} {v:.0f}" for k, v in sums.items()))
     print(f"  final accuracy {accuracy(job)} %")
+    for line in job.lines:
+        if re.search(r"\[worker 0\] cddp-worker 0: finished", line) or \
+                line.startswith(("workers' final parameters", "wall time")):
+            print(f"  {line}")
     return "DIFFERENT steps" not in text
 
 

@@ -1,10 +1,7 @@
 #include "deploy/local/launcher.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,8 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/key_value_file.h"
-#include "common/record_file.h"
+#include "common/metrics.h"
 #include "common/status_macros.h"
 #include "deploy/local/forwarded_flags.h"
 #include "deploy/local/subprocess.h"
@@ -100,21 +96,6 @@ void StopAll(std::vector<Proc*> procs, std::chrono::seconds grace, bool quiet) {
   }
 }
 
-bool CanBind(const std::string& host, int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok =
-      inet_pton(AF_INET, host.c_str(), &addr.sin_addr) == 1 &&
-      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  close(fd);
-  return ok;
-}
-
 // One run of RunLocalCluster: the processes, the workers' result files and
 // the result being filled in. Start() launches the servers, then the
 // workers; Wait() streams their output until every worker is done, one
@@ -194,6 +175,12 @@ class ClusterRun {
   // delay. False (with result_.failure set) if it cannot be started.
   bool Restart(Proc& p) {
     ++result_.restarts;
+    if (o_.registry != nullptr) {
+      common::AddCounter(*o_.registry, "cddp_launch_restarts_total",
+                         "Processes cddp-launch restarted after a failure",
+                         {{"process", p.name}})
+          .Increment();
+    }
     std::fprintf(stderr, "[launch] %s; restarting it (restart %u of %u)\n",
                  result_.failure.c_str(), result_.restarts, o_.max_restarts);
     PrintTail(p);
@@ -383,65 +370,6 @@ class ClusterRun {
 };
 
 }  // namespace
-
-absl::StatusOr<std::vector<int>> PickFreePorts(const std::string& host,
-                                               int count) {
-  // Below Linux's ephemeral range (32768+), so that the outgoing connections
-  // the processes make cannot take a port before its server binds it.
-  constexpr int kLow = 20000, kHigh = 32000;
-  sockaddr_in probe{};
-  if (inet_pton(AF_INET, host.c_str(), &probe.sin_addr) != 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not an IPv4 address: ", host));
-  }
-  std::vector<int> ports;
-  const int start = kLow + static_cast<int>(getpid() * 7919 % (kHigh - kLow));
-  for (int i = 0; i < kHigh - kLow && static_cast<int>(ports.size()) < count;
-       ++i) {
-    const int port = kLow + (start - kLow + i) % (kHigh - kLow);
-    if (CanBind(host, port)) ports.push_back(port);
-  }
-  if (static_cast<int>(ports.size()) < count) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("found only ", ports.size(), " free ports on ", host));
-  }
-  return ports;
-}
-
-absl::StatusOr<WorkerReport> ReadWorkerReport(const std::string& path) {
-  CDDP_ASSIGN_OR_RETURN(common::KeyValues kv, common::ReadKeyValueFile(path));
-  WorkerReport report;
-  // A missing entry is a malformed file, not a missing one.
-  const auto bad = [&path](const absl::Status& s) {
-    return common::WithPath(absl::InvalidArgumentError(s.message()), path);
-  };
-  const auto uint = [&](const char* key, uint64_t* v) -> absl::Status {
-    absl::StatusOr<uint64_t> r = kv.GetUint64(key);
-    if (!r.ok()) return bad(r.status());
-    *v = *r;
-    return absl::OkStatus();
-  };
-  CDDP_RETURN_IF_ERROR(uint("steps", &report.steps));
-  CDDP_RETURN_IF_ERROR(uint("uplink_wire_bytes", &report.uplink_wire_bytes));
-  CDDP_RETURN_IF_ERROR(uint("uplink_dense_bytes", &report.uplink_dense_bytes));
-  CDDP_RETURN_IF_ERROR(uint("downlink_bytes", &report.downlink_bytes));
-  absl::StatusOr<double> accuracy = kv.GetDouble("test_accuracy");
-  if (!accuracy.ok()) return bad(accuracy.status());
-  report.test_accuracy = *accuracy;
-  absl::StatusOr<std::string> crc = kv.Get("params_crc32");
-  if (!crc.ok()) return bad(crc.status());
-  report.params_crc32 = *crc;
-  absl::StatusOr<bool> match = kv.GetBool("params_match_servers");
-  if (!match.ok()) return bad(match.status());
-  report.params_match_servers = *match;
-  if (kv.Get("shards_at_one_step").ok()) {
-    absl::StatusOr<bool> one_step = kv.GetBool("shards_at_one_step");
-    if (!one_step.ok()) return bad(one_step.status());
-    report.shards_at_one_step = *one_step;
-  }
-  report.seen = true;
-  return report;
-}
 
 absl::StatusOr<LaunchResult> RunLocalCluster(
     const LaunchOptions& o, const std::atomic<bool>& interrupted) {

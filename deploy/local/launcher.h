@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "prometheus/registry.h"
 
 namespace cddp::local {
 
@@ -48,6 +49,9 @@ struct LaunchOptions {
   // failure stops the job), each after restart_delay_ms.
   uint32_t max_restarts = 5;
   uint32_t restart_delay_ms = 1000;
+  // Where the launcher counts its restarts (cddp_launch_restarts_total,
+  // one series per process); optional, outlives the run.
+  prometheus::Registry* registry = nullptr;
   bool quiet = false;  // only the summary, not the processes' lines
 };
 

@@ -18,6 +18,7 @@
 
 #include "absl/flags/flag.h"
 #include "common/job_flags.h"
+#include "common/metrics_http_server.h"
 #include "common/program_flags.h"
 #include "common/stop_signals.h"
 #include "deploy/local/forwarded_flags.h"
@@ -34,6 +35,9 @@ ABSL_FLAG(uint32_t, max_restarts, 5,
           "first failure stops the job");
 ABSL_FLAG(uint32_t, restart_delay_ms, 1000,
           "wait before restarting a failed process");
+ABSL_FLAG(std::string, launch_metrics_listen, "",
+          "host:port where cddp-launch serves its own /metrics "
+          "(cddp_launch_restarts_total per process); empty: none");
 // The deployment tests run the container images' entrypoint scripts in place
 // of the binaries, so that what the images run is what the tests exercise.
 ABSL_FLAG(std::string, server_command, "",
@@ -155,6 +159,19 @@ int main(int argc, char** argv) {
   o.metrics = absl::GetFlag(FLAGS_metrics);
   o.max_restarts = absl::GetFlag(FLAGS_max_restarts);
   o.restart_delay_ms = absl::GetFlag(FLAGS_restart_delay_ms);
+  auto registry = std::make_shared<prometheus::Registry>();
+  std::unique_ptr<cddp::common::MetricsHttpServer> launch_metrics;
+  if (const std::string at = absl::GetFlag(FLAGS_launch_metrics_listen);
+      !at.empty()) {
+    auto started = cddp::common::MetricsHttpServer::Start(at, registry);
+    if (!started.ok()) {
+      std::fprintf(stderr, "cddp-launch: --launch_metrics_listen: %s\n",
+                   std::string(started.status().message()).c_str());
+      return 2;
+    }
+    launch_metrics = std::move(*started);
+    o.registry = registry.get();
+  }
   o.quiet = absl::GetFlag(FLAGS_quiet);
   o.server_flags = std::move(forwarded->server);
   o.worker_flags = std::move(forwarded->worker);

@@ -4,8 +4,6 @@
 // is served.
 #include "common/metrics_http_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,37 +14,15 @@
 
 #include "common/metrics.h"
 #include "gtest/gtest.h"
+#include "tests/support/http_client.h"
 
 namespace cddp::common {
 namespace {
 
-// A bound on every wait, so a server that never answers fails the test
-// instead of hanging it; not a speed check.
-constexpr int kBoundSeconds = 30;
+using cddp::testing::ConnectLoopback;
 
-int Connect(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  const timeval bound{kBoundSeconds, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  return fd;
-}
-
-// Sends `request` and returns the whole response ("" if none came).
 std::string Ask(int port, const std::string& request) {
-  const int fd = Connect(port);
-  (void)!send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, size_t(n));
-  close(fd);
-  return out;
+  return cddp::testing::HttpRequest(port, request);
 }
 
 std::string StatusLine(const std::string& response) {
@@ -67,7 +43,8 @@ class MetricsHttpServerTest : public ::testing::Test {
 };
 
 TEST_F(MetricsHttpServerTest, TricklingClientBlocksNoScrapeAndIsCutOff) {
-  const int slow = Connect(server_->port());
+  const int slow = ConnectLoopback(server_->port());
+  ASSERT_GE(slow, 0);
   std::atomic<bool> scraped{false};
   std::thread trickle([&] {
     // One byte of a request head every 200 ms, until the scrape is done.
@@ -97,8 +74,7 @@ TEST_F(MetricsHttpServerTest, OnlyGetOfExactlyMetricsIsServed) {
             "HTTP/1.1 200 OK");
   EXPECT_EQ(StatusLine(Ask(port, "GET /metrics?name[]=x HTTP/1.0\r\n\r\n")),
             "HTTP/1.1 200 OK");
-  EXPECT_EQ(StatusLine(Ask(port, "GET / HTTP/1.0\r\n\r\n")),
-            "HTTP/1.1 200 OK");
+  EXPECT_EQ(StatusLine(Ask(port, "GET / HTTP/1.0\r\n\r\n")), "HTTP/1.1 200 OK");
   EXPECT_EQ(StatusLine(Ask(port, "GET /metricsfoo HTTP/1.0\r\n\r\n")),
             "HTTP/1.1 404 Not Found");
   EXPECT_EQ(StatusLine(Ask(port, "GET /metrics/../x HTTP/1.0\r\n\r\n")),

@@ -20,7 +20,8 @@ TEST(StopSignalsTest, SignalOnAnyThreadWakesTheWaiterAndKillsNothing) {
   const int before = StopSignalsReceived();
   std::atomic<bool> done{false};
   std::thread bystander([&] {
-    while (!done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (!done.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
   });
   ASSERT_EQ(pthread_kill(bystander.native_handle(), SIGTERM), 0);
   EXPECT_EQ(WaitForStopSignal(), SIGTERM);

@@ -20,6 +20,7 @@
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "proto/status_convert.h"
+#include "tests/support/http_client.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_util.h"
 #include "tests/support/wait_until.h"
@@ -171,27 +172,7 @@ TEST_F(ServiceTest, JoinWithAnotherLayoutIsRefusedSayingWhatDiffers) {
 
 // Minimal HTTP/1.0 GET of /metrics.
 std::string Scrape(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  // A server that stops answering fails the test instead of hanging it.
-  const timeval bound{kWaitTimeout.count(), 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &bound, sizeof(bound));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &bound, sizeof(bound));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string get = "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n";
-  (void)!write(fd, get.data(), get.size());
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, size_t(n));
-  close(fd);
-  return out;
+  return HttpRequest(port, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
 }
 
 // The value of the series written exactly as `series` (name{labels}).

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/metrics.h"
 #include "deploy/local/subprocess.h"
 
 namespace cddp::local {
@@ -124,11 +125,13 @@ TEST(LauncherTest, AFailedProcessIsRestartedAndTheJobFinishes) {
   const std::string marks =
       testing::TempDir() + "/cddp_launch_marks_" + std::to_string(getpid());
   std::filesystem::create_directories(marks);
-  const LaunchOptions o =
+  prometheus::Registry registry;
+  LaunchOptions o =
       Options(std::string("for a; do case \"$a\" in --worker_id=*) "
                           "w=${a#--worker_id=};; esac; done\n") +
               "if [ ! -e " + marks + "/$w ]; then touch " + marks +
               "/$w; kill -9 $$; fi\n" + kWriteResult);
+  o.registry = &registry;
   std::atomic<bool> interrupted{false};
   absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
   std::filesystem::remove_all(marks);
@@ -136,6 +139,14 @@ TEST(LauncherTest, AFailedProcessIsRestartedAndTheJobFinishes) {
   EXPECT_EQ(r->exit_code, 0) << r->failure;
   EXPECT_EQ(r->restarts, 2u);
   for (const WorkerReport& w : r->workers) EXPECT_TRUE(w.seen);
+  // Counted per process for the launcher's /metrics.
+  for (const char* name : {"worker 0", "worker 1"}) {
+    EXPECT_EQ(common::AddCounter(registry, "cddp_launch_restarts_total", "",
+                                 {{"process", name}})
+                  .Value(),
+              1)
+        << name;
+  }
 }
 
 TEST(LauncherTest, ChildrenDieWithTheLauncher) {

@@ -1,8 +1,9 @@
 // ShardState under faults and hostile pushes: exactly-once counting (a
 // repeat is answered, a different push for a counted step refused, Join
 // saying which step was counted), a bounded number of waiting repeats, a
-// round that would store non-finite values refused whole, and a reader that
-// stops reading losing its lease instead of stalling the round.
+// round that would store non-finite values refused whole, a reader that
+// stops reading losing its lease instead of stalling the round, and a layout
+// whose tensor sizes wrap around 64 bits refused.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -44,8 +45,7 @@ TEST_F(ShardStateFaultsTest, DifferentPushForACountedStepIsRefused) {
   EXPECT_TRUE(Push(0, 0, a, &replay).ok());
   EXPECT_EQ(replay.calls, 1);
   EXPECT_EQ(Push(0, 0, b, &conflict).code(), absl::StatusCode::kAlreadyExists);
-  EXPECT_EQ(metrics_->rejected[static_cast<int>(
-                                   RejectReason::kConflictingPush)]
+  EXPECT_EQ(metrics_->rejected[static_cast<int>(RejectReason::kConflictingPush)]
                 ->Value(),
             2);
   EXPECT_EQ(metrics_->pushes_counted.Value(), 2);
@@ -150,6 +150,19 @@ TEST_F(ShardStateFaultsTest, ReaderThatStopsReadingLosesItsLease) {
   ASSERT_TRUE(Push(0, 1, Encode(Pairs({2}, {1.0f})), &next).ok());
   EXPECT_EQ(next.calls, 1);
   EXPECT_TRUE(state_->Idle());
+}
+
+TEST_F(ShardStateFaultsTest, TensorSizesWhoseSumWrapsAroundAreRefused) {
+  Make(OptimizerOptions{}, 1);
+  ShardOptions o;
+  ShardState fresh(o, &clock_, metrics_.get(), nullptr);
+  Layout wrapped = OneShardLayout();
+  // 2^64 - 1 + (kN + 1) wraps around to kN, the total.
+  wrapped.tensor_sizes = {~uint64_t{0}, uint64_t{kN} + 1};
+  const auto joined = fresh.Join(0, 0, wrapped, Bytes(init_));
+  EXPECT_EQ(joined.status().code(), absl::StatusCode::kInvalidArgument)
+      << joined.status();
+  EXPECT_EQ(fresh.size(), 0u);
 }
 
 }  // namespace
