@@ -294,8 +294,8 @@ class ClusterRun {
   // exited 0 with its result file is done; any other exit is a failure,
   // recorded in result_.failure, and the failed process is returned (the
   // rest are left for later), with restartable_ false when a restart cannot
-  // help (a worker that exited 0 without its result). nullptr if nothing
-  // failed.
+  // help (a worker that exited 0 without its result, a usage error).
+  // nullptr if nothing failed.
   Proc* ReapExited() {
     restartable_ = true;
     for (auto& p : procs_) {
@@ -323,6 +323,12 @@ class ClusterRun {
       } else {
         result_.failure =
             absl::StrCat(p.name, " failed: ", Subprocess::ExitDescription(*st));
+        // Exit status 2 is the programs' usage error (a bad flag): the same
+        // command would fail the same way.
+        if (WIFEXITED(*st) && WEXITSTATUS(*st) == 2) {
+          restartable_ = false;
+          absl::StrAppend(&result_.failure, " (a usage error: not restarted)");
+        }
       }
       return &p;
     }

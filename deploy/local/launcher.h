@@ -4,8 +4,9 @@
 // them as Kubernetes or compose would: a process that fails is restarted
 // with the same command (servers and workers resume from their checkpoints
 // when the job has a checkpoint directory), up to a restart budget for the
-// whole job; past it, the job stops, reporting the failed process's exit
-// status and last lines.
+// whole job; past it, or at once for a usage error (exit status 2, a bad
+// flag), the job stops, reporting the failed process's exit status and last
+// lines.
 //
 // No LibTorch; it only starts the cddp-server and cddp-worker binaries.
 // RunLocalCluster is called from one thread; `interrupted` may be set from

@@ -120,6 +120,19 @@ TEST(LauncherTest, AWorkerThatFailsStopsTheJobNamingItsExitStatus) {
   EXPECT_EQ(r->restarts, o.max_restarts);  // the budget ran out first
 }
 
+TEST(LauncherTest, AUsageErrorStopsTheJobWithoutRestarts) {
+  const LaunchOptions o =
+      Options("echo 'cddp-worker: --ratio: bad' >&2; exit 2\n");
+  std::atomic<bool> interrupted{false};
+  absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1);
+  EXPECT_EQ(r->restarts, 0u);
+  EXPECT_NE(r->failure.find("exit code 2 (a usage error: not restarted)"),
+            std::string::npos)
+      << r->failure;
+}
+
 TEST(LauncherTest, AFailedProcessIsRestartedAndTheJobFinishes) {
   // Each worker is killed by a signal the first time it runs.
   const std::string marks =
