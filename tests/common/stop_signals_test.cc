@@ -25,7 +25,7 @@ TEST(StopSignalsTest, SignalOnAnyThreadWakesTheWaiterAndKillsNothing) {
   });
   ASSERT_EQ(pthread_kill(bystander.native_handle(), SIGTERM), 0);
   EXPECT_EQ(WaitForStopSignal(), SIGTERM);
-  ASSERT_EQ(pthread_kill(pthread_self(), SIGINT), 0);
+  ASSERT_EQ(pthread_kill(bystander.native_handle(), SIGINT), 0);
   EXPECT_EQ(WaitForStopSignal(), SIGINT);
   EXPECT_EQ(StopSignalsReceived(), before + 2);
   done.store(true);
