@@ -1,6 +1,7 @@
 #include "common/stop_signals.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -65,6 +66,12 @@ absl::Status InstallStopSignalHandlers() {
 int WaitForStopSignal() {
   unsigned char byte = 0;
   while (true) {
+    // Block in poll, not in read: ThreadSanitizer runs a signal's handler at
+    // once on a thread blocked in poll but defers it on one blocked in read
+    // until the read returns, which here would be never. Without sanitizers
+    // the two are the same.
+    pollfd readable{g_pipe[0], POLLIN, 0};
+    if (poll(&readable, 1, -1) < 0) continue;  // EINTR: poll again
     const ssize_t n = read(g_pipe[0], &byte, 1);
     if (n == 1) return byte;
     if (n < 0 && errno == EINTR) continue;

@@ -1,6 +1,6 @@
-// Stop signals: a SIGTERM delivered to any thread (one that never blocked
-// it, as LibTorch's threads started before main) is recorded and wakes the
-// waiter instead of killing the process; SIGPIPE is ignored.
+// Stop signals: a SIGTERM sent to the process, or delivered to any thread,
+// is recorded and wakes the waiter instead of killing the process; SIGPIPE
+// is ignored.
 #include "common/stop_signals.h"
 
 #include <pthread.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -15,7 +16,35 @@
 namespace cddp::common {
 namespace {
 
-TEST(StopSignalsTest, SignalOnAnyThreadWakesTheWaiterAndKillsNothing) {
+// What `kill PID`, docker stop and Kubernetes send. The kernel hands the
+// signal to a thread that does not block it (here the waiter itself, blocked
+// in WaitForStopSignal). Under ThreadSanitizer this hung when the waiter
+// blocked in read(): TSan defers the handler of a thread blocked in a call it
+// does not treat as blocking until that call returns.
+TEST(StopSignalsTest, ProcessDirectedSignalWakesTheWaiter) {
+  ASSERT_TRUE(InstallStopSignalHandlers().ok());
+  const int before = StopSignalsReceived();
+  for (const int sig : {SIGTERM, SIGINT}) {
+    std::thread sender([sig] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      kill(getpid(), sig);
+    });
+    EXPECT_EQ(WaitForStopSignal(), sig);
+    sender.join();
+  }
+  EXPECT_EQ(StopSignalsReceived(), before + 2);
+}
+
+// A signal the kernel gives to some other thread (one that never blocked it,
+// as LibTorch's threads started before main) wakes the waiter too.
+TEST(StopSignalsTest, SignalOnAnotherThreadWakesTheWaiterAndKillsNothing) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan queues an asynchronous signal sent to one thread and runs its
+  // handler only when that thread passes through an interceptor; a thread
+  // sleeping in a loop of nanosleep or poll was seen to never run it.
+  GTEST_SKIP() << "ThreadSanitizer does not deliver thread-directed signals "
+                  "reliably";
+#endif
   ASSERT_TRUE(InstallStopSignalHandlers().ok());
   const int before = StopSignalsReceived();
   std::atomic<bool> done{false};
