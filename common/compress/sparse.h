@@ -37,6 +37,12 @@ struct SparseSelection {
     indices.clear();
     values.clear();
   }
+  // Appends `other`'s pairs after these (still ascending only if other's
+  // first index is above this one's last).
+  void Append(const SparseSelection& other) {
+    indices.insert(indices.end(), other.indices.begin(), other.indices.end());
+    values.insert(values.end(), other.values.begin(), other.values.end());
+  }
 };
 
 // dense[indices[i]] += values[i]. Requires every index < dense.size().

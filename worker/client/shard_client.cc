@@ -365,11 +365,7 @@ absl::Status ShardClient::GatherReplies(
       // taken as not counted (callers Join after every failure).
       Unsettled& u = unsettled_[s];
       if (u.pending) {
-        uncounted_.indices.insert(uncounted_.indices.end(),
-                                  u.pairs.indices.begin(),
-                                  u.pairs.indices.end());
-        uncounted_.values.insert(uncounted_.values.end(),
-                                 u.pairs.values.begin(), u.pairs.values.end());
+        uncounted_.Append(u.pairs);
       }
       u.pending = true;
       u.step = round.steps[s];

@@ -66,10 +66,7 @@ absl::Status ShardClient::SettleAndWait(const common::Layout& layout,
     if (!u.pending) continue;
     u.pending = false;
     if (answers_[s].counted_step == u.step) continue;  // counted: applied
-    uncounted_.indices.insert(uncounted_.indices.end(), u.pairs.indices.begin(),
-                              u.pairs.indices.end());
-    uncounted_.values.insert(uncounted_.values.end(), u.pairs.values.begin(),
-                             u.pairs.values.end());
+    uncounted_.Append(u.pairs);
   }
   const absl::Time deadline = absl::Now() + options_.settle_timeout;
   while (true) {
@@ -92,10 +89,7 @@ absl::Status ShardClient::SettleAndWait(const common::Layout& layout,
 }
 
 void ShardClient::TakeUncounted(common::SparseSelection* out) {
-  out->indices.insert(out->indices.end(), uncounted_.indices.begin(),
-                      uncounted_.indices.end());
-  out->values.insert(out->values.end(), uncounted_.values.begin(),
-                     uncounted_.values.end());
+  out->Append(uncounted_);
   uncounted_.clear();
 }
 
