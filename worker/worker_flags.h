@@ -7,7 +7,8 @@
 //   worker uint32, steps uint64, test_accuracy double (-1 on workers other
 //   than 0), test_loss double (-1 likewise), final_loss double,
 //   uplink_wire_bytes uint64, uplink_dense_bytes uint64, downlink_bytes
-//   uint64, seconds double, params_match_servers 0|1, params_crc32 (eight
+//   uint64, seconds double, steady_seconds double (end of the first step
+//   to end of the last), params_match_servers 0|1, params_crc32 (eight
 //   hex digits), stopped_early 0|1.
 // cddp-launch gives every worker one and reads it after the worker exits.
 //

@@ -21,7 +21,11 @@ struct TrainResult {
   uint64_t uplink_wire_bytes = 0;
   uint64_t uplink_dense_bytes = 0;
   uint64_t downlink_bytes = 0;
-  double seconds = 0;
+  double seconds = 0;  // the whole run: start-up to final check
+  // From the end of this run's first step to the end of its last: a mean
+  // step time is steady_seconds / (steps taken - 1), free of start-up, the
+  // first round's wait for the other workers, and the final evaluation.
+  double steady_seconds = 0;
   bool params_match_servers = false;  // a final pull found the same bits
   uint32_t params_crc32 = 0;          // of the final flat parameters
   // The final pull found every shard at the same step (none still catching

@@ -192,6 +192,11 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
     EXPECT_EQ(result->GetUint64("steps").value_or(0),
               static_cast<uint64_t>(kFinalStep))
         << all;
+    // The steady part of the run (first step's end to the last's) is
+    // inside the whole run.
+    const double steady = result->GetDouble("steady_seconds").value_or(-1);
+    EXPECT_GT(steady, 0) << all;
+    EXPECT_LT(steady, result->GetDouble("seconds").value_or(0)) << all;
     EXPECT_TRUE(procs[w].Saw("resynchronising")) << all;
   }
   EXPECT_TRUE(procs[1].Saw("resumed from checkpoint")) << all;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -91,6 +92,7 @@ struct SyncState {
   common::SparseSelection selection, undelivered;  // reused every step
   worker::TrainResult totals;                      // for Finish's result file
   Clock::time_point created = Clock::now();
+  std::optional<Clock::time_point> first_step_end;  // for steady_seconds
 
   bool stopping() const { return stop != nullptr && stop->load(); }
 };
@@ -284,6 +286,9 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
   s.totals.uplink_wire_bytes += r.bytes_sent;
   s.totals.uplink_dense_bytes += r.dense_bytes;
   s.totals.downlink_bytes += r.bytes_received;
+  const Clock::time_point step_end = Clock::now();
+  if (!s.first_step_end) s.first_step_end = step_end;
+  s.totals.steady_seconds = Seconds(step_end - *s.first_step_end);
   if (worker::WorkerMetrics* m = s.metrics.get()) {
     using worker::Phase;
     m->phase_seconds[static_cast<int>(Phase::kCompress)]->Observe(
