@@ -8,11 +8,19 @@
 // Every --report_every rounds it prints "round R p50 X ms p99 Y ms" for the
 // rounds since the last report. Exit status 1 if a push fails and a Join
 // cannot recover within --deadline.
+//
+// For network benchmarks (bench/netns_cluster.py) --compute_ms emulates the
+// forward and backward pass a step spends before its push (a sleep, so the
+// CPU stays free for the other hosts), --warmup rounds are left out of the
+// statistics, and the last line is machine-readable:
+//   result worker=0 rounds=9 round_ms_median=.. step_ms_median=..
+//   round_ms_p99=..
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -30,6 +38,9 @@ ABSL_FLAG(uint32_t, size, 1000000, "parameters (fp32)");
 ABSL_FLAG(double, density, 0.01, "fraction of the parameters pushed a round");
 ABSL_FLAG(uint64_t, report_every, 500, "rounds between latency lines");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(120), "per call");
+ABSL_FLAG(double, compute_ms, 0,
+          "emulated compute (forward + backward) per step before the push");
+ABSL_FLAG(uint64_t, warmup, 0, "first rounds left out of the statistics");
 
 namespace {
 
@@ -92,12 +103,17 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1000 + o.worker_id);
   const uint32_t k = std::max<uint32_t>(
       1, static_cast<uint32_t>(absl::GetFlag(FLAGS_density) * n));
-  std::vector<double> all, recent;
+  std::vector<double> all, recent, steps;
   const uint64_t rounds = absl::GetFlag(FLAGS_rounds);
+  const uint64_t warmup = absl::GetFlag(FLAGS_warmup);
+  const auto compute = std::chrono::duration<double, std::milli>(
+      absl::GetFlag(FLAGS_compute_ms));
   const uint64_t every =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_report_every));
   for (uint64_t r = 1; r <= rounds; ++r) {
     const cddp::common::SparseSelection push = RandomPush(rng, n, k);
+    const auto step_start = Clock::now();
+    if (compute.count() > 0) std::this_thread::sleep_for(compute);
     const auto t0 = Clock::now();
     auto pushed = (*client)->PushPull(push, params, nullptr);
     if (!pushed.ok()) {
@@ -111,8 +127,12 @@ int main(int argc, char** argv) {
       }
       continue;
     }
+    const auto t1 = Clock::now();
     const double ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        std::chrono::duration<double, std::milli>(t1 - t0).count();
+    if (r <= warmup) continue;
+    steps.push_back(
+        std::chrono::duration<double, std::milli>(t1 - step_start).count());
     all.push_back(ms);
     recent.push_back(ms);
     if (r % every == 0) {
@@ -126,5 +146,10 @@ int main(int argc, char** argv) {
   std::printf("worker %u done: %zu rounds, p50 %.3f ms p99 %.3f ms\n",
               o.worker_id, all.size(), Percentile(all, 0.5),
               Percentile(all, 0.99));
+  std::printf(
+      "result worker=%u rounds=%zu round_ms_median=%.3f step_ms_median=%.3f "
+      "round_ms_p99=%.3f\n",
+      o.worker_id, all.size(), Percentile(all, 0.5), Percentile(steps, 0.5),
+      Percentile(all, 0.99));
   return 0;
 }

@@ -10,8 +10,10 @@ namespace cddp::bench {
 
 // Opens `streams` loopback connections and moves `bytes_per_stream` over
 // each at once (a writer and a reader thread per connection, plain
-// write()/read()); returns the seconds from the first write to the last
-// read. CHECK-fails if a socket call fails (a benchmark, not a library).
+// write()/read()) twice, and returns the seconds of the second pass, from
+// its first write to its last read: warm buffers and connections, as a
+// running job has. CHECK-fails if a socket call fails (a benchmark, not a
+// library).
 double RawTcpSeconds(uint32_t streams, size_t bytes_per_stream);
 
 }  // namespace cddp::bench
