@@ -420,15 +420,31 @@ def sweep(args, cluster_box):
 
 
 def can_make_namespaces():
+    """'' if this machine can build the cluster, else why not: root, ip and
+    tc, a namespace with a veth pair, and the tbf qdisc on it."""
     if os.geteuid() != 0:
         return "needs root (network namespaces and tc)"
+    if not shutil.which("ip") or not shutil.which("tc"):
+        return "needs ip and tc (Debian's iproute2)"
     name = f"cddp{os.getpid()}probe"
     made = subprocess.run(["ip", "netns", "add", name], capture_output=True,
                           text=True)
     if made.returncode != 0:
         return "cannot make a network namespace: " + made.stderr.strip()
-    subprocess.run(["ip", "netns", "del", name], capture_output=True)
-    return ""
+    try:
+        for cmd, what in (
+                (["ip", "-n", name, "link", "add", "name", "probe0", "type",
+                  "veth", "peer", "name", "probe1"], "a veth pair"),
+                (["tc", "-n", name, "qdisc", "add", "dev", "probe0", "root",
+                  "tbf",
+                  "rate", "1gbit", "burst", "32768", "latency", "20ms"],
+                 "the tbf qdisc")):
+            step = subprocess.run(cmd, capture_output=True, text=True)
+            if step.returncode != 0:
+                return f"cannot make {what}: {step.stderr.strip()}"
+        return ""
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 def main(argv):

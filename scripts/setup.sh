@@ -25,6 +25,8 @@ packages=(
   python3-dev pybind11-dev python3-pytest
   # data and tools used by setup, tests and benchmarks
   dataset-fashion-mnist python3-torch gnuplot-nox
+  # the network-namespace cluster (bench/netns_cluster.py and its smoke test)
+  iproute2
   # deployment tests (tests/deploy): Prometheus + promtool, docker-compose
   # (`config` needs no engine), curl (gRPC health checks, HTTP API)
   prometheus docker-compose curl
