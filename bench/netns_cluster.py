@@ -239,13 +239,7 @@ def run_comm(args, cluster, workers, shards, density, downlink):
         f"--density={density}", f"--rounds={args.rounds + args.warmup}",
         f"--warmup={args.warmup}", f"--compute_ms={args.compute_ms}",
         f"--report_every={args.rounds + args.warmup}"]) for w in range(workers)]
-    results = []
-    for w, proc in enumerate(loads):
-        out, _ = proc.communicate(timeout=args.timeout_s)
-        lines = [l for l in out.splitlines() if l.startswith("result ")]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"worker {w} failed ({proc.returncode}):\n{out}")
-        results.append(parse_result(lines[-1]))
+    results = result_lines(args, loads, "cddp_push_load")
     cluster.stop_processes()
     return {
         "round_ms_median": statistics.median(
@@ -315,25 +309,38 @@ def run_train(args, cluster, workers, shards, density):
     return record
 
 
-def run_ddp(args, cluster, workers, shards):
-    """bench/ddp_train.py on the worker hosts; median step ms and bytes."""
-    script = os.path.join(ROOT, "bench", "ddp_train.py")
+def start_ranks(args, cluster, workers, shards, script, flags):
+    """One rank of a torch.distributed `script` (bench/) on each worker
+    host, rank 0's host the rendezvous, gloo on eth0."""
     env = dict(os.environ, GLOO_SOCKET_IFNAME="eth0")
     master = f"{cluster.ip(shards)}:{GLOO_PORT}"
-    procs = [cluster.start(shards + w, [
-        "/usr/bin/python3", script, f"--world={workers}", f"--rank={w}",
-        f"--master={master}", f"--steps={args.steps}",
-        f"--batch_size={args.batch_size}"], env=env) for w in range(workers)]
-    steady, grad_bytes = [], 0
-    for w, proc in enumerate(procs):
+    return [cluster.start(shards + w, [
+        "/usr/bin/python3", os.path.join(ROOT, "bench", script),
+        f"--world={workers}", f"--rank={w}", f"--master={master}"] + flags,
+        env=env) for w in range(workers)]
+
+
+def result_lines(args, procs, what):
+    """Waits for `procs`; the parsed last "result ..." line of each."""
+    results = []
+    for i, proc in enumerate(procs):
         out, _ = proc.communicate(timeout=args.timeout_s)
         lines = [l for l in out.splitlines() if l.startswith("result ")]
         if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"DDP rank {w} failed:\n{out}")
-        r = parse_result(lines[-1])
-        steady.append(r["steady_seconds"] / (r["steps"] - 1))
-        grad_bytes = r["grad_bytes"]
+            raise RuntimeError(f"{what} {i} failed ({proc.returncode}):\n{out}")
+        results.append(parse_result(lines[-1]))
+    return results
+
+
+def run_ddp(args, cluster, workers, shards):
+    """bench/ddp_train.py on the worker hosts; median step ms and bytes."""
+    procs = start_ranks(args, cluster, workers, shards, "ddp_train.py",
+                        [f"--steps={args.steps}",
+                         f"--batch_size={args.batch_size}"])
+    results = result_lines(args, procs, "DDP rank")
     cluster.stop_processes()
+    steady = [r["steady_seconds"] / (r["steps"] - 1) for r in results]
+    grad_bytes = results[0]["grad_bytes"]
     # A ring all_reduce sends 2 (W - 1) / W of the gradient from each host.
     return {"ddp_step_ms_median": round(statistics.median(steady) * 1e3, 3),
             "ddp_bytes_sent_per_step": round(
@@ -342,13 +349,8 @@ def run_ddp(args, cluster, workers, shards):
 
 def run_gloo(args, cluster, workers, shards):
     """gloo all_reduce of --size floats between the worker hosts; median ms."""
-    script = os.path.join(ROOT, "bench", "gloo_allreduce.py")
-    env = dict(os.environ, GLOO_SOCKET_IFNAME="eth0")
-    master = f"{cluster.ip(shards)}:{GLOO_PORT}"
-    procs = [cluster.start(shards + w, [
-        "/usr/bin/python3", script, f"--world={workers}", f"--rank={w}",
-        f"--master={master}", f"--n={args.size}",
-        f"--iters={args.gloo_iters}"], env=env) for w in range(workers)]
+    procs = start_ranks(args, cluster, workers, shards, "gloo_allreduce.py",
+                        [f"--n={args.size}", f"--iters={args.gloo_iters}"])
     outs = [p.communicate(timeout=args.timeout_s)[0] for p in procs]
     if any(p.returncode != 0 for p in procs):
         raise RuntimeError("gloo all_reduce failed:\n" + "\n".join(outs))
