@@ -168,7 +168,8 @@ class Cluster:
 
 def measure_link(cluster, src, dst, seconds=0.5):
     """Raw TCP copy src -> dst for about `seconds` at the nominal rate;
-    returns the measured bits per second (first to last byte received)."""
+    returns the measured bits per second: the bytes after the first read
+    over the time from the first read to the last."""
     nbytes = int(min(256e6, max(4e6, rate_bits(cluster.rate) / 8 * seconds)))
     me = os.path.abspath(__file__)
     sink = cluster.start(dst, [sys.executable, me, "_sink", str(SERVER_PORT)])
@@ -176,11 +177,11 @@ def measure_link(cluster, src, dst, seconds=0.5):
         raise RuntimeError("link check: sink did not start")
     cluster.start(src, [sys.executable, me, "_source", cluster.ip(dst),
                         str(SERVER_PORT), str(nbytes)]).wait(timeout=300)
-    got, secs = sink.stdout.readline().split()
+    got, timed, secs = sink.stdout.readline().split()
     sink.wait(timeout=60)
     if int(got) != nbytes:
         raise RuntimeError(f"link check: {got} of {nbytes} bytes arrived")
-    return nbytes * 8 / float(secs)
+    return int(timed) * 8 / float(secs)
 
 
 def sink_main(port):
@@ -190,14 +191,15 @@ def sink_main(port):
         with conn:
             buf = bytearray(1 << 20)
             view = memoryview(buf)
-            got = conn.recv_into(view)
+            first = conn.recv_into(view)
             start = time.perf_counter()
+            got = first
             while True:
                 n = conn.recv_into(view)
                 if n == 0:
                     break
                 got += n
-            print(got, time.perf_counter() - start, flush=True)
+            print(got, got - first, time.perf_counter() - start, flush=True)
 
 
 def source_main(host, port, nbytes):
