@@ -11,7 +11,10 @@ root; without it (or without namespaces) it says so and exits 77.
       communication only: cddp-server on each shard host, cddp_push_load on
       each worker host pushing a --size-float gradient at each --densities
       entry per step (emulated compute: --compute_ms), then gloo all_reduce
-      of the same floats between the worker hosts (--gloo, the baseline)
+      of the same floats between the worker hosts (--gloo, the baseline);
+      with --compute_ms also DDP's step with the same emulated compute
+      (bench/ddp_emulated.py: DDP's buckets, all_reduce overlapping the
+      backward pass)
   bench/netns_cluster.py train --rates=100mbit,1gbit --workers=4 --shards=2
       end to end: cddp-worker training SimpleCNN on MNIST for --steps steps
       at each --densities entry (DGC momentum on the workers, plain SGD and
@@ -349,6 +352,16 @@ def run_ddp(args, cluster, workers, shards):
                 2 * (workers - 1) / workers * grad_bytes)}
 
 
+def run_ddp_emulated(args, cluster, workers, shards):
+    """DDP's step for --size floats and --compute_ms of emulated compute."""
+    procs = start_ranks(args, cluster, workers, shards, "ddp_emulated.py",
+                        [f"--n={args.size}", f"--compute_ms={args.compute_ms}",
+                         f"--steps={args.rounds}", f"--warmup={args.warmup}"])
+    results = result_lines(args, procs, "DDP (emulated) rank")
+    cluster.stop_processes()
+    return statistics.median(r["step_ms_median"] for r in results)
+
+
 def run_gloo(args, cluster, workers, shards):
     """gloo all_reduce of --size floats between the worker hosts; median ms."""
     procs = start_ranks(args, cluster, workers, shards, "gloo_allreduce.py",
@@ -403,6 +416,9 @@ def sweep(args, cluster_box):
                     # One rank's all_reduce moves nothing: no baseline.
                     gloo = (run_gloo(args, cluster, w, s)
                             if args.gloo and w > 1 else None)
+                    ddp = (run_ddp_emulated(args, cluster, w, s)
+                           if args.gloo and w > 1 and args.compute_ms > 0
+                           else None)
                     for d in map(float, args.densities.split(",")):
                         for dl in args.downlinks.split(","):
                             r = dict(base, size=args.size, density=d,
@@ -414,6 +430,10 @@ def sweep(args, cluster_box):
                                 r["gloo_ms_median"] = gloo
                                 r["speedup_vs_gloo"] = round(
                                     gloo / r["round_ms_median"], 2)
+                            if ddp is not None:
+                                r["ddp_step_ms_median"] = ddp
+                                r["speedup_vs_ddp"] = round(
+                                    ddp / r["step_ms_median"], 2)
                             report(args, r)
                 cluster.down()
                 cluster_box.remove(cluster)
