@@ -52,6 +52,31 @@ absl::Status EncodeChunkInto(std::span<const uint32_t> indices,
                              chunk->mutable_indices(), chunk->mutable_values());
 }
 
+absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
+                                 std::span<const float> values,
+                                 ValueType value_type,
+                                 IndexEncoding index_encoding, bool dense,
+                                 cddp::v1::PushPullRequest* piece) {
+  cddp::v1::SparseChunk* chunk = piece->mutable_chunk();
+  if (!dense) {
+    piece->set_offset(0);
+    return EncodeChunkInto(indices, values, value_type, index_encoding, chunk);
+  }
+  if (indices.size() != values.size() ||
+      (!indices.empty() &&
+       indices.back() - indices.front() != indices.size() - 1)) {
+    return absl::InvalidArgumentError(
+        "a dense piece needs a run of consecutive indices");
+  }
+  piece->set_offset(indices.empty() ? 0 : indices.front());
+  chunk->set_count(static_cast<uint32_t>(indices.size()));
+  chunk->set_value_type(ToProto(value_type));
+  chunk->set_index_encoding(ToProto(IndexEncoding::kDense));
+  chunk->clear_indices();
+  common::EncodeValues(values, value_type, chunk->mutable_values());
+  return absl::OkStatus();
+}
+
 void SetEncodedChunk(uint32_t count, ValueType value_type,
                      IndexEncoding index_encoding, const std::string& indices,
                      const std::string& values, cddp::v1::SparseChunk* chunk) {

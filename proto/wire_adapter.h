@@ -38,6 +38,16 @@ absl::Status EncodeChunkInto(std::span<const uint32_t> indices,
                              common::ValueType value_type,
                              common::IndexEncoding index_encoding,
                              cddp::v1::SparseChunk* chunk);
+// Encodes the pairs (indices[i], values[i]) as one piece of a push sent in
+// pieces (common/wire/push_pieces.h) into `piece`'s chunk and offset: with
+// `dense` (the pairs are a run of consecutive indices) a dense piece of
+// values alone at offset indices[0], else a chunk in `index_encoding` at
+// offset 0. Errors as EncodeChunkInto.
+absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
+                                 std::span<const float> values,
+                                 common::ValueType value_type,
+                                 common::IndexEncoding index_encoding,
+                                 bool dense, cddp::v1::PushPullRequest* piece);
 // Fills `chunk` with an already encoded one.
 void SetEncodedChunk(uint32_t count, common::ValueType value_type,
                      common::IndexEncoding index_encoding,

@@ -1,11 +1,10 @@
 // The gRPC face of one parameter-server shard (cddp.v1.ParameterServer),
-// on the callback API. Join is unary. PushPull and Pull are server-streaming:
-// dense values go out in pieces of `piece_bytes` so no single message has to
-// hold a whole shard. A PushPull whose round is still open keeps its reactor
-// registered with the ShardState and returns; no thread waits for a round.
-//
-// Step-mismatch rejections carry the shard's current step in the trailing
-// metadata key proto::kCurrentStepMetadataKey as well as in the message.
+// on the callback API. Join is unary. Pull is server-streaming: dense values
+// go out in pieces of `piece_bytes` so no single message has to hold a whole
+// shard. PushPull and PushPullStream are answered by the reactors of
+// push_pull_reactors.h, whose replies stream the same way; a push whose
+// round is still open keeps its reactor registered with the ShardState and
+// returns, so no thread waits for a round.
 //
 // Thread-safe: gRPC calls the handlers from its own threads.
 #ifndef CDDP_SERVER_PARAMETER_SERVER_SERVICE_H_
@@ -15,12 +14,11 @@
 #include <memory>
 
 #include "cddp/v1/parameter_server.grpc.pb.h"
+#include "server/push_pull_reactors.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_state.h"
 
 namespace cddp::server {
-
-class SparseReplyCache;
 
 // 256 KiB: the copies of a piece (into the message, into gRPC's buffers)
 // stay in L2; with the 1 % push of bench/ps_bench.sh the dense reply moved
@@ -42,6 +40,9 @@ class ParameterServerService final
   grpc::ServerWriteReactor<cddp::v1::PushPullResponse>* PushPull(
       grpc::CallbackServerContext* context,
       const cddp::v1::PushPullRequest* request) override;
+  grpc::ServerBidiReactor<cddp::v1::PushPullRequest,
+                          cddp::v1::PushPullResponse>*
+  PushPullStream(grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<cddp::v1::PullResponse>* Pull(
       grpc::CallbackServerContext* context,
       const cddp::v1::PullRequest* request) override;
@@ -51,6 +52,10 @@ class ParameterServerService final
   ServerMetrics* const metrics_;
   const std::unique_ptr<SparseReplyCache> sparse_replies_;
   const size_t piece_floats_;
+
+  PushContext push_context() const {
+    return {state_, metrics_, sparse_replies_.get(), piece_floats_};
+  }
 };
 
 }  // namespace cddp::server

@@ -86,8 +86,7 @@ bool KnownIndexEncoding(int v) { return v >= 1 && v <= 3; }
 // Kernel: the tuned push decode of BENCHMARKS.md §2 (BM_DecodePush); whole.
 // NOLINTNEXTLINE(readability-function-size)
 absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
-                           std::vector<uint32_t>* idx) {
-  idx->resize(c.count);
+                           uint32_t* idx) {
   if (static_cast<IndexEncoding>(c.index_encoding) == IndexEncoding::kDense) {
     if (!c.indices.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -99,7 +98,7 @@ absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
           absl::StrCat("length mismatch: a dense chunk holds the whole range (",
                        range_size, " values), count is ", c.count));
     }
-    for (uint32_t i = 0; i < c.count; ++i) (*idx)[i] = i;
+    for (uint32_t i = 0; i < c.count; ++i) idx[i] = i;
     return absl::OkStatus();
   }
   const auto check = [&](size_t i, uint64_t v, uint64_t prev) -> absl::Status {
@@ -128,16 +127,15 @@ absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
       if ((i > 0 && v <= prev) || v >= range_size) {
         if (auto s = check(i, v, prev); !s.ok()) return s;
       }
-      (*idx)[i] = v;
+      idx[i] = v;
       prev = v;
     }
     return absl::OkStatus();
   }
   // Delta varint: one walk, which names the broken rule if there is one.
-  uint32_t* out = idx->data();
   const DeltaVarintWalk walk =
       WalkDeltaVarintIndices(c.indices, c.count, range_size,
-                             [out](uint32_t i, uint32_t v) { out[i] = v; });
+                             [idx](uint32_t i, uint32_t v) { idx[i] = v; });
   const uint32_t i = walk.position;
   switch (walk.fault) {
     case DeltaVarintFault::kNone:
@@ -165,8 +163,7 @@ absl::Status DecodeIndices(const EncodedChunkView& c, uint32_t range_size,
   return absl::InternalError("unreachable");
 }
 
-absl::Status DecodeValues(const EncodedChunkView& c,
-                          std::vector<float>* values) {
+absl::Status DecodeValues(const EncodedChunkView& c, float* values) {
   const auto type = static_cast<ValueType>(c.value_type);
   const size_t width = BytesPerValue(type);
   if (c.values.size() != uint64_t{c.count} * width) {
@@ -175,10 +172,9 @@ absl::Status DecodeValues(const EncodedChunkView& c,
         " values need ", uint64_t{c.count} * width, " bytes, got ",
         c.values.size()));
   }
-  values->resize(c.count);
   const char* p = c.values.data();
   if (type == ValueType::kFp32 && AllFiniteFp32(c.values)) {
-    if (c.count > 0) std::memcpy(values->data(), p, 4 * size_t{c.count});
+    if (c.count > 0) std::memcpy(values, p, 4 * size_t{c.count});
     return absl::OkStatus();
   }
   for (size_t i = 0; i < c.count; ++i) {
@@ -194,7 +190,7 @@ absl::Status DecodeValues(const EncodedChunkView& c,
       return absl::InvalidArgumentError(
           absl::StrCat("value at position ", i, " is not finite (", v, ")"));
     }
-    (*values)[i] = v;
+    values[i] = v;
   }
   return absl::OkStatus();
 }
@@ -256,19 +252,24 @@ absl::Status EncodeChunk(std::span<const uint32_t> indices,
     char* p = PutDeltaVarints(indices.data(), n, indices_out->data());
     indices_out->resize(static_cast<size_t>(p - indices_out->data()));
   }
+  EncodeValues(values, value_type, values_out);
+  return absl::OkStatus();
+}
+
+void EncodeValues(std::span<const float> values, ValueType value_type,
+                  std::string* values_out) {
+  const size_t n = values.size();
   if (value_type == ValueType::kFp32) {
     values_out->assign(reinterpret_cast<const char*>(values.data()), 4 * n);
-  } else {
-    values_out->resize(2 * n);
-    char* p = values_out->data();
-    for (size_t i = 0; i < n; ++i) {
-      const uint16_t h = value_type == ValueType::kFp16
-                             ? FloatToFp16(values[i])
-                             : FloatToBf16(values[i]);
-      std::memcpy(p + 2 * i, &h, 2);
-    }
+    return;
   }
-  return absl::OkStatus();
+  values_out->resize(2 * n);
+  char* p = values_out->data();
+  for (size_t i = 0; i < n; ++i) {
+    const uint16_t h = value_type == ValueType::kFp16 ? FloatToFp16(values[i])
+                                                      : FloatToBf16(values[i]);
+    std::memcpy(p + 2 * i, &h, 2);
+  }
 }
 
 absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
@@ -280,6 +281,16 @@ absl::Status EncodeChunk(const SparseSelection& s, ValueType value_type,
 
 absl::Status DecodeChunk(const EncodedChunkView& chunk, uint32_t range_size,
                          SparseSelection* out) {
+  SparseSelection decoded;
+  if (auto s = DecodeChunkAppend(chunk, range_size, &decoded); !s.ok()) {
+    return s;
+  }
+  *out = std::move(decoded);
+  return absl::OkStatus();
+}
+
+absl::Status DecodeChunkAppend(const EncodedChunkView& chunk,
+                               uint32_t range_size, SparseSelection* out) {
   if (!KnownValueType(chunk.value_type)) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown value type ", chunk.value_type));
@@ -293,13 +304,18 @@ absl::Status DecodeChunk(const EncodedChunkView& chunk, uint32_t range_size,
         absl::StrCat("count ", chunk.count, " exceeds the range size ",
                      range_size, " (indices must be distinct)"));
   }
-  SparseSelection decoded;
-  if (auto s = DecodeValues(chunk, &decoded.values); !s.ok()) return s;
-  if (auto s = DecodeIndices(chunk, range_size, &decoded.indices); !s.ok()) {
-    return s;
+  // Straight into the tail (count <= range_size bounds the growth), cut
+  // off again on failure.
+  const size_t old = out->size();
+  out->values.resize(old + chunk.count);
+  out->indices.resize(old + chunk.count);
+  absl::Status s = DecodeValues(chunk, out->values.data() + old);
+  if (s.ok()) s = DecodeIndices(chunk, range_size, out->indices.data() + old);
+  if (!s.ok()) {
+    out->values.resize(old);
+    out->indices.resize(old);
   }
-  *out = std::move(decoded);
-  return absl::OkStatus();
+  return s;
 }
 
 }  // namespace cddp::common

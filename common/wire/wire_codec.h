@@ -56,6 +56,12 @@ absl::Status EncodeChunk(std::span<const uint32_t> indices,
                          IndexEncoding index_encoding, std::string* indices_out,
                          std::string* values_out);
 
+// The values half of EncodeChunk: `values` in `value_type`, into
+// `values_out` (replacing its contents). A dense piece of a push
+// (push_pieces.h) is just this.
+void EncodeValues(std::span<const float> values, ValueType value_type,
+                  std::string* values_out);
+
 // Wire bytes EncodeChunk would produce, without encoding.
 size_t EncodedSize(const SparseSelection& s, ValueType value_type,
                    IndexEncoding index_encoding);
@@ -64,6 +70,12 @@ size_t EncodedSize(const SparseSelection& s, ValueType value_type,
 // on success replaces `out`'s contents. See the file comment for the rules.
 absl::Status DecodeChunk(const EncodedChunkView& chunk, uint32_t range_size,
                          SparseSelection* out);
+
+// The same, appending the chunk's pairs to `out` (whose capacity is
+// reused); on failure `out` is as it was. The pairs are checked against
+// each other and the range, not against what `out` held before.
+absl::Status DecodeChunkAppend(const EncodedChunkView& chunk,
+                               uint32_t range_size, SparseSelection* out);
 
 // --- Fast paths for callers that decode in their own loop (the worker's
 // sparse-reply apply); on `false` they run DecodeChunk for the message. ---

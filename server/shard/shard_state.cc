@@ -57,6 +57,7 @@ ShardState::ShardState(const ShardOptions& options,
              rule_->TouchesOnlyPushed());
   joined_.assign(options_.num_workers, false);
   pending_.resize(options_.num_workers);
+  spare_.resize(options_.num_workers);
   pushed_.assign(options_.num_workers, false);
   last_contributed_.assign(options_.num_workers, false);
   counted_step_.assign(options_.num_workers, kNone);
@@ -74,11 +75,50 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
   // has values (0 before, when the push is refused below as not joined,
   // whatever its chunk). The outcome counts only for a new push, and only
   // after admission, so the errors and their precedence are unchanged.
-  const uint32_t decoded_size = decode_size_.load(std::memory_order_acquire);
+  const uint32_t decoded_size = decode_size();
   common::SparseSelection decoded;
   absl::Status decoded_status =
       common::DecodeChunk(chunk, decoded_size, &decoded);
-  const uint64_t digest = ChunkDigest(chunk);
+  return Enter(
+      worker_id, shard_index, step, std::move(decoded),
+      std::move(decoded_status), decoded_size,
+      [&](uint32_t n, common::SparseSelection* out) {
+        return common::DecodeChunk(chunk, n, out);
+      },
+      ChunkDigest(chunk), wire_bytes, waiter, current_step);
+}
+
+absl::Status ShardState::PushAssembled(uint32_t worker_id, uint32_t shard_index,
+                                       uint64_t step,
+                                       common::SparseSelection pairs,
+                                       uint32_t decoded_size, uint64_t digest,
+                                       size_t wire_bytes, PushWaiter* waiter,
+                                       uint64_t* current_step) {
+  return Enter(
+      worker_id, shard_index, step, std::move(pairs), absl::OkStatus(),
+      decoded_size,
+      [](uint32_t, common::SparseSelection*) {
+        return absl::UnavailableError(
+            "the shard received its values while this push arrived; push "
+            "again");
+      },
+      digest, wire_bytes, waiter, current_step);
+}
+
+common::SparseSelection ShardState::SpareBuffer(uint32_t worker_id) {
+  absl::MutexLock lock(&mu_);
+  if (worker_id >= spare_.size()) return {};
+  return std::move(spare_[worker_id]);
+}
+
+absl::Status ShardState::Enter(
+    uint32_t worker_id, uint32_t shard_index, uint64_t step,
+    common::SparseSelection decoded, absl::Status decoded_status,
+    uint32_t decoded_size,
+    absl::FunctionRef<absl::Status(uint32_t, common::SparseSelection*)>
+        redecode,
+    uint64_t digest, size_t wire_bytes, PushWaiter* waiter,
+    uint64_t* current_step) {
   Delivery delivery;
   {
     absl::MutexLock lock(&mu_);
@@ -92,11 +132,12 @@ absl::Status ShardState::Push(uint32_t worker_id, uint32_t shard_index,
         // own worker's join): decode again against the real size.
         const uint64_t n = values_.size();
         if (n != decoded_size) {
-          decoded_status =
-              common::DecodeChunk(chunk, static_cast<uint32_t>(n), &decoded);
+          decoded_status = redecode(static_cast<uint32_t>(n), &decoded);
         }
         if (!decoded_status.ok()) {
-          metrics_->Reject(RejectReason::kInvalidChunk);
+          if (absl::IsInvalidArgument(decoded_status)) {
+            metrics_->Reject(RejectReason::kInvalidChunk);
+          }
           metrics_->pushes_rejected.Increment();
           return decoded_status;
         }
@@ -127,6 +168,10 @@ void ShardState::AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
                            PushWaiter* waiter, Delivery* delivery) {
   if (pushed_count_ == 0) first_push_ = clock_->Now();
   last_push_ = clock_->Now();
+  // The storage of the push this worker made before (emptied at its
+  // round's close) is the spare for its next one.
+  spare_[worker_id] = std::move(pending_[worker_id]);
+  spare_[worker_id].clear();
   pending_[worker_id] = std::move(decoded);
   pushed_[worker_id] = true;
   open_digest_[worker_id] = digest;

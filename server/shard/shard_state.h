@@ -216,6 +216,33 @@ class ShardState {
                     const common::EncodedChunkView& chunk, size_t wire_bytes,
                     PushWaiter* waiter, uint64_t* current_step);
 
+  // Push for a push that arrived in pieces and was assembled (and so
+  // decoded and validated) already: `pairs` against `decoded_size`
+  // elements, which must be decode_size() read before the first piece, with
+  // the assembler's `digest`. Admitted and answered as Push; if the shard
+  // got its values after decoded_size was read, UNAVAILABLE (push again).
+  absl::Status PushAssembled(uint32_t worker_id, uint32_t shard_index,
+                             uint64_t step, common::SparseSelection pairs,
+                             uint32_t decoded_size, uint64_t digest,
+                             size_t wire_bytes, PushWaiter* waiter,
+                             uint64_t* current_step);
+  // The refusals of Push that do not depend on the push's content (shutting
+  // down, wrong shard, unknown or unjoined worker, a step neither open nor
+  // just closed), checked and counted as Push would: lets a push that
+  // arrives in pieces be refused before its pieces are decoded. OK means
+  // nothing yet: PushAssembled admits the push.
+  absl::Status PreAdmit(uint32_t worker_id, uint32_t shard_index, uint64_t step,
+                        uint64_t* current_step);
+  // The size pushes are decoded against: the shard's size, 0 before it
+  // has values.
+  uint32_t decode_size() const {
+    return decode_size_.load(std::memory_order_acquire);
+  }
+  // A buffer to assemble `worker_id`'s next push in: the storage of its
+  // push before last, emptied, so that a push touches no fresh pages.
+  // Empty if there is none (or the worker id is unknown).
+  common::SparseSelection SpareBuffer(uint32_t worker_id);
+
   // Withdraws a waiter whose call was cancelled. True if it was withdrawn
   // (it will not be called); false if its round already closed and it has
   // been or is about to be called. The push itself stays counted.
@@ -282,6 +309,11 @@ class ShardState {
                               uint64_t step, uint64_t digest,
                               Admission* admission, uint64_t* current_step,
                               bool* late) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Who may push for which step: the content-independent part of
+  // admission; sets *admission by the step.
+  absl::Status Address(uint32_t worker_id, uint32_t shard_index, uint64_t step,
+                       Admission* admission, uint64_t* current_step, bool* late)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The repeat of a counted push: OK if `digest` is the counted chunk's,
   // else ALREADY_EXISTS (counted under kConflictingPush).
   absl::Status CheckRepeat(uint32_t worker_id, uint64_t step, uint64_t digest,
@@ -301,6 +333,17 @@ class ShardState {
   absl::Status TakeInitialValues(uint32_t shard_index, const Layout& layout,
                                  std::string_view initial_values)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Push and PushAssembled after decoding: `decoded` (or decoded_status,
+  // the decoder's refusal) against `decoded_size` elements; `redecode`
+  // decodes again if the shard's size changed since.
+  absl::Status Enter(
+      uint32_t worker_id, uint32_t shard_index, uint64_t step,
+      common::SparseSelection decoded, absl::Status decoded_status,
+      uint32_t decoded_size,
+      absl::FunctionRef<absl::Status(uint32_t, common::SparseSelection*)>
+          redecode,
+      uint64_t digest, size_t wire_bytes, PushWaiter* waiter,
+      uint64_t* current_step);
   // Takes a new, decoded push from `worker_id` into the open round, and
   // closes the round if that made it ready.
   void AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
@@ -361,6 +404,8 @@ class ShardState {
 
   // The open round.
   std::vector<common::SparseSelection> pending_ ABSL_GUARDED_BY(mu_);
+  // Per worker: the emptied storage of its push before last (SpareBuffer).
+  std::vector<common::SparseSelection> spare_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> pushed_ ABSL_GUARDED_BY(mu_);
   uint32_t pushed_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Waiting> waiters_ ABSL_GUARDED_BY(mu_);

@@ -37,10 +37,46 @@ int ShardState::WaitingOf(uint32_t worker_id) const {
                     [&](const Waiting& w) { return w.worker == worker_id; }));
 }
 
+absl::Status ShardState::PreAdmit(uint32_t worker_id, uint32_t shard_index,
+                                  uint64_t step, uint64_t* current_step) {
+  absl::MutexLock lock(&mu_);
+  Admission admission = Admission::kNew;
+  bool late = false;
+  absl::Status s =
+      Address(worker_id, shard_index, step, &admission, current_step, &late);
+  if (!s.ok() && !late) metrics_->pushes_rejected.Increment();
+  return s;
+}
+
 absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
                                         uint32_t shard_index, uint64_t step,
                                         uint64_t digest, Admission* admission,
                                         uint64_t* current_step, bool* late) {
+  CDDP_RETURN_IF_ERROR(
+      Address(worker_id, shard_index, step, admission, current_step, late));
+  switch (*admission) {
+    case Admission::kNew:
+      return absl::OkStatus();
+    case Admission::kDuplicateOpen:
+      CDDP_RETURN_IF_ERROR(
+          CheckRepeat(worker_id, step, digest, open_digest_[worker_id]));
+      if (WaitingOf(worker_id) >= kMaxWaitingPerWorker) {
+        metrics_->Reject(RejectReason::kTooManyWaiting);
+        return absl::ResourceExhaustedError(
+            absl::StrCat("worker ", worker_id, " already has ",
+                         kMaxWaitingPerWorker, " calls waiting for step ", step,
+                         " on shard ", options_.shard_index));
+      }
+      return absl::OkStatus();
+    case Admission::kReplayClosed:
+      return CheckRepeat(worker_id, step, digest, last_digest_[worker_id]);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShardState::Address(uint32_t worker_id, uint32_t shard_index,
+                                 uint64_t step, Admission* admission,
+                                 uint64_t* current_step, bool* late) {
   *current_step = open_round_;
   if (draining_) {
     metrics_->Reject(RejectReason::kShuttingDown);
@@ -63,26 +99,14 @@ absl::Status ShardState::AdmitUncounted(uint32_t worker_id,
     return absl::FailedPreconditionError(absl::StrCat(
         "worker ", worker_id, " has not joined shard ", options_.shard_index));
   }
-  if (step == open_round_ && !pushed_[worker_id]) {
-    *admission = Admission::kNew;
-    return absl::OkStatus();
-  }
   if (step == open_round_) {
-    *admission = Admission::kDuplicateOpen;
-    CDDP_RETURN_IF_ERROR(
-        CheckRepeat(worker_id, step, digest, open_digest_[worker_id]));
-    if (WaitingOf(worker_id) >= kMaxWaitingPerWorker) {
-      metrics_->Reject(RejectReason::kTooManyWaiting);
-      return absl::ResourceExhaustedError(
-          absl::StrCat("worker ", worker_id, " already has ",
-                       kMaxWaitingPerWorker, " calls waiting for step ", step,
-                       " on shard ", options_.shard_index));
-    }
+    *admission =
+        pushed_[worker_id] ? Admission::kDuplicateOpen : Admission::kNew;
     return absl::OkStatus();
   }
   if (step + 1 == open_round_ && last_contributed_[worker_id] && last_result_) {
     *admission = Admission::kReplayClosed;
-    return CheckRepeat(worker_id, step, digest, last_digest_[worker_id]);
+    return absl::OkStatus();
   }
   metrics_->Reject(RejectReason::kStepMismatch);
   if (step < open_round_) {

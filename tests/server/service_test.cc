@@ -1,5 +1,6 @@
-// Every malformed request gets its documented error over gRPC and leaves
-// the shard's values and step unchanged; metrics move by the expected
+// Every malformed request gets its documented error over gRPC, sent whole
+// (PushPull) or as a one-piece PushPullStream, and leaves the shard's
+// values and step unchanged; metrics move by the expected
 // amounts when scraped over HTTP.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,11 +17,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/metrics_http_server.h"
 #include "common/wire/wire_codec.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "proto/status_convert.h"
 #include "tests/support/http_client.h"
+#include "tests/support/raw_push.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/test_util.h"
 #include "tests/support/wait_until.h"
@@ -29,35 +29,6 @@ namespace cddp::testing {
 namespace {
 
 constexpr uint32_t kN = 2000;  // two shards of 1000
-
-struct Outcome {
-  absl::Status status;
-  std::optional<uint64_t> current_step;
-};
-
-std::unique_ptr<cddp::v1::ParameterServer::Stub> RawStub(
-    const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(-1);
-  args.SetMaxReceiveMessageSize(-1);
-  return cddp::v1::ParameterServer::NewStub(grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args));
-}
-
-Outcome RawPush(cddp::v1::ParameterServer::Stub& stub,
-                const cddp::v1::PushPullRequest& req) {
-  grpc::ClientContext ctx;
-  // A bound on the wait, not a speed check.
-  ctx.set_deadline(std::chrono::system_clock::now() + kWaitTimeout);
-  auto reader = stub.PushPull(&ctx, req);
-  cddp::v1::PushPullResponse resp;
-  while (reader->Read(&resp)) {
-  }
-  Outcome o;
-  o.status = proto::FromGrpcStatus(reader->Finish());
-  o.current_step = proto::CurrentStepFromTrailers(ctx);
-  return o;
-}
 
 cddp::v1::PushPullRequest ValidPush(uint32_t worker, uint64_t step,
                                     uint32_t shard) {
@@ -100,11 +71,18 @@ class ServiceTest : public ::testing::Test {
     ASSERT_TRUE(client->Join(std::vector<uint64_t>{kN}, p).ok());
     stub_ = RawStub(cluster_->addresses()[0]);
   }
+  // `req` sent whole, or with `streamed` as the one piece of a stream.
+  Outcome Push(cddp::v1::PushPullRequest req, bool streamed) {
+    if (!streamed) return RawPush(*stub_, req);
+    req.set_last(true);
+    return RawPushPieces(*stub_, {req});
+  }
   // The request must fail with `code`, mention `needle`, and change nothing.
   void ExpectRejected(const cddp::v1::PushPullRequest& req,
-                      absl::StatusCode code, const std::string& needle) {
+                      absl::StatusCode code, const std::string& needle,
+                      bool streamed) {
     const auto before = cluster_->ServerValues();
-    const Outcome o = RawPush(*stub_, req);
+    const Outcome o = Push(req, streamed);
     EXPECT_EQ(o.status.code(), code) << o.status;
     EXPECT_NE(o.status.message().find(needle), std::string::npos) << o.status;
     EXPECT_EQ(cluster_->ServerValues(), before);
@@ -117,7 +95,21 @@ class ServiceTest : public ::testing::Test {
   std::unique_ptr<cddp::v1::ParameterServer::Stub> stub_;
 };
 
-TEST_F(ServiceTest, MalformedPushesAreRejectedAndChangeNothing) {
+class PushRejectionTest : public ServiceTest,
+                          public ::testing::WithParamInterface<bool> {
+ protected:
+  void ExpectRejected(const cddp::v1::PushPullRequest& req,
+                      absl::StatusCode code, const std::string& needle) {
+    ServiceTest::ExpectRejected(req, code, needle, GetParam());
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(WholeAndInPieces, PushRejectionTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "PushPullStream" : "PushPull";
+                         });
+
+TEST_P(PushRejectionTest, MalformedPushesAreRejectedAndChangeNothing) {
   using absl::StatusCode;
   auto req = ValidPush(0, 0, 0);
   SetIndex(&req, 2, 1000);  // shard 0 holds 1000 elements
@@ -152,7 +144,7 @@ TEST_F(ServiceTest, MalformedPushesAreRejectedAndChangeNothing) {
   ExpectRejected(req, StatusCode::kResourceExhausted, "");
   // A step that is not the open one reports the current step in the
   // trailing metadata too.
-  const Outcome o = RawPush(*stub_, ValidPush(0, 3, 0));
+  const Outcome o = Push(ValidPush(0, 3, 0), GetParam());
   EXPECT_EQ(o.status.code(), StatusCode::kFailedPrecondition);
   ASSERT_TRUE(o.current_step.has_value());
   EXPECT_EQ(*o.current_step, 0u);

@@ -150,6 +150,7 @@ std::unique_ptr<worker::ShardClient> TestCluster::NewClient(
   o.max_attempts = max_attempts;
   o.initial_backoff = absl::Milliseconds(5);
   o.max_message_mb = options_.max_message_mb;
+  o.push_piece_pairs = options_.push_piece_pairs;
   o.registry = registry;
   auto client = worker::ShardClient::Create(map_, o);
   if (!client.ok()) {

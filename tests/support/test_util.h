@@ -56,6 +56,7 @@ struct ClusterOptions {
   int max_message_mb = 64;
   size_t piece_bytes = 4096;         // small, so replies take several pieces
   uint32_t sparse_piece_pairs = 64;  // likewise for sparse replies
+  size_t push_piece_pairs = 256;     // and for the clients' pushes
 };
 
 // S servers on 127.0.0.1 ephemeral ports. A construction that fails (bad

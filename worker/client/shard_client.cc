@@ -18,8 +18,8 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "proto/wire_adapter.h"
+#include "worker/client/push_stream_call.h"
 #include "worker/client/sparse_apply.h"
-#include "worker/client/stream_call.h"
 
 namespace cddp::worker {
 
@@ -64,8 +64,6 @@ struct ShardClient::PushPullRound {
                 uint32_t num_shards)
       : steps(std::move(steps_in)),
         params(params_in),
-        requests(num_shards),
-        encoded(num_shards, 0),
         resync(num_shards, 0),
         held(num_shards, 0),
         attempts(num_shards, 0),
@@ -76,11 +74,7 @@ struct ShardClient::PushPullRound {
 
   const std::vector<uint64_t> steps;  // the step each shard is pushed at
   const std::span<float> params;
-  // Each request is encoded just before its first attempt (so shard 0 is on
-  // the wire while shard 1 is encoded) and reused by retries.
-  std::vector<cddp::v1::PushPullRequest> requests;
   // Per shard; not vector<bool>, whose packed bits would be shared bytes.
-  std::vector<char> encoded;
   // An attempt that failed after applying delta pieces left the shard's
   // range unknown (a retry's reply adds the same differences again): pull
   // it once the round is over.
@@ -89,7 +83,7 @@ struct ShardClient::PushPullRound {
   std::vector<char> held;
   std::vector<int> attempts;  // calls started per shard
   std::vector<Reply> replies;
-  std::vector<std::unique_ptr<StreamCall<PushPullResponse>>> calls;
+  std::vector<std::unique_ptr<PushStreamCall>> calls;
   absl::Time start;
   PushPullResult result;
 };
@@ -103,10 +97,11 @@ absl::StatusOr<std::unique_ptr<ShardClient>> ShardClient::Create(
   }
   if (options.max_attempts < 1 || options.max_message_mb < 1 ||
       options.max_message_mb > 2047 ||
-      options.deadline <= absl::ZeroDuration()) {
+      options.deadline <= absl::ZeroDuration() ||
+      options.push_piece_pairs < 1) {
     return absl::InvalidArgumentError(
-        "max_attempts >= 1, max_message_mb in [1, 2047] and a positive "
-        "deadline are required");
+        "max_attempts >= 1, max_message_mb in [1, 2047], a positive "
+        "deadline and push_piece_pairs >= 1 are required");
   }
   return std::unique_ptr<ShardClient>(
       new ShardClient(shard_map, std::move(options)));
@@ -272,23 +267,26 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   return std::move(result);
 }
 
-void ShardClient::EncodePush(PushPullRound& round, uint32_t s) {
-  auto& req = round.requests[s];
-  req.set_step(round.steps[s]);
-  req.set_worker_id(options_.worker_id);
-  req.set_shard_index(s);
+void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
+                                  size_t index,
+                                  cddp::v1::PushPullRequest* piece) const {
+  const common::SparseSelection& pairs = split_[s];
+  const size_t per_piece = options_.push_piece_pairs;
+  const size_t begin = std::min(pairs.size(), index * per_piece);
+  const size_t end = std::min(pairs.size(), begin + per_piece);
+  piece->set_step(round.steps[s]);
+  piece->set_worker_id(options_.worker_id);
+  piece->set_shard_index(s);
+  piece->set_last(end == pairs.size());
   // Every element of the shard (strictly ascending, in range, as many as
-  // the shard has: exactly 0..n-1): no index bytes at all.
-  const common::IndexEncoding encoding =
-      split_[s].size() > 0 && split_[s].size() == shard_map_.size(s)
-          ? common::IndexEncoding::kDense
-          : options_.index_encoding;
+  // the shard has: exactly 0..n-1): dense pieces, no index bytes at all.
+  const bool dense = pairs.size() > 0 && pairs.size() == shard_map_.size(s);
   // Cannot fail: the selection was checked by CheckSelection.
-  CDDP_CHECK(proto::EncodeChunkInto(split_[s].indices, split_[s].values,
-                                    options_.value_type, encoding,
-                                    req.mutable_chunk())
+  CDDP_CHECK(proto::EncodePushPieceInto(
+                 std::span(pairs.indices).subspan(begin, end - begin),
+                 std::span(pairs.values).subspan(begin, end - begin),
+                 options_.value_type, options_.index_encoding, dense, piece)
                  .ok());
-  round.encoded[s] = 1;
 }
 
 ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
@@ -300,7 +298,11 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
   round.replies[s].any = any;
   const auto range =
       round.params.subspan(shard_map_.begin(s), shard_map_.size(s));
-  round.calls[s] = std::make_unique<StreamCall<PushPullResponse>>(
+  // The bytes a failed attempt wrote count too.
+  if (round.calls[s] != nullptr) {
+    round.result.bytes_sent += round.calls[s]->bytes_sent();
+  }
+  round.calls[s] = std::make_unique<PushStreamCall>(
       [&round, s, range](const PushPullResponse& r) -> absl::Status {
         PushPullRound::Reply& rep = round.replies[s];
         rep.any = true;
@@ -313,14 +315,15 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
         rep.sparse = true;
         if (r.delta()) rep.applied_delta = true;
         return ApplySparseUpdate(r, range);
+      },
+      [this, &round, s](size_t index, cddp::v1::PushPullRequest* piece) {
+        EncodePushPiece(round, s, index, piece);
       });
-  StreamCall<PushPullResponse>* call = round.calls[s].get();
+  PushStreamCall* call = round.calls[s].get();
   ++round.attempts[s];
   call->context()->set_deadline(
       absl::ToChronoTime(absl::Now() + options_.deadline));
-  if (!round.encoded[s]) EncodePush(round, s);
-  round.result.bytes_sent += round.requests[s].ByteSizeLong();
-  stubs_[s]->async()->PushPull(call->context(), &round.requests[s], call);
+  stubs_[s]->async()->PushPullStream(call->context(), call);
   call->Begin();
   return [call] { return call->Wait(); };
 }
@@ -349,6 +352,7 @@ absl::Status ShardClient::GatherReplies(
       st = absl::DataLossError("incomplete reply");
     }
     result.bytes_received += round.calls[s]->bytes_received();
+    result.bytes_sent += round.calls[s]->bytes_sent();
     if (metrics_) {
       metrics_->push_pull_seconds[s]->Observe(
           absl::ToDoubleSeconds(round.calls[s]->done_at() - round.start));

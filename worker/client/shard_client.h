@@ -51,6 +51,9 @@ struct ShardClientOptions {
   common::ValueType value_type = common::ValueType::kFp32;
   common::IndexEncoding index_encoding = common::IndexEncoding::kDeltaVarint;
   int max_message_mb = 256;
+  // Pairs per piece of a push (PushPullStream): 64 Ki pairs are 256 KiB of
+  // fp32 values, the size of the servers' reply pieces.
+  size_t push_piece_pairs = size_t{64} << 10;
   prometheus::Registry* registry = nullptr;  // optional; outlives the client
   // The worker applies momentum itself (DGC): joins say so, and a shard
   // whose optimizer has momentum refuses them.
@@ -176,8 +179,9 @@ class ShardClient final : public ParameterClient {
       std::vector<uint64_t> steps, bool hold_ahead,
       const common::SparseSelection& selection, std::span<float> params,
       common::SparseSelection* undelivered);
-  // Fills shard `s`'s request from split_ (once; retries reuse it).
-  void EncodePush(PushPullRound& round, uint32_t s);
+  // Fills `piece` with piece `index` of shard `s`'s push (from split_).
+  void EncodePushPiece(const PushPullRound& round, uint32_t s, size_t index,
+                       cddp::v1::PushPullRequest* piece) const;
   // One attempt of shard `s`'s PushPull call; its reply goes to `round`.
   Waiter StartPushPull(PushPullRound& round, uint32_t s);
   // Takes every shard's outcome into round.result and shard_steps_; hands

@@ -1,6 +1,8 @@
 // One client-side server-streaming call on the gRPC callback API, with a
 // per-message handler and a blocking Wait(). Used by ShardClient to run the
-// calls to all shards at once: start them all, then wait for each.
+// calls to all shards at once: start them all, then wait for each. `Base`
+// is the reactor: ClientReadReactor for a server-streaming call, or a
+// ClientBidiReactor whose writes a subclass makes (push_stream_call.h).
 //
 // Thread-safety: the handler runs on gRPC's threads, one message at a time;
 // Wait() may be called from one other thread. The CDDP_HAPPENS_* marks tell
@@ -26,8 +28,8 @@
 
 namespace cddp::worker {
 
-template <typename Response>
-class StreamCall final : public grpc::ClientReadReactor<Response> {
+template <typename Response, typename Base = grpc::ClientReadReactor<Response>>
+class StreamCall : public Base {
  public:
   // Called for every message; a non-OK status cancels the call and becomes
   // its result.
@@ -44,7 +46,7 @@ class StreamCall final : public grpc::ClientReadReactor<Response> {
     this->StartCall();
   }
 
-  void OnReadDone(bool ok) override {
+  void OnReadDone(bool ok) final {
     CDDP_HAPPENS_AFTER(this);
     if (!ok) return;  // end of stream or failure; OnDone follows
     ++messages_;
@@ -62,7 +64,7 @@ class StreamCall final : public grpc::ClientReadReactor<Response> {
     this->StartRead(&response_);
   }
 
-  void OnDone(const grpc::Status& status) override {
+  void OnDone(const grpc::Status& status) final {
     CDDP_HAPPENS_AFTER(this);
     done_at_ = absl::Now();
     absl::MutexLock lock(&mu_);

@@ -1,0 +1,56 @@
+// Reassembling a push that arrives in pieces (cddp.v1 PushPullStream): each
+// piece is an encoded chunk of the same push, and the pieces in order are
+// the push. A piece's pairs must all come after the previous piece's
+// (indices keep strictly ascending across pieces), so the assembled push
+// obeys every rule of a one-message chunk (wire_codec.h) and nothing is
+// sorted or merged on arrival.
+//
+// Each piece is decoded by DecodeChunk's rules against the shard's range,
+// except a dense piece (kDense, no index bytes), which holds every index of
+// [offset, offset + count) in order, since a piece cannot cover the whole
+// range: it must start after the previous piece's last index and end
+// within the range.
+//
+// Thread-compatible: one assembler per incoming call.
+#ifndef CDDP_COMMON_WIRE_PUSH_PIECES_H_
+#define CDDP_COMMON_WIRE_PUSH_PIECES_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "common/compress/sparse.h"
+#include "common/wire/wire_codec.h"
+
+namespace cddp::common {
+
+class PushAssembler {
+ public:
+  // Assembles a push into `buffer` (cleared; its capacity is reused, so a
+  // recycled buffer takes a dense push without touching fresh pages) for a
+  // shard of `range_size` elements.
+  PushAssembler(uint32_t range_size, SparseSelection buffer);
+
+  // Decodes `piece` and appends its pairs; `offset` is a dense piece's first
+  // index and must be 0 for any other piece. INVALID_ARGUMENT naming the
+  // broken rule, and nothing appended, for a piece DecodeChunk would refuse
+  // or one whose first index is not above the last one so far.
+  absl::Status Add(const EncodedChunkView& piece, uint64_t offset);
+
+  // Tells this push from a different one (the pieces' fields and offsets in
+  // order); equal for the same pieces. Only comparable within one process.
+  uint64_t digest() const { return digest_; }
+  uint64_t pieces() const { return pieces_; }
+  const SparseSelection& pairs() const { return pairs_; }
+  // The assembled pairs; the assembler is spent.
+  SparseSelection Take() { return std::move(pairs_); }
+
+ private:
+  const uint32_t range_size_;
+  SparseSelection pairs_;
+  uint64_t digest_ = 0;
+  uint64_t pieces_ = 0;
+};
+
+}  // namespace cddp::common
+
+#endif  // CDDP_COMMON_WIRE_PUSH_PIECES_H_

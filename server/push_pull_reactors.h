@@ -1,0 +1,69 @@
+// The reactors that answer a push on the gRPC callback API: PushPull (the
+// whole push in one message) and PushPullStream (the push in pieces, put
+// together by common::PushAssembler as they arrive). Both register the push
+// with the ShardState and, once its round closes, stream the reply: dense
+// pieces of `piece_floats` values read under the round's lease, or the
+// round's shared sparse pieces (SparseReplyCache). A push whose round is
+// still open keeps its reactor registered with the ShardState and returns;
+// no thread waits for a round.
+//
+// Step-mismatch rejections carry the shard's current step in the trailing
+// metadata key proto::kCurrentStepMetadataKey as well as in the message.
+#ifndef CDDP_SERVER_PUSH_PULL_REACTORS_H_
+#define CDDP_SERVER_PUSH_PULL_REACTORS_H_
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "cddp/v1/parameter_server.grpc.pb.h"
+#include "server/shard/server_metrics.h"
+#include "server/shard/shard_state.h"
+
+namespace cddp::server {
+
+// The sparse-downlink reply of the latest round: one message per piece
+// (RoundResult::sparse_pieces), the last one marked. Every waiter of a
+// round gets the same messages, so they are built once (by the first
+// waiter to ask) and shared; gRPC only reads them (const serialisation is
+// thread-safe). Thread-safe.
+class SparseReplyCache {
+ public:
+  using Reply = std::vector<std::shared_ptr<const cddp::v1::PushPullResponse>>;
+
+  std::shared_ptr<const Reply> Get(
+      const std::shared_ptr<const RoundResult>& result);
+
+ private:
+  absl::Mutex mu_;
+  std::weak_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Reply> reply_ ABSL_GUARDED_BY(mu_);
+};
+
+// What the push reactors need from their service; all outlive the calls.
+struct PushContext {
+  ShardState* state;
+  ServerMetrics* metrics;
+  SparseReplyCache* sparse_replies;
+  size_t piece_floats;
+};
+
+// The status of a reply whose read lease was revoked (ShardState::
+// PollTimeout): the reader did not keep up. Also for pulls.
+grpc::Status AbandonedReply();
+
+// Starts answering a PushPull; the reactor deletes itself when done.
+grpc::ServerWriteReactor<cddp::v1::PushPullResponse>* StartPushPull(
+    grpc::CallbackServerContext* context,
+    const cddp::v1::PushPullRequest* request, const PushContext& push);
+
+// Starts answering a PushPullStream; the reactor deletes itself when done.
+grpc::ServerBidiReactor<cddp::v1::PushPullRequest, cddp::v1::PushPullResponse>*
+StartPushPullStream(grpc::CallbackServerContext* context,
+                    const PushContext& push);
+
+}  // namespace cddp::server
+
+#endif  // CDDP_SERVER_PUSH_PULL_REACTORS_H_

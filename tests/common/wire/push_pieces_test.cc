@@ -1,0 +1,176 @@
+// Tests for reassembling a push sent in pieces: any split of a chunk into
+// pieces assembles to what the one-message chunk decodes to, and every
+// piece that would break the push's order or range is refused naming the
+// rule, with nothing appended.
+#include "common/wire/push_pieces.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <span>
+#include <string>
+
+namespace cddp::common {
+namespace {
+
+constexpr uint32_t kRange = 1000;
+
+SparseSelection Sample(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint32_t> all(kRange);
+  std::iota(all.begin(), all.end(), 0u);
+  std::shuffle(all.begin(), all.end(), rng);
+  all.resize(n);
+  std::sort(all.begin(), all.end());
+  SparseSelection s;
+  s.indices = all;
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  for (size_t i = 0; i < n; ++i) s.values.push_back(d(rng));
+  return s;
+}
+
+// One encoded piece and the views of it.
+struct Piece {
+  uint32_t count = 0;
+  IndexEncoding encoding = IndexEncoding::kDeltaVarint;
+  std::string indices, values;
+  EncodedChunkView View() const {
+    return {count, static_cast<int>(ValueType::kFp32),
+            static_cast<int>(encoding), indices, values};
+  }
+};
+
+Piece Encode(const SparseSelection& s, size_t begin, size_t end,
+             IndexEncoding encoding) {
+  Piece p;
+  p.count = static_cast<uint32_t>(end - begin);
+  p.encoding = encoding;
+  const auto idx = std::span(s.indices).subspan(begin, end - begin);
+  const auto val = std::span(s.values).subspan(begin, end - begin);
+  if (encoding == IndexEncoding::kDense) {
+    EncodeValues(val, ValueType::kFp32, &p.values);
+  } else {
+    EXPECT_TRUE(
+        EncodeChunk(idx, val, ValueType::kFp32, encoding, &p.indices, &p.values)
+            .ok());
+  }
+  return p;
+}
+
+SparseSelection DenseRange() {
+  SparseSelection s;
+  for (uint32_t i = 0; i < kRange; ++i) {
+    s.indices.push_back(i);
+    s.values.push_back(0.25f * static_cast<float>(i % 13) - 1.0f);
+  }
+  return s;
+}
+
+TEST(PushAssemblerTest, AnySplitAssemblesToTheWholePush) {
+  const SparseSelection push = Sample(300, 7);
+  for (size_t per_piece : {1u, 7u, 64u, 299u, 300u, 1000u}) {
+    for (IndexEncoding e :
+         {IndexEncoding::kDeltaVarint, IndexEncoding::kAbsoluteU32}) {
+      PushAssembler a(kRange, {});
+      for (size_t b = 0; b < push.size(); b += per_piece) {
+        const Piece p =
+            Encode(push, b, std::min(push.size(), b + per_piece), e);
+        ASSERT_TRUE(a.Add(p.View(), 0).ok()) << per_piece;
+      }
+      EXPECT_EQ(a.pieces(), (push.size() + per_piece - 1) / per_piece);
+      const SparseSelection got = a.Take();
+      EXPECT_EQ(got.indices, push.indices) << per_piece;
+      EXPECT_EQ(got.values, push.values) << per_piece;
+    }
+  }
+}
+
+TEST(PushAssemblerTest, DensePiecesCoverTheirOffsetsAndReuseTheBuffer) {
+  const SparseSelection push = DenseRange();
+  SparseSelection recycled;
+  recycled.indices.reserve(kRange);
+  recycled.values.reserve(kRange);
+  recycled.indices.push_back(42);  // stale contents are dropped
+  const uint32_t* storage = recycled.indices.data();
+  PushAssembler a(kRange, std::move(recycled));
+  for (size_t b = 0; b < kRange; b += 300) {
+    const size_t e = std::min<size_t>(kRange, b + 300);
+    ASSERT_TRUE(
+        a.Add(Encode(push, b, e, IndexEncoding::kDense).View(), b).ok());
+  }
+  const SparseSelection got = a.Take();
+  EXPECT_EQ(got.indices, push.indices);
+  EXPECT_EQ(got.values, push.values);
+  EXPECT_EQ(got.indices.data(), storage);  // no new allocation
+}
+
+TEST(PushAssemblerTest, EmptyPushIsOneEmptyPiece) {
+  PushAssembler a(kRange, {});
+  ASSERT_TRUE(a.Add(Piece{}.View(), 0).ok());
+  EXPECT_EQ(a.pairs().size(), 0u);
+}
+
+// Each refusal names its rule and leaves what was assembled as it was.
+void ExpectRefused(PushAssembler& a, const EncodedChunkView& piece,
+                   uint64_t offset, const std::string& needle) {
+  const SparseSelection before = a.pairs();
+  const uint64_t digest = a.digest();
+  const absl::Status s = a.Add(piece, offset);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find(needle), std::string::npos) << s;
+  EXPECT_EQ(a.pairs().indices, before.indices);
+  EXPECT_EQ(a.digest(), digest);
+}
+
+TEST(PushAssemblerTest, PiecesOutOfOrderOrRangeAreRefused) {
+  const SparseSelection push = Sample(100, 3);
+  PushAssembler a(kRange, {});
+  ASSERT_TRUE(
+      a.Add(Encode(push, 0, 50, IndexEncoding::kDeltaVarint).View(), 0).ok());
+  // The same pairs again: not above the last index.
+  ExpectRefused(a, Encode(push, 40, 60, IndexEncoding::kDeltaVarint).View(), 0,
+                "not above the previous piece's last index");
+  // An offset on a piece that has indices.
+  ExpectRefused(a, Encode(push, 50, 60, IndexEncoding::kAbsoluteU32).View(), 5,
+                "not dense");
+  const SparseSelection dense = DenseRange();
+  // A dense piece starting at or before the last index so far.
+  ExpectRefused(a, Encode(dense, 0, 10, IndexEncoding::kDense).View(),
+                push.indices[49], "is not after index");
+  // A dense piece running past the range.
+  ExpectRefused(a, Encode(dense, 0, 10, IndexEncoding::kDense).View(),
+                kRange - 5, "within the range");
+  // A piece the codec refuses: a value that is not finite.
+  Piece bad = Encode(push, 50, 60, IndexEncoding::kAbsoluteU32);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bad.values.data(), &nan, 4);
+  ExpectRefused(a, bad.View(), 0, "piece 1: value at position 0");
+  // The rest of the push still fits after the refusals.
+  ASSERT_TRUE(
+      a.Add(Encode(push, 50, 100, IndexEncoding::kDeltaVarint).View(), 0).ok());
+  EXPECT_EQ(a.Take().indices, push.indices);
+}
+
+TEST(PushAssemblerTest, DigestTellsPushesApart) {
+  const SparseSelection push = Sample(100, 5);
+  const auto digest_of = [&](size_t per_piece, float nudge) {
+    SparseSelection s = push;
+    s.values[70] += nudge;
+    PushAssembler a(kRange, {});
+    for (size_t b = 0; b < s.size(); b += per_piece) {
+      EXPECT_TRUE(a.Add(Encode(s, b, std::min(s.size(), b + per_piece),
+                               IndexEncoding::kDeltaVarint)
+                            .View(),
+                        0)
+                      .ok());
+    }
+    return a.digest();
+  };
+  EXPECT_EQ(digest_of(30, 0.0f), digest_of(30, 0.0f));
+  EXPECT_NE(digest_of(30, 0.0f), digest_of(30, 1.0f));
+}
+
+}  // namespace
+}  // namespace cddp::common

@@ -1,0 +1,70 @@
+// One PushPullStream call: writes a push in pieces, one at a time as gRPC
+// takes them (the next piece is encoded when the previous one is written),
+// then half-closes; reads the reply as StreamCall does.
+//
+// Thread-safety: as StreamCall. `next_piece` runs on gRPC's threads, one
+// piece at a time, and must not block.
+#ifndef CDDP_WORKER_CLIENT_PUSH_STREAM_CALL_H_
+#define CDDP_WORKER_CLIENT_PUSH_STREAM_CALL_H_
+
+#include <cstddef>
+#include <functional>
+#include <utility>
+
+#include "cddp/v1/parameter_server.pb.h"
+#include "common/happens_before.h"
+#include "grpcpp/support/client_callback.h"
+#include "worker/client/stream_call.h"
+
+namespace cddp::worker {
+
+class PushStreamCall final
+    : public StreamCall<cddp::v1::PushPullResponse,
+                        grpc::ClientBidiReactor<cddp::v1::PushPullRequest,
+                                                cddp::v1::PushPullResponse>> {
+ public:
+  // Fills `piece` with piece number `index` of the push (its `last` field
+  // marks the final piece).
+  using NextPiece =
+      std::function<void(size_t index, cddp::v1::PushPullRequest* piece)>;
+
+  PushStreamCall(Handler handler, NextPiece next_piece)
+      : StreamCall(std::move(handler)), next_piece_(std::move(next_piece)) {}
+
+  // Call after the stub has bound this reactor. Writes the first piece.
+  void Begin() {
+    WriteNext();
+    StreamCall::Begin();
+  }
+
+  void OnWriteDone(bool ok) override {
+    CDDP_HAPPENS_AFTER(this);
+    if (!ok) return;  // the call failed; OnDone follows with its status
+    if (piece_.last()) {
+      CDDP_HAPPENS_BEFORE(this);
+      StartWritesDone();
+      return;
+    }
+    WriteNext();
+  }
+
+  // Valid after Wait(): the bytes of the pieces written.
+  size_t bytes_sent() const { return bytes_sent_; }
+
+ private:
+  void WriteNext() {
+    next_piece_(pieces_++, &piece_);
+    bytes_sent_ += piece_.ByteSizeLong();
+    CDDP_HAPPENS_BEFORE(this);
+    StartWrite(&piece_);
+  }
+
+  NextPiece next_piece_;
+  cddp::v1::PushPullRequest piece_;
+  size_t pieces_ = 0;
+  size_t bytes_sent_ = 0;
+};
+
+}  // namespace cddp::worker
+
+#endif  // CDDP_WORKER_CLIENT_PUSH_STREAM_CALL_H_
