@@ -16,10 +16,12 @@ root; without it (or without namespaces) it says so and exits 77.
       (bench/ddp_emulated.py: DDP's buckets, all_reduce overlapping the
       backward pass)
   bench/netns_cluster.py train --rates=100mbit,1gbit --workers=4 --shards=2
-      end to end: cddp-worker training SimpleCNN on MNIST for --steps steps
-      at each --densities entry (DGC momentum on the workers, plain SGD and
-      the sparse downlink on the servers), then PyTorch DDP over gloo on the
-      same model, batch and data in the same hosts (bench/ddp_train.py)
+      end to end: cddp-worker training SimpleCNN on MNIST (or with
+      --model=resnet18 the CIFAR ResNet-18 on synthetic CIFAR-shaped data)
+      for --steps steps at each --densities entry (DGC momentum on the
+      workers, plain SGD and the sparse downlink on the servers), then
+      PyTorch DDP over gloo on the same model and batch in the same hosts
+      (bench/ddp_train.py)
 
 Lists (comma-separated) sweep: one cluster per (rate, W, S). Each run prints
 one line "result {json}" and, with --json=FILE, appends that JSON to FILE.
@@ -77,6 +79,10 @@ def parse_args(argv):
                    default=True, help="measure a link before each workload")
     p.add_argument("--steps", type=int, default=60, help="train: steps")
     p.add_argument("--batch_size", type=int, default=64, help="train: batch")
+    p.add_argument("--model", choices=["simple_cnn", "resnet18"],
+                   default="simple_cnn",
+                   help="train: simple_cnn on MNIST, or the CIFAR ResNet-18 "
+                        "on synthetic CIFAR-shaped data (timing only)")
     p.add_argument("--json", default="", help="append results to this file")
     p.add_argument("--timeout_s", type=float, default=1800,
                    help="per workload run")
@@ -273,17 +279,22 @@ def start_servers(args, cluster, workers, shards, flags):
 
 
 def run_train(args, cluster, workers, shards, density):
-    """cddp-worker vs DDP on SimpleCNN; returns the result dict."""
+    """cddp-worker vs DDP on --model; returns the result dict."""
     worker = binary(args, "worker", "cddp-worker")
     addresses = start_servers(args, cluster, workers, shards,
                               ["--optimizer=sgd", "--lr=0.05",
                                "--downlink=sparse"])
     results_dir = tempfile.mkdtemp(prefix="netns_train")
+    # resnet18: an empty data directory, so the worker trains on its
+    # synthetic CIFAR-shaped set (it says so) whatever data/ holds.
+    data_dir = (results_dir if args.model == "resnet18"
+                else os.path.join(ROOT, "data"))
     try:
         procs = [cluster.start(shards + w, [
             worker, f"--servers={addresses}", f"--worker_id={w}",
-            f"--num_workers={workers}", "--model=simple_cnn",
-            "--dataset=mnist", f"--data_dir={os.path.join(ROOT, 'data')}",
+            f"--num_workers={workers}", f"--model={args.model}",
+            f"--dataset={'cifar10' if args.model == 'resnet18' else 'mnist'}",
+            f"--data_dir={data_dir}",
             f"--batch_size={args.batch_size}", f"--max_steps={args.steps}",
             f"--ratio={density}", "--dgc_momentum=0.9", "--threads=1",
             "--eval_limit=100", "--metrics_listen=",
@@ -341,7 +352,8 @@ def run_ddp(args, cluster, workers, shards):
     """bench/ddp_train.py on the worker hosts; median step ms and bytes."""
     procs = start_ranks(args, cluster, workers, shards, "ddp_train.py",
                         [f"--steps={args.steps}",
-                         f"--batch_size={args.batch_size}"])
+                         f"--batch_size={args.batch_size}",
+                         f"--model={args.model}"])
     results = result_lines(args, procs, "DDP rank")
     cluster.stop_processes()
     steady = [r["steady_seconds"] / (r["steps"] - 1) for r in results]
@@ -408,7 +420,7 @@ def sweep(args, cluster_box):
                     report(args, base)
                 elif args.workload == "train":
                     for d in map(float, args.densities.split(",")):
-                        r = dict(base, model="simple_cnn", density=d,
+                        r = dict(base, model=args.model, density=d,
                                  batch_size=args.batch_size, steps=args.steps)
                         r.update(run_train(args, cluster, w, s, d))
                         report(args, r)
