@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <optional>
 
 #include "common/status_macros.h"
 #include "worker/progress_reporter.h"
@@ -49,21 +48,16 @@ absl::StatusOr<TrainResult> Trainer::Run() {
       TrainingSession::Create(options_, device_, nullptr, &stop_));
   report.Started(session->info());
   TrainResult result;
-  std::optional<std::chrono::steady_clock::time_point> first_step_end;
+  StepTotals totals;
   while (!session->done() && !stop_.load()) {
     CDDP_ASSIGN_OR_RETURN(const StepReport step, session->RunStep());
     if (!step.push_status.ok()) {
       report.PushFailed(step);  // the session has rejoined the servers
       continue;
     }
-    result.uplink_wire_bytes += step.bytes_sent;
-    result.uplink_dense_bytes += step.dense_bytes;
-    result.downlink_bytes += step.bytes_received;
+    totals.Count(step.bytes_sent, step.dense_bytes, step.bytes_received,
+                 &result);
     result.final_loss = step.loss;
-    const auto step_end = std::chrono::steady_clock::now();
-    if (!first_step_end) first_step_end = step_end;
-    result.steady_seconds =
-        std::chrono::duration<double>(step_end - *first_step_end).count();
     report.Stepped(step, session->total_steps(), result.uplink_wire_bytes,
                    result.uplink_dense_bytes);
     if (options_.eval_every > 0 && step.step % options_.eval_every == 0 &&

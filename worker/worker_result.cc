@@ -9,6 +9,17 @@
 
 namespace cddp::worker {
 
+void StepTotals::Count(uint64_t uplink_wire_bytes, uint64_t uplink_dense_bytes,
+                       uint64_t downlink_bytes, TrainResult* result) {
+  result->uplink_wire_bytes += uplink_wire_bytes;
+  result->uplink_dense_bytes += uplink_dense_bytes;
+  result->downlink_bytes += downlink_bytes;
+  const auto step_end = std::chrono::steady_clock::now();
+  if (!first_step_end_) first_step_end_ = step_end;
+  result->steady_seconds =
+      std::chrono::duration<double>(step_end - *first_step_end_).count();
+}
+
 absl::Status WriteWorkerResult(const std::string& path, uint32_t worker_id,
                                const TrainResult& r) {
   common::KeyValues kv;

@@ -6,7 +6,9 @@
 #ifndef CDDP_WORKER_WORKER_RESULT_H_
 #define CDDP_WORKER_WORKER_RESULT_H_
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -32,6 +34,17 @@ struct TrainResult {
   // up after a resume from an older checkpoint).
   bool shards_at_one_step = true;
   bool stopped_early = false;  // RequestStop was called
+};
+
+// Adds each step's bytes to a TrainResult and keeps its steady_seconds:
+// the first step counted starts the steady clock at its end. One per run.
+class StepTotals {
+ public:
+  void Count(uint64_t uplink_wire_bytes, uint64_t uplink_dense_bytes,
+             uint64_t downlink_bytes, TrainResult* result);
+
+ private:
+  std::optional<std::chrono::steady_clock::time_point> first_step_end_;
 };
 
 // Writes `result` to `path` atomically. Errors: the file system's, naming

@@ -92,7 +92,7 @@ struct SyncState {
   common::SparseSelection selection, undelivered;  // reused every step
   worker::TrainResult totals;                      // for Finish's result file
   Clock::time_point created = Clock::now();
-  std::optional<Clock::time_point> first_step_end;  // for steady_seconds
+  worker::StepTotals step_totals;  // adds to totals
 
   bool stopping() const { return stop != nullptr && stop->load(); }
 };
@@ -283,12 +283,7 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
   r.bytes_sent = pushed->bytes_sent;
   r.bytes_received = pushed->bytes_received;
   r.dense_bytes = uint64_t{s.layout->total_size()} * sizeof(float);
-  s.totals.uplink_wire_bytes += r.bytes_sent;
-  s.totals.uplink_dense_bytes += r.dense_bytes;
-  s.totals.downlink_bytes += r.bytes_received;
-  const Clock::time_point step_end = Clock::now();
-  if (!s.first_step_end) s.first_step_end = step_end;
-  s.totals.steady_seconds = Seconds(step_end - *s.first_step_end);
+  s.step_totals.Count(r.bytes_sent, r.dense_bytes, r.bytes_received, &s.totals);
   if (worker::WorkerMetrics* m = s.metrics.get()) {
     using worker::Phase;
     m->phase_seconds[static_cast<int>(Phase::kCompress)]->Observe(
