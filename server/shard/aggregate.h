@@ -3,6 +3,8 @@
 // values in worker-id order starting from 0.0f. The result is therefore
 // bit-identical whatever order the pushes arrived in, and equal to
 // scatter-adding each worker's selection, in worker order, into zeros.
+// Pushes that all hold the whole range (no compression) are summed entry by
+// entry without the merge, with the same additions in the same order.
 // Stateless; thread-compatible.
 #ifndef CDDP_SERVER_SHARD_AGGREGATE_H_
 #define CDDP_SERVER_SHARD_AGGREGATE_H_

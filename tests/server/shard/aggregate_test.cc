@@ -1,5 +1,6 @@
 // SumInWorkerOrder equals scatter-adding each worker, in worker order, into
-// zeros, bit for bit, for one, two and many workers.
+// zeros, bit for bit, for one, two and many workers, with sparse pushes,
+// pushes of the whole range (summed without merging), and a mix.
 #include "server/shard/aggregate.h"
 
 #include <cstring>
@@ -11,14 +12,28 @@
 namespace cddp::server {
 namespace {
 
-TEST(AggregateTest, MatchesScatterAddInWorkerOrder) {
+// Worker 0's density, then every other worker's.
+struct Densities {
+  double first, others;
+};
+
+class AggregateTest : public ::testing::TestWithParam<Densities> {};
+
+INSTANTIATE_TEST_SUITE_P(SparseWholeAndMixed, AggregateTest,
+                         ::testing::Values(Densities{0.3, 0.3},
+                                           Densities{1.0, 1.0},
+                                           Densities{1.0, 0.3},
+                                           Densities{0.3, 1.0}));
+
+TEST_P(AggregateTest, MatchesScatterAddInWorkerOrder) {
   constexpr uint32_t kN = 5000;
   for (size_t workers : {1, 2, 3, 5}) {
     SCOPED_TRACE(workers);
     std::vector<common::SparseSelection> pushes;
     std::vector<const common::SparseSelection*> ptrs;
     for (size_t w = 0; w < workers; ++w) {
-      pushes.push_back(testing::RandomSelection(w + 17, kN, 0.3));
+      pushes.push_back(testing::RandomSelection(
+          w + 17, kN, w == 0 ? GetParam().first : GetParam().others));
     }
     pushes[0].values[0] = -0.0f;  // 0.0f + -0.0f is +0.0f on both sides
     for (const auto& p : pushes) ptrs.push_back(&p);
