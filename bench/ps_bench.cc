@@ -43,6 +43,9 @@ ABSL_FLAG(int, piece_kb,
 ABSL_FLAG(uint32_t, sparse_piece_pairs,
           cddp::server::ShardOptions{}.sparse_piece_pairs,
           "sparse reply: pairs per message");
+ABSL_FLAG(int, aggregation_threads, 1,
+          "threads each shard's round close may use (cddp-server's "
+          "--aggregation_threads)");
 ABSL_FLAG(double, gloo_ms, 0, "gloo all_reduce median (ms) to compare with");
 
 namespace {
@@ -141,6 +144,7 @@ std::vector<std::string> StartServers(cddp::server::DownlinkMode downlink,
     }
     o.shard.downlink = downlink;
     o.shard.sparse_piece_pairs = absl::GetFlag(FLAGS_sparse_piece_pairs);
+    o.shard.threads = absl::GetFlag(FLAGS_aggregation_threads);
     o.max_message_mb = 1024;
     o.piece_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_piece_kb)) << 10;
     o.observer = &c.traces;

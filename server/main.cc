@@ -4,8 +4,10 @@
 // SIGTERM/SIGINT finishes the open round, checkpoints and exits.
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -52,6 +54,14 @@ int main(int argc, char** argv) {
   shard.num_workers = absl::GetFlag(FLAGS_num_workers);
   shard.round_timeout = absl::GetFlag(FLAGS_round_timeout);
   shard.reply_timeout = absl::GetFlag(FLAGS_reply_timeout);
+  const int threads = absl::GetFlag(FLAGS_aggregation_threads);
+  if (threads < 0) {
+    return Fail("--aggregation_threads must be >= 0 (0: one per core)");
+  }
+  shard.threads = threads > 0
+                      ? threads
+                      : static_cast<int>(std::clamp(
+                            std::thread::hardware_concurrency(), 1u, 8u));
   const auto kind =
       cddp::server::ParseOptimizerKind(absl::GetFlag(FLAGS_optimizer));
   if (!kind.ok()) {

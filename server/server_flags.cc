@@ -25,7 +25,13 @@ ABSL_FLAG(absl::Duration, reply_timeout, absl::Seconds(10),
           "(ABORTED) and the round closes");
 ABSL_FLAG(int, max_message_mb, 256,
           "gRPC message size limit in MiB; must fit a Join carrying the "
-          "shard's initial values (4 bytes per element) and a dense push");
+          "shard's initial values (4 bytes per element); pushes and replies "
+          "travel in pieces");
+ABSL_FLAG(int, aggregation_threads, 0,
+          "threads a round's close may use for a large shard (the sum of "
+          "uncompressed pushes and the optimizer step; a part is at least "
+          "256 Ki entries); 0: this machine's cores, at most 8. The result "
+          "is the same bits whatever the count");
 ABSL_FLAG(std::string, downlink, "dense",
           "what a round's reply carries. dense: the shard's whole slice; "
           "sparse: only the entries the round changed, exact (needs plain "

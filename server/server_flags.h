@@ -29,6 +29,7 @@ ABSL_DECLARE_FLAG(double, adam_epsilon);
 ABSL_DECLARE_FLAG(absl::Duration, round_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, reply_timeout);
 ABSL_DECLARE_FLAG(int, max_message_mb);
+ABSL_DECLARE_FLAG(int, aggregation_threads);
 ABSL_DECLARE_FLAG(std::string, downlink);
 ABSL_DECLARE_FLAG(std::string, downlink_density);
 ABSL_DECLARE_FLAG(std::string, downlink_value_type);

@@ -4,6 +4,8 @@
 #include <bit>
 #include <vector>
 
+#include "server/shard/parallel_for.h"
+
 namespace cddp::server {
 namespace {
 
@@ -22,17 +24,21 @@ bool AllWholeRange(std::span<const common::SparseSelection* const> pushes) {
 // the same additions in the same order, 0.0f + w0 + w1 + ..., in loops
 // the compiler vectorises.
 void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
-                   common::SparseSelection* out) {
+                   common::SparseSelection* out, int threads) {
   const size_t n = pushes[0]->size();
-  out->indices.assign(pushes[0]->indices.begin(), pushes[0]->indices.end());
+  out->indices.resize(n);
   out->values.resize(n);
-  float* ov = out->values.data();
-  const float* first = pushes[0]->values.data();
-  for (size_t k = 0; k < n; ++k) ov[k] = 0.0f + first[k];
-  for (size_t w = 1; w < pushes.size(); ++w) {
-    const float* v = pushes[w]->values.data();
-    for (size_t k = 0; k < n; ++k) ov[k] += v[k];
-  }
+  ParallelFor(n, PartsFor(n, threads), [&](size_t, size_t k0, size_t k1) {
+    std::copy(pushes[0]->indices.begin() + k0, pushes[0]->indices.begin() + k1,
+              out->indices.begin() + k0);
+    float* ov = out->values.data();
+    const float* first = pushes[0]->values.data();
+    for (size_t k = k0; k < k1; ++k) ov[k] = 0.0f + first[k];
+    for (size_t w = 1; w < pushes.size(); ++w) {
+      const float* v = pushes[w]->values.data();
+      for (size_t k = k0; k < k1; ++k) ov[k] += v[k];
+    }
+  });
 }
 
 }  // namespace
@@ -40,9 +46,9 @@ void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
 // Kernel: the tuned merge of BENCHMARKS.md §2 (BM_AggregateSparse); whole.
 // NOLINTNEXTLINE(readability-function-size)
 void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
-                      common::SparseSelection* out) {
+                      common::SparseSelection* out, int threads) {
   if (AllWholeRange(pushes)) {
-    SumWholeRange(pushes, out);
+    SumWholeRange(pushes, out, threads);
     return;
   }
   size_t total = 0;

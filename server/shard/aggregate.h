@@ -18,8 +18,10 @@ namespace cddp::server {
 // `pushes` in worker-id order (absent workers left out), each with strictly
 // ascending indices. Replaces `out` with the union of their indices,
 // ascending, and the sums. Reuses out's capacity.
+// The whole-range sum splits over up to `threads` threads for a large
+// shard (parallel_for.h); the merge runs on the calling thread.
 void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
-                      common::SparseSelection* out);
+                      common::SparseSelection* out, int threads = 1);
 
 }  // namespace cddp::server
 

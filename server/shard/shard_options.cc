@@ -53,6 +53,10 @@ absl::Status ShardOptions::Validate() const {
     return absl::InvalidArgumentError(
         "round_timeout and reply_timeout must be positive");
   }
+  if (threads < 1 || threads > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads must be in [1, 256], got ", threads));
+  }
   if (sparse_piece_pairs == 0) {
     return absl::InvalidArgumentError("sparse_piece_pairs must be positive");
   }

@@ -55,6 +55,9 @@ struct ShardOptions {
   std::optional<double> downlink_density;
   // Compressed downlink: how the sent differences travel.
   common::ValueType downlink_value_type = common::ValueType::kFp32;
+  // Threads a round's close may use for a large shard (the whole-range sum
+  // and the update rule; parallel_for.h); >= 1.
+  int threads = 1;
 
   // INVALID_ARGUMENT for inconsistent counts, a bad optimizer, a downlink
   // density outside (0, 1], or a downlink density or value type with a

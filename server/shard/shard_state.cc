@@ -53,6 +53,7 @@ ShardState::ShardState(const ShardOptions& options,
       rule_(std::move(rule)) {
   CDDP_CHECK(options_.Validate().ok());
   CDDP_CHECK(rule_ != nullptr);
+  rule_->set_threads(options_.threads);
   CDDP_CHECK(options_.downlink != DownlinkMode::kSparse ||
              rule_->TouchesOnlyPushed());
   joined_.assign(options_.num_workers, false);
@@ -373,7 +374,7 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
     present.push_back(&pending_[w]);
     pushed_pairs += pending_[w].size();
   }
-  SumInWorkerOrder(present, &sum_);
+  SumInWorkerOrder(present, &sum_, options_.threads);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
   for (size_t k = 0; k < sum_.size(); ++k) {
     // Also false for NaN: finite pushes can sum to infinity.

@@ -60,6 +60,11 @@ class UpdateRule {
   virtual void Apply(std::span<float> values, common::SparseSelection* sum,
                      float scale) = 0;
 
+  // Threads Apply may use for a large shard (parallel_for.h); >= 1, 1 by
+  // default. The result is the same bits whatever the count.
+  void set_threads(int threads) { threads_ = threads < 1 ? 1 : threads; }
+  int threads() const { return threads_; }
+
   // Rounds applied so far (Adam's bias correction counts them).
   uint64_t steps_taken() const { return steps_; }
 
@@ -83,6 +88,7 @@ class UpdateRule {
 
  private:
   uint64_t steps_ = 0;
+  int threads_ = 1;
   const std::vector<std::string> field_names_;
   std::vector<std::vector<float>> fields_;
 };

@@ -30,12 +30,15 @@ class DenseUpdateRule : public UpdateRule {
   // For one block of the shard starting at `offset`: values[i] (the
   // block's, entry offset + i of the shard) moves by grad[i] * scale.
   // `grad` has the block's size; the rule's state fields are allocated at
-  // the shard's size. steps_taken() already counts this round.
+  // the shard's size. steps_taken() already counts this round. Runs
+  // concurrently for disjoint blocks (set_threads): it may touch only the
+  // block's entries of values and state.
   virtual void DenseStep(std::span<float> values, size_t offset,
                          std::span<const float> grad, float scale) = 0;
 
  private:
-  std::vector<float> grad_;  // one block's gradient, all zero between blocks
+  // Per part of Apply: one block's gradient, all zero between blocks.
+  std::vector<std::vector<float>> grads_;
 };
 
 // values -= lr * (g + weight_decay * values). Without weight decay it
