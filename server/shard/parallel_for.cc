@@ -18,13 +18,14 @@ void ParallelFor(
     fn(0, 0, n);
     return;
   }
-  const auto bound = [&](size_t p) { return n / parts * p + std::min(p, n % parts); };
+  const auto bound = [&](size_t p) {
+    return n / parts * p + std::min(p, n % parts);
+  };
   std::vector<std::thread> others;
   others.reserve(parts - 1);
   for (size_t p = 1; p < parts; ++p) {
-    others.emplace_back([&fn, p, begin = bound(p), end = bound(p + 1)] {
-      fn(p, begin, end);
-    });
+    others.emplace_back(
+        [&fn, p, begin = bound(p), end = bound(p + 1)] { fn(p, begin, end); });
   }
   fn(0, 0, bound(1));
   for (std::thread& t : others) t.join();

@@ -7,10 +7,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <numeric>
-#include <random>
 #include <span>
 #include <string>
+
+#include "tests/support/sample_selection.h"
 
 namespace cddp::common {
 namespace {
@@ -18,17 +18,7 @@ namespace {
 constexpr uint32_t kRange = 1000;
 
 SparseSelection Sample(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint32_t> all(kRange);
-  std::iota(all.begin(), all.end(), 0u);
-  std::shuffle(all.begin(), all.end(), rng);
-  all.resize(n);
-  std::sort(all.begin(), all.end());
-  SparseSelection s;
-  s.indices = all;
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  for (size_t i = 0; i < n; ++i) s.values.push_back(d(rng));
-  return s;
+  return testing::SampleSelection(n, kRange, seed);
 }
 
 // One encoded piece and the views of it.

@@ -10,22 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/compress/float_formats.h"
+#include "tests/support/sample_selection.h"
 
 namespace cddp::common {
 namespace {
 
 SparseSelection Sample(size_t n, uint32_t range, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<uint32_t> all(range);
-  for (uint32_t i = 0; i < range; ++i) all[i] = i;
-  std::shuffle(all.begin(), all.end(), rng);
-  all.resize(n);
-  std::sort(all.begin(), all.end());
-  SparseSelection s;
-  s.indices = all;
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  for (size_t i = 0; i < n; ++i) s.values.push_back(d(rng));
-  return s;
+  return testing::SampleSelection(n, range, seed);
 }
 
 struct Encoded {
@@ -42,7 +33,7 @@ Encoded Encode(const SparseSelection& s, ValueType vt, IndexEncoding ie) {
 }
 
 class RoundTripTest
-    : public testing::TestWithParam<std::tuple<ValueType, IndexEncoding>> {};
+    : public ::testing::TestWithParam<std::tuple<ValueType, IndexEncoding>> {};
 
 TEST_P(RoundTripTest, DecodesWhatWasEncoded) {
   const auto [vt, ie] = GetParam();
@@ -61,10 +52,10 @@ TEST_P(RoundTripTest, DecodesWhatWasEncoded) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllFormats, RoundTripTest,
-    testing::Combine(testing::Values(ValueType::kFp32, ValueType::kFp16,
-                                     ValueType::kBf16),
-                     testing::Values(IndexEncoding::kAbsoluteU32,
-                                     IndexEncoding::kDeltaVarint)),
+    ::testing::Combine(::testing::Values(ValueType::kFp32, ValueType::kFp16,
+                                         ValueType::kBf16),
+                       ::testing::Values(IndexEncoding::kAbsoluteU32,
+                                         IndexEncoding::kDeltaVarint)),
     [](const auto& info) {
       std::string name =
           absl::StrCat(std::string(ValueTypeName(std::get<0>(info.param))), "_",
