@@ -102,7 +102,7 @@ if ((plot_only == 0)); then
         name="${ds}_${row//:/-}_s$seed"
         echo "[experiment] $name: $epochs epochs, $(row_flags "$row")"
         # shellcheck disable=SC2046
-        "$launch" --num_servers=2 --num_workers=2 --model=simple_cnn --dataset="$ds" \
+        "$launch" --num_servers=2 --num_workers=2 --plaintext --model=simple_cnn --dataset="$ds" \
           --epochs="$epochs" --batch_size=64 --lr=0.05 --round_timeout=60s --seed="$seed" \
           --eval_every="$steps_per_epoch" --nometrics $(row_flags "$row") > "$out/$name.log" 2>&1 \
           || { echo "[experiment] $name FAILED; see $out/$name.log" >&2; exit 1; }

@@ -131,7 +131,8 @@ def start_servers(args, cluster, workers, shards, flags):
     """cddp-server on hosts 0..shards-1; returns "ip:port,..." once all serve."""
     server = binary(args, "server", "cddp-server")
     servers = [cluster.start(s, [
-        server, f"--listen=0.0.0.0:{SERVER_PORT}", f"--shard_index={s}",
+        server, f"--listen=0.0.0.0:{SERVER_PORT}", "--plaintext",
+        f"--shard_index={s}",
         f"--num_shards={shards}", f"--num_workers={workers}",
         "--metrics_listen=", "--round_timeout=600s", "--reply_timeout=600s"]
         + flags + args.server_flags.split()) for s in range(shards)]
@@ -157,7 +158,8 @@ def run_train(args, cluster, workers, shards, density):
                 else os.path.join(ROOT, "data"))
     try:
         procs = [cluster.start(shards + w, [
-            worker, f"--servers={addresses}", f"--worker_id={w}",
+            worker, f"--servers={addresses}", "--plaintext",
+            f"--worker_id={w}",
             f"--num_workers={workers}", f"--model={args.model}",
             f"--dataset={'cifar10' if args.model == 'resnet18' else 'mnist'}",
             f"--data_dir={data_dir}",

@@ -46,6 +46,9 @@ ABSL_FLAG(uint32_t, sparse_piece_pairs,
 ABSL_FLAG(int, aggregation_threads, 1,
           "threads each shard's round close may use (cddp-server's "
           "--aggregation_threads)");
+ABSL_FLAG(std::string, tls_dir, "",
+          "mutual TLS with the certificates scripts/make_certs.sh DIR "
+          "--servers S --workers W made (empty: plaintext)");
 ABSL_FLAG(double, gloo_ms, 0, "gloo all_reduce median (ms) to compare with");
 
 namespace {
@@ -124,6 +127,18 @@ struct Cluster {
   std::vector<cddp::common::SparseSelection> selections;
 };
 
+[[noreturn]] void Die(const absl::Status& s) {
+  std::fprintf(stderr, "ps_bench: %s\n", s.ToString().c_str());
+  std::exit(1);
+}
+
+// Process `name`'s transport security (--tls_dir).
+cddp::common::TlsOptions Tls(const std::string& name) {
+  const std::string dir = absl::GetFlag(FLAGS_tls_dir);
+  return dir.empty() ? cddp::common::Plaintext()
+                     : cddp::common::TlsOptionsInDir(dir, name);
+}
+
 // Starts S servers with `downlink` on loopback; returns their addresses.
 std::vector<std::string> StartServers(cddp::server::DownlinkMode downlink,
                                       Cluster& c) {
@@ -148,8 +163,9 @@ std::vector<std::string> StartServers(cddp::server::DownlinkMode downlink,
     o.max_message_mb = 1024;
     o.piece_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_piece_kb)) << 10;
     o.observer = &c.traces;
+    o.tls = Tls(absl::StrCat("server-", s));
     auto server = cddp::server::Server::Create(o);
-    CDDP_CHECK(server.ok());
+    if (!server.ok()) Die(server.status());
     CDDP_CHECK((*server)->Start().ok());
     addresses.push_back(absl::StrCat("127.0.0.1:", (*server)->port()));
     c.servers.push_back(std::move(*server));
@@ -173,8 +189,10 @@ void JoinWorkers(const std::vector<std::string>& addresses, double density,
     o.server_addresses = addresses;
     o.worker_id = w;
     o.max_message_mb = 1024;
-    c.clients.push_back(
-        std::move(*cddp::worker::ShardClient::Create(map, std::move(o))));
+    o.tls = Tls(absl::StrCat("worker-", w));
+    auto client = cddp::worker::ShardClient::Create(map, std::move(o));
+    if (!client.ok()) Die(client.status());
+    c.clients.push_back(std::move(*client));
     CDDP_CHECK(
         c.clients[w]->Join(std::vector<uint64_t>{N}, c.params[w].span()).ok());
     c.selections.push_back(Selection(w + 1, N, density));

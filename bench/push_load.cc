@@ -73,6 +73,7 @@ double Percentile(std::vector<double> v, double q) {
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   cddp::worker::ShardClientOptions o;
+  o.tls = cddp::common::Plaintext();
   for (auto s :
        absl::StrSplit(absl::GetFlag(FLAGS_servers), ',', absl::SkipEmpty())) {
     o.server_addresses.emplace_back(s);

@@ -16,7 +16,7 @@ BUILD=${BUILD:-build/default}
 RUNS=${RUNS:-3}
 STEPS=${STEPS:-300}
 launch=(
-  "$BUILD/deploy/local/cddp-launch" --num_servers=2 --num_workers=2 --nometrics
+  "$BUILD/deploy/local/cddp-launch" --num_servers=2 --num_workers=2 --nometrics --plaintext
   --lr=0.05 --momentum=0 --downlink=sparse --dgc_momentum=0.9 --ratio=0.01
   --threads=1 --round_timeout=60s)
 # The median samples/s of worker 0's progress lines after the first.

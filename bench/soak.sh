@@ -25,7 +25,7 @@ port0=$((21000 + RANDOM % 5000))
 servers=""
 for ((s = 0; s < S; s++)); do
   port=$((port0 + s))
-  "$BUILD/server/cddp-server" --listen=127.0.0.1:$port --shard_index=$s \
+  "$BUILD/server/cddp-server" --listen=127.0.0.1:$port --plaintext --shard_index=$s \
     --num_shards=$S --num_workers=$W --lr=0.01 --round_timeout=30s \
     > "$OUT/server-$s.log" 2>&1 &
   pids+=($!)

@@ -21,6 +21,16 @@ ABSL_FLAG(int64_t, checkpoint_every, 100,
           "--checkpoint_dir)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port for the Prometheus /metrics endpoint (empty: none)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "this process's certificate (PEM) for mutual TLS; a worker's must "
+          "name it worker-<id> (scripts/make_certs.sh makes them)");
+ABSL_FLAG(std::string, tls_key, "", "the private key (PEM) of --tls_cert");
+ABSL_FLAG(std::string, tls_ca, "",
+          "the CA certificate (PEM) that signs every server's and worker's "
+          "certificate; peers are verified against it");
+ABSL_FLAG(bool, plaintext, false,
+          "no TLS: anyone who reaches a server's port can join and push as "
+          "any worker. Required when the --tls_* flags are not given");
 
 namespace cddp::common {
 
@@ -58,6 +68,11 @@ absl::Status ValidateJobFlags() {
         absl::StrCat("--checkpoint_every must be >= 1, got ", every));
   }
   return absl::OkStatus();
+}
+
+TlsOptions TlsOptionsFromFlags() {
+  return {absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+          absl::GetFlag(FLAGS_tls_ca), absl::GetFlag(FLAGS_plaintext)};
 }
 
 }  // namespace cddp::common

@@ -14,11 +14,16 @@
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/declare.h"
 #include "absl/status/status.h"
+#include "common/tls/tls_options.h"
 
 ABSL_DECLARE_FLAG(uint32_t, num_workers);
 ABSL_DECLARE_FLAG(std::string, checkpoint_dir);
 ABSL_DECLARE_FLAG(int64_t, checkpoint_every);
 ABSL_DECLARE_FLAG(std::string, metrics_listen);
+ABSL_DECLARE_FLAG(std::string, tls_cert);
+ABSL_DECLARE_FLAG(std::string, tls_key);
+ABSL_DECLARE_FLAG(std::string, tls_ca);
+ABSL_DECLARE_FLAG(bool, plaintext);
 
 namespace cddp::common {
 
@@ -34,6 +39,10 @@ std::vector<const absl::CommandLineFlag*> FlagsDefinedIn(
 // Checks the job flags' values: INVALID_ARGUMENT naming the flag for
 // --num_workers < 1 or --checkpoint_every < 1.
 absl::Status ValidateJobFlags();
+
+// --tls_cert, --tls_key, --tls_ca and --plaintext as TlsOptions (checked by
+// common::CheckTlsOptions where the credentials are made).
+TlsOptions TlsOptionsFromFlags();
 
 }  // namespace cddp::common
 

@@ -68,6 +68,10 @@ PYBIND11_MODULE(_cddp, m) {
       .def_readwrite("servers", &cddp::SyncOptions::servers)
       .def_readwrite("worker_id", &cddp::SyncOptions::worker_id)
       .def_readwrite("num_workers", &cddp::SyncOptions::num_workers)
+      .def_readwrite("tls_cert", &cddp::SyncOptions::tls_cert)
+      .def_readwrite("tls_key", &cddp::SyncOptions::tls_key)
+      .def_readwrite("tls_ca", &cddp::SyncOptions::tls_ca)
+      .def_readwrite("plaintext", &cddp::SyncOptions::plaintext)
       .def_property(
           "reconnect_timeout_s",
           [](const cddp::SyncOptions& o) {

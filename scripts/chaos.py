@@ -59,6 +59,7 @@ class Job:
         self.args = args
         cmd = [os.path.join(args.build, "deploy", "local", "cddp-launch"),
                f"--num_servers={args.servers}", f"--num_workers={args.workers}",
+               "--plaintext",
                "--model=simple_cnn", "--dataset=mnist",
                f"--data_dir={args.data_dir}", f"--epochs={args.epochs}",
                f"--train_limit={args.train_limit}", f"--seed={args.seed}",

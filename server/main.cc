@@ -111,6 +111,7 @@ int main(int argc, char** argv) {
   options.checkpoint_every =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_checkpoint_every));
   options.registry = std::make_shared<prometheus::Registry>();
+  options.tls = cddp::common::TlsOptionsFromFlags();
   auto server = cddp::server::Server::Create(options);
   if (!server.ok()) {
     return Fail(absl::StrCat("refusing to start: ", server.status().message()));
@@ -138,11 +139,18 @@ int main(int argc, char** argv) {
     return Fail(std::string(s.message()));
   }
   std::fprintf(stderr,
-               "cddp-server: shard %u/%u serving on port %d, %u workers, %s, "
-               "%s downlink\n",
+               "cddp-server: shard %u/%u serving on port %d (%s), %u workers, "
+               "%s, %s downlink\n",
                shard.shard_index, shard.num_shards, (*server)->port(),
+               options.tls.plaintext ? "plaintext" : "mutual TLS",
                shard.num_workers, shard.optimizer.DebugString().c_str(),
                downlink.c_str());
+  if (options.tls.plaintext) {
+    std::fprintf(stderr,
+                 "cddp-server: WARNING: --plaintext: anyone who can reach "
+                 "%s can join and push as any worker\n",
+                 options.listen.c_str());
+  }
 
   const int signal_number = cddp::common::WaitForStopSignal();
   std::fprintf(stderr, "cddp-server: signal %d, finishing the open round\n",

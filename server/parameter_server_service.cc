@@ -12,6 +12,7 @@
 #include "proto/status_convert.h"
 #include "proto/wire_adapter.h"
 #include "server/push_pull_reactors.h"
+#include "server/worker_identity.h"
 
 namespace cddp::server {
 namespace {
@@ -129,24 +130,36 @@ ParameterServerService::~ParameterServerService() = default;
 
 ParameterServerService::ParameterServerService(ShardState* state,
                                                ServerMetrics* metrics,
-                                               size_t piece_bytes)
+                                               size_t piece_bytes,
+                                               bool authorize_workers)
     : state_(state),
       metrics_(metrics),
       sparse_replies_(std::make_unique<SparseReplyCache>()),
-      piece_floats_(piece_bytes / sizeof(float)) {
+      piece_floats_(piece_bytes / sizeof(float)),
+      authorize_workers_(authorize_workers) {
   CDDP_CHECK(piece_floats_ > 0);
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::Join(
     grpc::CallbackServerContext* context, const cddp::v1::JoinRequest* request,
     cddp::v1::JoinResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (authorize_workers_) {
+    const absl::Status allowed =
+        AuthorizeWorker(context->auth_context().get(), request->worker_id());
+    if (!allowed.ok()) {
+      metrics_->Reject(RejectReason::kNotAuthorized);
+      CDDP_HAPPENS_BEFORE(reactor);
+      reactor->Finish(proto::ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
   const Layout layout = proto::LayoutFromProto(request->layout());
   std::optional<std::string_view> initial_values;
   if (request->has_initial_values()) initial_values = request->initial_values();
   const auto joined = state_->Join(
       request->worker_id(), request->shard_index(), layout, initial_values,
       request->applies_delta_replies(), request->applies_momentum());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!joined.ok()) {
     CDDP_HAPPENS_BEFORE(reactor);
     reactor->Finish(proto::ToGrpcStatus(joined.status()));

@@ -30,8 +30,12 @@ class ParameterServerService final
     : public cddp::v1::ParameterServer::CallbackService {
  public:
   // `state` and `metrics` outlive the service; piece_bytes is a multiple of 4.
+  // With `authorize_workers` (the server serves mutual TLS), a Join or push
+  // is taken only as the worker the peer's certificate names
+  // (server/worker_identity.h); a refusal changes nothing.
   ParameterServerService(ShardState* state, ServerMetrics* metrics,
-                         size_t piece_bytes = kDefaultPieceBytes);
+                         size_t piece_bytes = kDefaultPieceBytes,
+                         bool authorize_workers = false);
   ~ParameterServerService() override;
 
   grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
@@ -52,9 +56,11 @@ class ParameterServerService final
   ServerMetrics* const metrics_;
   const std::unique_ptr<SparseReplyCache> sparse_replies_;
   const size_t piece_floats_;
+  const bool authorize_workers_;
 
   PushContext push_context() const {
-    return {state_, metrics_, sparse_replies_.get(), piece_floats_};
+    return {state_, metrics_, sparse_replies_.get(), piece_floats_,
+            authorize_workers_};
   }
 };
 

@@ -8,9 +8,11 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "common/happens_before.h"
+#include "common/status_macros.h"
 #include "common/wire/push_pieces.h"
 #include "proto/status_convert.h"
 #include "proto/wire_adapter.h"
+#include "server/worker_identity.h"
 
 namespace cddp::server {
 
@@ -163,6 +165,18 @@ class PushReplyReactor : public Base, public PushWaiter {
     }
   }
 
+  // OK when the call's peer may push as `worker_id` (always without
+  // authorize_workers); a refusal is counted.
+  absl::Status Authorize(uint32_t worker_id) {
+    if (!push_.authorize_workers) return absl::OkStatus();
+    absl::Status s = AuthorizeWorker(context_->auth_context().get(), worker_id);
+    if (!s.ok()) {
+      push_.metrics->Reject(RejectReason::kNotAuthorized);
+      push_.metrics->pushes_rejected.Increment();
+    }
+    return s;
+  }
+
   void FinishLocked(const grpc::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
@@ -238,6 +252,7 @@ class PushPullReactor final
 
   void Start(const PushPullRequest& request) {
     Enter([&](uint64_t* current_step) {
+      CDDP_RETURN_IF_ERROR(Authorize(request.worker_id()));
       return push_.state->Push(request.worker_id(), request.shard_index(),
                                request.step(),
                                proto::ChunkView(request.chunk()),
@@ -296,6 +311,7 @@ class PushPullStreamReactor final
       worker_id_ = piece_.worker_id();
       shard_index_ = piece_.shard_index();
       step_ = piece_.step();
+      CDDP_RETURN_IF_ERROR(Authorize(worker_id_));
       uint64_t current_step = 0;
       if (absl::Status s = push_.state->PreAdmit(worker_id_, shard_index_,
                                                  step_, &current_step);

@@ -7,6 +7,10 @@
 // still open keeps its reactor registered with the ShardState and returns;
 // no thread waits for a round.
 //
+// With PushContext::authorize_workers, a push as a worker the peer's
+// certificate does not name is refused (UNAUTHENTICATED / PERMISSION_DENIED)
+// before the shard sees it.
+//
 // Step-mismatch rejections carry the shard's current step in the trailing
 // metadata key proto::kCurrentStepMetadataKey as well as in the message.
 #ifndef CDDP_SERVER_PUSH_PULL_REACTORS_H_
@@ -48,6 +52,9 @@ struct PushContext {
   ServerMetrics* metrics;
   SparseReplyCache* sparse_replies;
   size_t piece_floats;
+  // Mutual TLS: a push is taken only as the worker its peer's certificate
+  // names (server/worker_identity.h).
+  bool authorize_workers;
 };
 
 // The status of a reply whose read lease was revoked (ShardState::

@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 #include "server/shard/update_rule.h"
 
@@ -30,6 +29,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   if (!options.checkpoint_dir.empty() && options.checkpoint_every == 0) {
     return absl::InvalidArgumentError("checkpoint_every must be >= 1");
   }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      common::MakeServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   std::optional<ShardCheckpoint> checkpoint;
   if (!options.checkpoint_dir.empty()) {
     auto loaded = LoadShardCheckpoint(options.checkpoint_dir, options.shard);
@@ -37,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
     checkpoint = std::move(*loaded);
   }
   std::unique_ptr<Server> server(new Server(std::move(options)));
+  server->credentials_ = std::move(*credentials);
   if (checkpoint.has_value()) {
     if (auto s = server->state_->Restore(*checkpoint); !s.ok()) return s;
     server->resumed_ =
@@ -64,7 +67,8 @@ Server::Server(ServerOptions options) : options_(std::move(options)) {
       metrics_.get(), options_.observer, checkpoint_writer_.get(),
       options_.checkpoint_every);
   service_ = std::make_unique<ParameterServerService>(
-      state_.get(), metrics_.get(), options_.piece_bytes);
+      state_.get(), metrics_.get(), options_.piece_bytes,
+      /*authorize_workers=*/options_.tls.tls());
 }
 
 Server::~Server() { Shutdown(); }
@@ -74,8 +78,7 @@ absl::Status Server::Start() {
   if (started_) return absl::FailedPreconditionError("server already started");
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
-                           &port_);
+  builder.AddListeningPort(options_.listen, credentials_, &port_);
   const int limit = options_.max_message_mb << 20;
   builder.SetMaxReceiveMessageSize(limit);
   builder.SetMaxSendMessageSize(limit);

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tls/tls_credentials.h"
 #include "grpcpp/server.h"
 #include "prometheus/registry.h"
 #include "server/parameter_server_service.h"
@@ -33,6 +34,9 @@ namespace cddp::server {
 
 struct ServerOptions {
   std::string listen = "0.0.0.0:50051";  // host:port; port 0 picks one
+  // Mutual TLS (a worker joins and pushes only as the worker its
+  // certificate names) or plaintext; one must be chosen.
+  common::TlsOptions tls;
   ShardOptions shard;
   int max_message_mb = 256;  // gRPC send/receive limit, MiB
   size_t piece_bytes = kDefaultPieceBytes;
@@ -64,9 +68,10 @@ class Server {
  public:
   // Checks the options: INVALID_ARGUMENT / FAILED_PRECONDITION as
   // ShardOptions::Validate, or for a bad message limit, piece size or
-  // checkpoint_every of 0. With a checkpoint directory holding this shard's
-  // checkpoint, loads it: errors as LoadShardCheckpoint (the message starts
-  // with the file's path; nothing is loaded).
+  // checkpoint_every of 0; errors as common::MakeServerCredentials for the
+  // TLS choice (its files are read here). With a checkpoint directory holding
+  // this shard's checkpoint, loads it: errors as LoadShardCheckpoint (the
+  // message starts with the file's path; nothing is loaded).
   static absl::StatusOr<std::unique_ptr<Server>> Create(ServerOptions options);
   ~Server();  // Shutdown()
 
@@ -101,6 +106,7 @@ class Server {
   std::unique_ptr<CheckpointWriter> checkpoint_writer_;  // null: no dir
   std::unique_ptr<ShardState> state_;
   std::optional<ResumeInfo> resumed_;
+  std::shared_ptr<grpc::ServerCredentials> credentials_;
   std::unique_ptr<ParameterServerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int port_ = 0;

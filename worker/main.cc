@@ -83,6 +83,16 @@ int main(int argc, char** argv) {
   }
   if (o.sync.servers.empty()) return Usage("--servers is required");
   o.sync.worker_id = absl::GetFlag(FLAGS_worker_id);
+  const cddp::common::TlsOptions tls = cddp::common::TlsOptionsFromFlags();
+  o.sync.tls_cert = tls.cert_file;
+  o.sync.tls_key = tls.key_file;
+  o.sync.tls_ca = tls.ca_file;
+  o.sync.plaintext = tls.plaintext;
+  if (tls.plaintext) {
+    std::fprintf(stderr,
+                 "cddp-worker: WARNING: --plaintext: gradients and parameters "
+                 "cross the network unencrypted and unauthenticated\n");
+  }
   o.sync.num_workers = absl::GetFlag(FLAGS_num_workers);
   o.seed = absl::GetFlag(FLAGS_seed);
   o.eval_every = absl::GetFlag(FLAGS_eval_every);

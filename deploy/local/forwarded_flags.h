@@ -24,14 +24,17 @@
 
 namespace cddp::local {
 
-// Set by the launcher for each server: its address, shard, shard count and
-// metrics endpoint.
+// Set by the launcher for each server: its address, shard, shard count,
+// metrics endpoint and (from cddp-launch's --tls_dir) its certificate.
 inline constexpr absl::string_view kServerManagedFlags[] = {
-    "listen", "metrics_listen", "num_shards", "shard_index"};
+    "listen", "metrics_listen", "num_shards", "shard_index",
+    "tls_ca", "tls_cert",       "tls_key"};
 // Set by the launcher for each worker: the servers, its id, its metrics
-// endpoint and where it writes its result.
+// endpoint, where it writes its result and (from --tls_dir) its
+// certificate.
 inline constexpr absl::string_view kWorkerManagedFlags[] = {
-    "metrics_listen", "result_file", "servers", "worker_id"};
+    "metrics_listen", "result_file", "servers",  "tls_ca",
+    "tls_cert",       "tls_key",     "worker_id"};
 // Passed to every process by the launcher from its own value (it starts
 // that many workers), so not forwarded again; may be given to cddp-launch.
 inline constexpr absl::string_view kLauncherPassedFlags[] = {"num_workers"};

@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "common/metrics.h"
 #include "common/status_macros.h"
+#include "common/tls/tls_options.h"
 #include "deploy/local/forwarded_flags.h"
 #include "deploy/local/subprocess.h"
 
@@ -150,6 +151,21 @@ class ClusterRun {
     return absl::StrCat(result_dir_.path(), "/worker-", worker, ".result");
   }
   int NextPort() { return ports_[next_port_++]; }
+  // Process `name`'s certificate flags (none without a TLS directory), or
+  // the variables that say the same to a user's worker command.
+  std::vector<std::string> TlsFlags(const std::string& name,
+                                    bool as_environment = false) const {
+    if (o_.tls_dir.empty()) return {};
+    const common::TlsOptions t = common::TlsOptionsInDir(o_.tls_dir, name);
+    if (as_environment) {
+      return {absl::StrCat("CDDP_TLS_CERT=", t.cert_file),
+              absl::StrCat("CDDP_TLS_KEY=", t.key_file),
+              absl::StrCat("CDDP_TLS_CA=", t.ca_file)};
+    }
+    return {absl::StrCat("--tls_cert=", t.cert_file),
+            absl::StrCat("--tls_key=", t.key_file),
+            absl::StrCat("--tls_ca=", t.ca_file)};
+  }
 
   // Starts one process with its metrics port after its own `argv` and
   // before `extra`; with `env` (a user's worker command, which has no
@@ -201,13 +217,16 @@ class ClusterRun {
     for (uint32_t s = 0; s < o_.num_servers; ++s) {
       const int port = NextPort();
       server_addresses_.push_back(Endpoint(port));
-      CDDP_RETURN_IF_ERROR(StartProcess(
-          absl::StrCat("server ", s), false, s,
-          {o_.server_binary, absl::StrCat("--listen=", Endpoint(port)),
-           absl::StrCat("--shard_index=", s),
-           absl::StrCat("--num_shards=", o_.num_servers),
-           absl::StrCat("--num_workers=", o_.num_workers)},
-          o_.server_flags));
+      std::vector<std::string> argv = {
+          o_.server_binary, absl::StrCat("--listen=", Endpoint(port)),
+          absl::StrCat("--shard_index=", s),
+          absl::StrCat("--num_shards=", o_.num_servers),
+          absl::StrCat("--num_workers=", o_.num_workers)};
+      for (std::string& f : TlsFlags(absl::StrCat("server-", s))) {
+        argv.push_back(std::move(f));
+      }
+      CDDP_RETURN_IF_ERROR(StartProcess(absl::StrCat("server ", s), false, s,
+                                        std::move(argv), o_.server_flags));
     }
     return absl::OkStatus();
   }
@@ -217,12 +236,15 @@ class ClusterRun {
     const std::string servers =
         absl::StrCat("--servers=", absl::StrJoin(server_addresses_, ","));
     for (uint32_t w = 0; w < o_.num_workers; ++w) {
-      CDDP_RETURN_IF_ERROR(StartProcess(
-          absl::StrCat("worker ", w), true, w,
-          {o_.worker_binary, servers, absl::StrCat("--worker_id=", w),
-           absl::StrCat("--num_workers=", o_.num_workers),
-           absl::StrCat("--result_file=", ResultFile(w))},
-          o_.worker_flags));
+      std::vector<std::string> argv = {
+          o_.worker_binary, servers, absl::StrCat("--worker_id=", w),
+          absl::StrCat("--num_workers=", o_.num_workers),
+          absl::StrCat("--result_file=", ResultFile(w))};
+      for (std::string& f : TlsFlags(absl::StrCat("worker-", w))) {
+        argv.push_back(std::move(f));
+      }
+      CDDP_RETURN_IF_ERROR(StartProcess(absl::StrCat("worker ", w), true, w,
+                                        std::move(argv), o_.worker_flags));
     }
     return absl::OkStatus();
   }
@@ -242,6 +264,10 @@ class ClusterRun {
       CDDP_ASSIGN_OR_RETURN(std::vector<std::string> flags,
                             FlagsAsEnvironment(o_.worker_flags));
       env.insert(env.end(), flags.begin(), flags.end());
+      for (std::string& e :
+           TlsFlags(absl::StrCat("worker-", w), /*as_environment=*/true)) {
+        env.push_back(std::move(e));
+      }
       env.insert(env.end(), o_.worker_env.begin(), o_.worker_env.end());
       CDDP_RETURN_IF_ERROR(StartProcess(absl::StrCat("worker ", w), true, w,
                                         o_.worker_command, {}, std::move(env)));
@@ -376,6 +402,30 @@ class ClusterRun {
 };
 
 }  // namespace
+
+absl::Status CheckTlsDir(const std::string& dir, uint32_t servers,
+                         uint32_t workers) {
+  std::vector<std::string> files = {"ca.crt"};
+  for (uint32_t s = 0; s < servers; ++s) {
+    files.push_back(absl::StrCat("server-", s, ".crt"));
+    files.push_back(absl::StrCat("server-", s, ".key"));
+  }
+  for (uint32_t w = 0; w < workers; ++w) {
+    files.push_back(absl::StrCat("worker-", w, ".crt"));
+    files.push_back(absl::StrCat("worker-", w, ".key"));
+  }
+  for (const std::string& f : files) {
+    const std::string path = absl::StrCat(dir, "/", f);  // TlsOptionsInDir's
+    if (::access(path.c_str(), R_OK) != 0) {
+      return absl::NotFoundError(
+          absl::StrCat(path, " cannot be read; scripts/make_certs.sh ", dir,
+                       " --servers ", servers, " --workers ", workers,
+                       " makes what a job of this size "
+                       "needs"));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<LaunchResult> RunLocalCluster(
     const LaunchOptions& o, const std::atomic<bool>& interrupted) {

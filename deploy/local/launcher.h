@@ -30,6 +30,11 @@ struct LaunchOptions {
   uint32_t num_servers = 2;
   uint32_t num_workers = 2;
   std::string host = "127.0.0.1";
+  // Mutual TLS: a directory laid out as scripts/make_certs.sh makes it
+  // (ca.crt, server-<s>.crt/.key, worker-<w>.crt/.key); each process gets
+  // its own certificate. Empty: the processes get no TLS flags (then
+  // --plaintext must be among the forwarded flags).
+  std::string tls_dir;
   // Added to every server's / worker's argv after the flags the launcher
   // sets for each process (forwarded_flags.h builds them).
   std::vector<std::string> server_flags;
@@ -91,6 +96,12 @@ struct LaunchResult {
 // if no free port is found; a process that fails is reported in the result.
 absl::StatusOr<LaunchResult> RunLocalCluster(
     const LaunchOptions& options, const std::atomic<bool>& interrupted);
+
+// OK when `dir` holds every certificate and key a job of `servers` servers
+// and `workers` workers needs (LaunchOptions::tls_dir); NOT_FOUND naming the
+// first missing file and how to make it otherwise.
+absl::Status CheckTlsDir(const std::string& dir, uint32_t servers,
+                         uint32_t workers);
 
 // `count` distinct TCP ports that can be bound on `host` now, chosen below
 // the ephemeral range. RESOURCE_EXHAUSTED if there are not enough.

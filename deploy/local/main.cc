@@ -45,6 +45,11 @@ ABSL_FLAG(std::string, server_command, "",
           "entrypoint script)");
 ABSL_FLAG(std::string, worker_command, "",
           "run this instead of cddp-worker (same flags)");
+ABSL_FLAG(std::string, tls_dir, "",
+          "mutual TLS for the whole job: a directory made by "
+          "scripts/make_certs.sh DIR --servers S --workers W (ca.crt, "
+          "server-<s>.crt/.key, worker-<w>.crt/.key); each process gets its "
+          "own certificate. Without it, --plaintext is required");
 ABSL_FLAG(std::vector<std::string>, server_args, {},
           "extra flags for every server, comma-separated");
 ABSL_FLAG(std::vector<std::string>, worker_args, {},
@@ -119,6 +124,24 @@ int main(int argc, char** argv) {
   if (auto s = cddp::common::ValidateJobFlags(); !s.ok()) {
     std::fprintf(stderr, "cddp-launch: %s\n", std::string(s.message()).c_str());
     return 2;
+  }
+  o.tls_dir = absl::GetFlag(FLAGS_tls_dir);
+  if (o.tls_dir.empty() == !absl::GetFlag(FLAGS_plaintext)) {
+    std::fprintf(stderr,
+                 "cddp-launch: choose the job's transport security: "
+                 "--tls_dir=DIR (mutual TLS; scripts/make_certs.sh DIR "
+                 "makes one) or --plaintext, not %s\n",
+                 o.tls_dir.empty() ? "neither" : "both");
+    return 2;
+  }
+  if (!o.tls_dir.empty()) {
+    if (auto s =
+            cddp::local::CheckTlsDir(o.tls_dir, o.num_servers, o.num_workers);
+        !s.ok()) {
+      std::fprintf(stderr, "cddp-launch: --tls_dir: %s\n",
+                   std::string(s.message()).c_str());
+      return 2;
+    }
   }
   absl::StatusOr<cddp::local::ForwardedFlags> forwarded =
       cddp::local::FlagsForProcesses();
@@ -238,6 +261,10 @@ int main(int argc, char** argv) {
     std::printf(
         "workers' final parameters identical: %s; equal to the servers': %s\n",
         identical ? "yes" : "NO", match ? "yes" : "NO");
+    if (identical && !r.workers.empty()) {  // to compare runs by
+      std::printf("final parameters crc32: %s\n",
+                  r.workers[0].params_crc32.c_str());
+    }
     if (!one_step) {
       std::printf(
           "the shards ended at DIFFERENT steps: one resumed from an older "

@@ -1,6 +1,9 @@
 // A model of your own on MNIST, trained through compressed-ddp's C++ API.
-//   cddp-launch --num_workers=2 --momentum=0 --downlink=sparse \
-//     --dgc_momentum=0.9 -- ./mnist_custom data/mnist [max_steps]
+//   cddp-launch --tls_dir=build/certs --num_workers=2 --momentum=0 \
+//     --downlink=sparse --dgc_momentum=0.9 -- ./mnist_custom data/mnist \
+//     [max_steps]
+// (scripts/make_certs.sh build/certs makes the certificates; or
+// --plaintext)
 #include <cddp/cddp.h>
 #include <torch/torch.h>
 

@@ -3,8 +3,11 @@ on its share of the data and ParameterSync exchanges Top-K gradients with the
 parameter servers, which run the optimizer (cddp-launch's --lr, --momentum;
 or DGC momentum on the workers with --dgc_momentum).
 
-    cddp-launch --num_workers=2 --lr=0.05 --momentum=0 --downlink=sparse \
-      --dgc_momentum=0.9 -- /usr/bin/python3 examples/pytorch/mnist_cddp.py
+    cddp-launch --tls_dir=build/certs --num_workers=2 --lr=0.05 \
+      --momentum=0 --downlink=sparse --dgc_momentum=0.9 \
+      -- /usr/bin/python3 examples/pytorch/mnist_cddp.py
+
+(scripts/make_certs.sh build/certs makes the certificates; or --plaintext.)
 """
 import argparse
 import gzip

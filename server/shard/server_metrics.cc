@@ -48,6 +48,8 @@ const char* RejectReasonName(RejectReason reason) {
       return "too_many_waiting";
     case RejectReason::kNonFiniteRound:
       return "non_finite_round";
+    case RejectReason::kNotAuthorized:
+      return "not_authorized";
     case RejectReason::kCount:
       break;
   }

@@ -35,6 +35,8 @@ enum class RejectReason {
   kConflictingPush,      // a different push for a (worker, step) counted
   kTooManyWaiting,       // a worker's repeats of one push already waiting
   kNonFiniteRound,       // a push whose round's update would not be finite
+  kNotAuthorized,        // join or push as a worker the peer's certificate
+                         // does not name (mutual TLS)
   kCount,
 };
 const char* RejectReasonName(RejectReason reason);

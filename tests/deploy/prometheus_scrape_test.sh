@@ -3,15 +3,17 @@
 #  1. starts a real Prometheus (Debian's) on a free loopback port with the
 #     shipped deploy/prometheus/prometheus.yml and cddp-alerts.yml, only the
 #     target files rewritten to loopback and the intervals shortened;
-#  2. runs a short cddp-launch job whose servers and workers are started
-#     through the images' entrypoint scripts (docker/scripts), so the
-#     scripts the images run are the ones tested;
+#  2. runs a short cddp-launch job with mutual TLS (scripts/make_certs.sh)
+#     whose servers and workers are started through the images' entrypoint
+#     scripts (docker/scripts), so the scripts the images run are the ones
+#     tested;
 #  3. evaluates every PromQL expression of every dashboard in
 #     deploy/grafana/dashboards and every loaded alert rule through the
 #     HTTP API (promql_check.mjs): panels must return data, rules must
 #     evaluate without error;
 #  4. proves the checker fails a panel naming a metric nobody exports.
-# Also checks docker/scripts/cddp-health against the live servers.
+# Also checks docker/scripts/cddp-health against the live TLS servers: with
+# a worker's certificate it sees them serving, without one it does not.
 #
 #   tests/deploy/prometheus_scrape_test.sh CDDP_LAUNCH CDDP_SERVER CDDP_WORKER DATA_DIR
 # Loopback only; bounded (about a minute); every process it starts is
@@ -19,7 +21,7 @@
 set -euo pipefail
 
 if [[ ${1:-} == -h || ${1:-} == --help || $# -ne 4 ]]; then
-  sed -n '2,17s/^# \{0,1\}//p' "$0"; [[ $# -eq 4 ]] || exit 2; exit 0
+  sed -n '2,19s/^# \{0,1\}//p' "$0"; [[ $# -eq 4 ]] || exit 2; exit 0
 fi
 launch=$(readlink -f "$1") server_bin=$(readlink -f "$2")
 worker_bin=$(readlink -f "$3") data_dir=$(readlink -f "$4")
@@ -92,8 +94,11 @@ say "prometheus $(prometheus --version 2>&1 | head -1 | cut -d' ' -f3) ready at 
 
 # --- a local cluster started through the image entrypoints ----------------
 export CDDP_SERVER_BIN=$server_bin CDDP_WORKER_BIN=$worker_bin
+"$root/scripts/make_certs.sh" "$tmp/certs" --servers 2 --workers 2 >/dev/null \
+  || die "scripts/make_certs.sh failed"
 # max_steps bounds the job; the test stops it once it has what it needs.
 "$launch" --server_command="$root/docker/scripts/cddp-server-entrypoint" \
+  --tls_dir="$tmp/certs" \
   --worker_command="$root/docker/scripts/cddp-worker-entrypoint" \
   --num_servers=2 --num_workers=2 --data_dir="$data_dir" --max_steps=600 \
   --eval_every=20 --eval_limit=300 --threads=1 \
@@ -152,7 +157,12 @@ kill -0 "$launch_pid" 2>/dev/null || die "cddp-launch finished before the checks
 
 # The health checker the images use, against the live servers.
 mapfile -t servers < <(sed -n 's/^\[launch\] 2 servers (\(.*\)), .*/\1/p' "$tmp/launch.log" | tr -d ' ' | tr ',' '\n')
-"$root/docker/scripts/cddp-health" "${servers[@]}" || die "cddp-health does not see the servers serving"
+CDDP_TLS_CERT=$tmp/certs/worker-0.crt CDDP_TLS_KEY=$tmp/certs/worker-0.key \
+  CDDP_TLS_CA=$tmp/certs/ca.crt "$root/docker/scripts/cddp-health" "${servers[@]}" \
+  || die "cddp-health with a worker's certificate does not see the servers serving"
+if "$root/docker/scripts/cddp-health" "${servers[@]}" 2>/dev/null; then
+  die "cddp-health without a certificate saw the TLS servers serving"
+fi
 grep -q 'cddp-worker-entrypoint: all 2 servers healthy' "$tmp/launch.log" \
   || die "the workers did not run through docker/scripts/cddp-worker-entrypoint"
 

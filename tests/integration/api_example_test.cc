@@ -35,8 +35,9 @@ TEST(ApiExampleTest, ACustomModelTrainsThroughTheApiBitIdenticalToTheServers) {
   // servers.
   const RunOutput out = RunToCompletion(
       {CDDP_LAUNCH_BIN, "--num_servers=2", "--num_workers=2", "--nometrics",
-       "--lr=0.05", "--momentum=0", "--downlink=sparse", "--dgc_momentum=0.9",
-       "--round_timeout=60s", "--", CDDP_EXAMPLE_BIN, mnist, "100"},
+       "--plaintext", "--lr=0.05", "--momentum=0", "--downlink=sparse",
+       "--dgc_momentum=0.9", "--round_timeout=60s", "--", CDDP_EXAMPLE_BIN,
+       mnist, "100"},
       std::chrono::seconds(300));
   ASSERT_EQ(out.exit_code, 0) << out.Joined();
   EXPECT_EQ(

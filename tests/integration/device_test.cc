@@ -50,15 +50,12 @@ std::string WhyNoCuda() {
 }
 
 std::vector<std::string> LaunchArgs(std::vector<std::string> extra) {
-  std::vector<std::string> argv = {CDDP_LAUNCH_BIN,
-                                   "--num_servers=2",
-                                   "--num_workers=2",
-                                   "--model=simple_cnn",
-                                   "--dataset=mnist",
-                                   "--ratio=0.01",
-                                   std::string("--data_dir=") + CDDP_DATA_DIR,
-                                   "--threads=1",
-                                   "--nometrics"};
+  std::vector<std::string> argv = {
+      CDDP_LAUNCH_BIN,      "--plaintext",
+      "--num_servers=2",    "--num_workers=2",
+      "--model=simple_cnn", "--dataset=mnist",
+      "--ratio=0.01",       std::string("--data_dir=") + CDDP_DATA_DIR,
+      "--threads=1",        "--nometrics"};
   // The optimizer as cddp-launch's own defaults had it before it took the
   // programs' defaults.
   argv.insert(argv.end(),

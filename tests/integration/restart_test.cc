@@ -115,6 +115,7 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
     procs[s].name = "server " + std::to_string(s);
     procs[s].argv = {CDDP_SERVER_BIN,
                      "--listen=" + addresses[s],
+                     "--plaintext",
                      "--shard_index=" + std::to_string(s),
                      "--num_shards=2",
                      "--num_workers=2",
@@ -126,6 +127,7 @@ TEST(RestartTest, KilledServerResumesFromItsCheckpointAndTheRunFinishes) {
     procs[2 + w].name = "worker " + std::to_string(w);
     procs[2 + w].argv = {CDDP_WORKER_BIN,
                          "--servers=" + addresses[0] + "," + addresses[1],
+                         "--plaintext",
                          "--worker_id=" + std::to_string(w),
                          "--num_workers=2",
                          "--model=simple_cnn",
@@ -232,12 +234,13 @@ TEST(RestartTest, SigtermedWorkerFinishesItsStepCheckpointsAndExitsZero) {
   const std::string address = "127.0.0.1:" + std::to_string(ports[0]);
   Proc server;
   server.name = "server";
-  server.argv = {CDDP_SERVER_BIN, "--listen=" + address, "--shard_index=0",
-                 "--num_shards=1", "--num_workers=1"};
+  server.argv = {CDDP_SERVER_BIN,   "--listen=" + address, "--plaintext",
+                 "--shard_index=0", "--num_shards=1",      "--num_workers=1"};
   Proc worker;
   worker.name = "worker";
   worker.argv = {CDDP_WORKER_BIN,
                  "--servers=" + address,
+                 "--plaintext",
                  "--worker_id=0",
                  "--num_workers=1",
                  "--model=simple_cnn",

@@ -1,11 +1,15 @@
 // End-to-end tests of the training system as users run it: cddp-launch
 // starting 2 parameter servers and 2 workers as separate processes on
-// loopback, training SimpleCNN on (a subset of) MNIST with 1 % density.
+// loopback, training SimpleCNN on (a subset of) MNIST with 1 % density;
+// the same job through mutual TLS.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "tests/support/launch_util.h"
 
@@ -23,16 +27,13 @@ bool HaveMnist() {
 }
 
 std::vector<std::string> LaunchArgs(std::vector<std::string> extra) {
-  std::vector<std::string> argv = {CDDP_LAUNCH_BIN,
-                                   "--num_servers=2",
-                                   "--num_workers=2",
-                                   "--model=simple_cnn",
-                                   "--dataset=mnist",
-                                   "--ratio=0.01",
-                                   std::string("--data_dir=") + CDDP_DATA_DIR,
-                                   "--eval_limit=2000",
-                                   "--threads=1",
-                                   "--nometrics"};
+  std::vector<std::string> argv = {
+      CDDP_LAUNCH_BIN,      "--plaintext",
+      "--num_servers=2",    "--num_workers=2",
+      "--model=simple_cnn", "--dataset=mnist",
+      "--ratio=0.01",       std::string("--data_dir=") + CDDP_DATA_DIR,
+      "--eval_limit=2000",  "--threads=1",
+      "--nometrics"};
   // The optimizer as cddp-launch's own defaults had it before it took the
   // programs' defaults.
   argv.insert(argv.end(),
@@ -106,6 +107,39 @@ TEST(TrainingTest, DgcWorkersTrainWithPlainSgdServersAndASparseDownlink) {
   const double early = density_at("10/150"), last = density_at("150/150");
   EXPECT_GT(last, 0.9) << joined;
   EXPECT_GT(early, 5 * last) << joined;
+}
+
+// The same job through mutual TLS (cddp-launch --tls_dir, every process
+// with its own certificate) and in plaintext ends with the same parameters,
+// bit for bit.
+TEST(TrainingTest, TrainingThroughTlsGivesThePlaintextParameters) {
+  if (!HaveMnist())
+    GTEST_SKIP() << "MNIST not in " << CDDP_DATA_DIR
+                 << " (run scripts/setup.sh)";
+  const std::string certs =
+      ::testing::TempDir() + "/cddp_training_tls_" + std::to_string(::getpid());
+  ASSERT_EQ(
+      std::system((std::string(CDDP_SOURCE_DIR) + "/scripts/make_certs.sh '" +
+                   certs + "' --servers 2 --workers 2 > /dev/null")
+                      .c_str()),
+      0);
+  const std::vector<std::string> job = {"--max_steps=40", "--train_limit=5000"};
+  std::vector<std::string> tls = LaunchArgs(job);
+  tls.erase(std::find(tls.begin(), tls.end(), "--plaintext"));
+  tls.push_back("--tls_dir=" + certs);
+  const RunOutput secure = RunToCompletion(tls, std::chrono::seconds(300));
+  const RunOutput plain =
+      RunToCompletion(LaunchArgs(job), std::chrono::seconds(300));
+  std::filesystem::remove_all(certs);
+  ExpectTrainedBitIdentical(secure, 50.0);
+  ExpectTrainedBitIdentical(plain, 50.0);
+  const std::string crc = secure.LineStartingWith("final parameters crc32: ");
+  ASSERT_FALSE(crc.empty()) << secure.Joined();
+  EXPECT_EQ(crc, plain.LineStartingWith("final parameters crc32: "))
+      << secure.Joined() << plain.Joined();
+  // The servers did run TLS.
+  EXPECT_NE(secure.Joined().find("(mutual TLS)"), std::string::npos)
+      << secure.Joined();
 }
 
 TEST(TrainingTest, LauncherStopsTheJobWhenAProcessFails) {

@@ -27,7 +27,8 @@ def server():
     Yields its address."""
     address = f"127.0.0.1:{free_port()}"
     p = subprocess.Popen(
-        [SERVER, f"--listen={address}", "--num_shards=1", "--shard_index=0",
+        [SERVER, f"--listen={address}", "--plaintext", "--num_shards=1",
+         "--shard_index=0",
          "--num_workers=1", "--lr=0.5", "--downlink=sparse"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield address
@@ -40,7 +41,7 @@ def launch(args, command, timeout=300):
     (exit code, output)."""
     env = dict(os.environ)
     r = subprocess.run(
-        [LAUNCH, "--nometrics", "--round_timeout=60s", *args, "--", *command],
+        [LAUNCH, "--nometrics", "--plaintext", "--round_timeout=60s", *args, "--", *command],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=timeout, env=env)
     return r.returncode, r.stdout

@@ -22,7 +22,8 @@ def backward(model):
 def test_step_applies_the_servers_sgd_to_trainable_parameters_only(server):
     model = two_layers()
     frozen = model[1].weight.clone()
-    sync = cddp.ParameterSync(model, servers=[server], compress=False)
+    sync = cddp.ParameterSync(model, servers=[server], plaintext=True,
+                              compress=False)
     assert sync.names == ["0.weight", "0.bias"]
     assert sync.num_parameters == 4 * 3 + 3
     before = model[0].weight.detach().clone()
@@ -37,7 +38,8 @@ def test_step_applies_the_servers_sgd_to_trainable_parameters_only(server):
 
 def test_a_parameter_whose_grad_is_none_is_a_zero_gradient(server):
     model = two_layers()
-    sync = cddp.ParameterSync(model, servers=[server], compress=False)
+    sync = cddp.ParameterSync(model, servers=[server], plaintext=True,
+                              compress=False)
     before = model[0].bias.detach().clone()
     backward(model)
     model[0].bias.grad = None
@@ -50,7 +52,8 @@ def test_a_non_contiguous_parameter_keeps_its_values(server):
     weight = torch.nn.Parameter(torch.arange(12.0).reshape(4, 3).t())
     assert not weight.is_contiguous()
     expected = weight.detach().clone()
-    sync = cddp.ParameterSync([("w", weight)], servers=[server])
+    sync = cddp.ParameterSync([("w", weight)], servers=[server],
+                              plaintext=True)
     assert torch.equal(weight, expected)  # rebased, values kept
     weight.grad = torch.ones(3, 4)
     sync.step()
@@ -62,12 +65,12 @@ def test_other_dtypes_are_refused_naming_the_parameter(server, dtype):
     model = two_layers()
     model[0].to(dtype)
     with pytest.raises(ValueError, match=r"0\.weight is not float32"):
-        cddp.ParameterSync(model, servers=[server])
+        cddp.ParameterSync(model, servers=[server], plaintext=True)
 
 
 def test_a_parameter_reshaped_after_joining_is_refused_by_name(server):
     model = two_layers()
-    sync = cddp.ParameterSync(model, servers=[server])
+    sync = cddp.ParameterSync(model, servers=[server], plaintext=True)
     with torch.no_grad():
         model[0].bias.data = torch.zeros(5)
     with pytest.raises(RuntimeError, match=r"0\.bias changed its size"):
@@ -78,7 +81,7 @@ def test_a_tensor_on_another_device_is_refused_by_name(server):
     meta = torch.nn.Parameter(torch.empty(3, device="meta"))
     with pytest.raises(ValueError, match=r"m is on meta"):
         cddp.ParameterSync([("cpu", torch.nn.Parameter(torch.ones(2))),
-                            ("m", meta)], servers=[server])
+                            ("m", meta)], servers=[server], plaintext=True)
 
 
 def test_cuda_tensors_on_a_cpu_only_build():
@@ -92,13 +95,24 @@ def test_cuda_tensors_on_a_cpu_only_build():
 def test_unreachable_servers_raise_connection_error_naming_them():
     with pytest.raises(ConnectionError, match=r"127\.0\.0\.1:1\b"):
         cddp.ParameterSync(two_layers(), servers=["127.0.0.1:1"],
-                           reconnect_timeout_s=1)
+                           plaintext=True, reconnect_timeout_s=1)
 
 
 def test_a_wrong_worker_id_is_refused_before_joining():
     with pytest.raises(ValueError, match="--worker_id 2 must be below"):
         cddp.ParameterSync(two_layers(), servers=["127.0.0.1:1"],
                            worker_id=2, num_workers=2)
+
+
+def test_a_transport_security_must_be_chosen(monkeypatch):
+    monkeypatch.delenv("CDDP_SERVERS", raising=False)
+    with pytest.raises(ValueError, match="no transport security chosen.*"
+                       "--plaintext"):
+        cddp.ParameterSync(two_layers(), servers=["127.0.0.1:1"])
+    with pytest.raises(ValueError, match="--tls_cert: .*missing.crt"):
+        cddp.ParameterSync(two_layers(), servers=["127.0.0.1:1"],
+                           tls_cert="/nonexistent/missing.crt",
+                           tls_key="/nonexistent/k", tls_ca="/nonexistent/c")
 
 
 def test_unknown_options_and_no_servers_are_refused(monkeypatch):

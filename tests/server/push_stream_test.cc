@@ -61,6 +61,7 @@ class PushStreamTest : public ::testing::Test {
     // Absolute indices: 8 bytes a pair, so a push of most of a shard is
     // twice its initial values.
     worker::ShardClientOptions o;
+    o.tls = common::Plaintext();
     o.server_addresses = cluster_->addresses();
     o.index_encoding = common::IndexEncoding::kAbsoluteU32;
     o.max_message_mb = 1;

@@ -26,14 +26,19 @@ struct Outcome {
   uint32_t reply_messages = 0;
 };
 
-// A stub without message size limits of its own.
+// A stub without message size limits of its own (plaintext unless
+// `credentials` are given).
 inline std::unique_ptr<cddp::v1::ParameterServer::Stub> RawStub(
-    const std::string& address) {
+    const std::string& address,
+    std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr) {
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(-1);
   args.SetMaxReceiveMessageSize(-1);
-  return cddp::v1::ParameterServer::NewStub(grpc::CreateCustomChannel(
-      address, grpc::InsecureChannelCredentials(), args));
+  if (credentials == nullptr) {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  return cddp::v1::ParameterServer::NewStub(
+      grpc::CreateCustomChannel(address, credentials, args));
 }
 
 // One PushPull with `req`; reads the whole reply.

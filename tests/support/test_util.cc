@@ -1,6 +1,7 @@
 #include "tests/support/test_util.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -92,6 +93,17 @@ common::ShardMap MapOrRecord(uint64_t total_size, uint32_t num_shards,
 
 }  // namespace
 
+absl::Status MakeTestCertificates(const std::string& dir, uint32_t servers,
+                                  uint32_t workers) {
+  const std::string command = absl::StrCat(
+      CDDP_SOURCE_DIR, "/scripts/make_certs.sh '", dir, "' --servers ", servers,
+      " --workers ", workers, " --force > /dev/null");
+  if (std::system(command.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("failed: ", command));
+  }
+  return absl::OkStatus();
+}
+
 TestCluster::TestCluster(const ClusterOptions& options, uint64_t total_size)
     : options_(options),
       map_(MapOrRecord(total_size, options.num_shards, &status_)) {
@@ -101,6 +113,10 @@ TestCluster::TestCluster(const ClusterOptions& options, uint64_t total_size)
   }
   for (uint32_t s = 0; s < options.num_shards; ++s) {
     server::ServerOptions so;
+    so.tls = options.tls_dir.empty()
+                 ? common::Plaintext()
+                 : common::TlsOptionsInDir(options.tls_dir,
+                                           absl::StrCat("server-", s));
     so.listen = "127.0.0.1:0";
     so.shard.shard_index = s;
     so.shard.num_shards = options.num_shards;
@@ -143,7 +159,27 @@ std::vector<std::string> TestCluster::addresses() const {
 std::unique_ptr<worker::ShardClient> TestCluster::NewClient(
     uint32_t worker_id, prometheus::Registry* registry, int max_attempts,
     absl::Duration deadline) const {
+  auto client = NewClientWith(
+      worker_id,
+      options_.tls_dir.empty()
+          ? common::Plaintext()
+          : common::TlsOptionsInDir(options_.tls_dir,
+                                    absl::StrCat("worker-", worker_id)),
+      registry, max_attempts, deadline);
+  if (!client.ok()) {
+    ADD_FAILURE() << "TestCluster::NewClient(" << worker_id
+                  << "): " << client.status();
+    return nullptr;
+  }
+  return *std::move(client);
+}
+
+absl::StatusOr<std::unique_ptr<worker::ShardClient>> TestCluster::NewClientWith(
+    uint32_t worker_id, const common::TlsOptions& tls,
+    prometheus::Registry* registry, int max_attempts,
+    absl::Duration deadline) const {
   worker::ShardClientOptions o;
+  o.tls = tls;
   o.server_addresses = addresses();
   o.worker_id = worker_id;
   o.deadline = deadline;
@@ -152,13 +188,7 @@ std::unique_ptr<worker::ShardClient> TestCluster::NewClient(
   o.max_message_mb = options_.max_message_mb;
   o.push_piece_pairs = options_.push_piece_pairs;
   o.registry = registry;
-  auto client = worker::ShardClient::Create(map_, o);
-  if (!client.ok()) {
-    ADD_FAILURE() << "TestCluster::NewClient(" << worker_id
-                  << "): " << client.status();
-    return nullptr;
-  }
-  return *std::move(client);
+  return worker::ShardClient::Create(map_, o);
 }
 
 std::vector<float> TestCluster::ServerValues() {

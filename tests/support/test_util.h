@@ -57,7 +57,16 @@ struct ClusterOptions {
   size_t piece_bytes = 4096;         // small, so replies take several pieces
   uint32_t sparse_piece_pairs = 64;  // likewise for sparse replies
   size_t push_piece_pairs = 256;     // and for the clients' pushes
+  // Mutual TLS with the files MakeTestCertificates wrote there (server-<s>,
+  // worker-<w>); empty: plaintext.
+  std::string tls_dir;
 };
+
+// Writes a development CA and certificates for `servers` servers and
+// `workers` workers into `dir` with scripts/make_certs.sh (as
+// cddp-launch --tls_dir expects them). INTERNAL if the script fails.
+absl::Status MakeTestCertificates(const std::string& dir, uint32_t servers,
+                                  uint32_t workers);
 
 // S servers on 127.0.0.1 ephemeral ports. A construction that fails (bad
 // options, no port) fails the current test (ADD_FAILURE) and leaves status()
@@ -80,6 +89,12 @@ class TestCluster {
   std::unique_ptr<worker::ShardClient> NewClient(
       uint32_t worker_id, prometheus::Registry* registry = nullptr,
       int max_attempts = 3, absl::Duration deadline = absl::Seconds(60)) const;
+  // A client for `worker_id` with `tls` instead of the cluster's choice (a
+  // certificate of another worker, of another CA); its creation's error.
+  absl::StatusOr<std::unique_ptr<worker::ShardClient>> NewClientWith(
+      uint32_t worker_id, const common::TlsOptions& tls,
+      prometheus::Registry* registry = nullptr, int max_attempts = 3,
+      absl::Duration deadline = absl::Seconds(60)) const;
   // The servers' values concatenated (no round may be closing).
   std::vector<float> ServerValues();
 

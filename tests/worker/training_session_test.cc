@@ -30,6 +30,7 @@ TrainerOptions SmallJob(uint32_t worker_id, uint32_t num_workers) {
   TrainerOptions o;
   o.data_dir = CDDP_DATA_DIR;
   o.sync.servers = {"in-process-0", "in-process-1"};  // two shards
+  o.sync.plaintext = true;
   o.sync.worker_id = worker_id;
   o.sync.num_workers = num_workers;
   o.batch_size = 32;

@@ -164,6 +164,8 @@ ParameterClientFactory ShardClientFactory(const SyncOptions& options) {
       common::ParseIndexEncoding(options.index_encoding).value();
   client.registry = options.registry;
   client.applies_momentum = options.dgc_momentum > 0;
+  client.tls = {options.tls_cert, options.tls_key, options.tls_ca,
+                options.plaintext};
   return [client](const common::ShardMap& shard_map)
              -> absl::StatusOr<std::unique_ptr<ParameterClient>> {
     CDDP_ASSIGN_OR_RETURN(std::unique_ptr<ShardClient> c,

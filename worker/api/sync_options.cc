@@ -121,6 +121,10 @@ absl::StatusOr<SyncOptions> SyncOptionsFromEnvironment(SyncOptions o) {
            Read({"CDDP_DENSITY_WARMUP_START"}, &o.density_warmup_start),
            Read({"CDDP_CHECKPOINT_DIR"}, &o.checkpoint_dir),
            Read({"CDDP_RESULT_FILE"}, &o.result_file),
+           Read({"CDDP_TLS_CERT"}, &o.tls_cert),
+           Read({"CDDP_TLS_KEY"}, &o.tls_key),
+           Read({"CDDP_TLS_CA"}, &o.tls_ca),
+           Read({"CDDP_PLAINTEXT"}, &o.plaintext),
        }) {
     CDDP_RETURN_IF_ERROR(s);
   }

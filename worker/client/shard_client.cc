@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "common/check.h"
 #include "common/status_macros.h"
+#include "common/tls/tls_credentials.h"
 #include "common/wire/wire_codec.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -103,12 +104,16 @@ absl::StatusOr<std::unique_ptr<ShardClient>> ShardClient::Create(
         "max_attempts >= 1, max_message_mb in [1, 2047], a positive "
         "deadline and push_piece_pairs >= 1 are required");
   }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      common::MakeChannelCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   return std::unique_ptr<ShardClient>(
-      new ShardClient(shard_map, std::move(options)));
+      new ShardClient(shard_map, std::move(options), *credentials));
 }
 
-ShardClient::ShardClient(const common::ShardMap& shard_map,
-                         ShardClientOptions options)
+ShardClient::ShardClient(
+    const common::ShardMap& shard_map, ShardClientOptions options,
+    const std::shared_ptr<grpc::ChannelCredentials>& credentials)
     : shard_map_(shard_map),
       options_(std::move(options)),
       shard_steps_(shard_map.num_shards(), 0),
@@ -123,9 +128,8 @@ ShardClient::ShardClient(const common::ShardMap& shard_map,
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   for (const auto& address : options_.server_addresses) {
-    stubs_.push_back(
-        cddp::v1::ParameterServer::NewStub(grpc::CreateCustomChannel(
-            address, grpc::InsecureChannelCredentials(), args)));
+    stubs_.push_back(cddp::v1::ParameterServer::NewStub(
+        grpc::CreateCustomChannel(address, credentials, args)));
   }
   if (options_.registry != nullptr) {
     metrics_ = std::make_unique<ShardClientMetrics>(

@@ -28,8 +28,10 @@
 #include "absl/time/time.h"
 #include "cddp/v1/parameter_server.grpc.pb.h"
 #include "common/compress/sparse.h"
+#include "common/tls/tls_options.h"
 #include "common/wire/layout.h"
 #include "common/wire/shard_map.h"
+#include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
 #include "worker/client/parameter_client.h"
 #include "worker/client/shard_client_metrics.h"
@@ -55,6 +57,9 @@ struct ShardClientOptions {
   // fp32 values, the size of the servers' reply pieces.
   size_t push_piece_pairs = size_t{64} << 10;
   prometheus::Registry* registry = nullptr;  // optional; outlives the client
+  // Mutual TLS (this worker's certificate must name it, see
+  // common/tls/tls_credentials.h) or plaintext; one must be chosen.
+  common::TlsOptions tls;
   // The worker applies momentum itself (DGC): joins say so, and a shard
   // whose optimizer has momentum refuses them.
   bool applies_momentum = false;
@@ -63,7 +68,8 @@ struct ShardClientOptions {
 class ShardClient final : public ParameterClient {
  public:
   // INVALID_ARGUMENT if the addresses do not match the shard map's shards or
-  // an option is out of range.
+  // an option is out of range; errors as common::MakeChannelCredentials for
+  // the TLS choice (its files are read here).
   static absl::StatusOr<std::unique_ptr<ShardClient>> Create(
       const common::ShardMap& shard_map, ShardClientOptions options);
 
@@ -141,7 +147,8 @@ class ShardClient final : public ParameterClient {
   // What one PushPull's calls share (defined in shard_client.cc).
   struct PushPullRound;
 
-  ShardClient(const common::ShardMap& shard_map, ShardClientOptions options);
+  ShardClient(const common::ShardMap& shard_map, ShardClientOptions options,
+              const std::shared_ptr<grpc::ChannelCredentials>& credentials);
 
   // Runs `attempt(shard)` for every shard in `shards` concurrently, retrying
   // UNAVAILABLE with backoff; returns one status per entry of `shards`.

@@ -212,3 +212,63 @@ TEST(LauncherTest, AnInterruptStopsEveryProcessWith130) {
 
 }  // namespace
 }  // namespace cddp::local
+
+namespace cddp::local {
+namespace {
+
+// With a TLS directory every process is handed its own certificate: servers
+// server-<s>, workers worker-<w>, all the same CA.
+TEST(LauncherTest, ATlsDirectoryGivesEachProcessItsOwnCertificate) {
+  const std::string out =
+      testing::TempDir() + "/cddp_launch_tls_args_" + std::to_string(getpid());
+  std::filesystem::create_directories(out);
+  LaunchOptions o =
+      Options(std::string("for a; do case \"$a\" in --worker_id=*) "
+                          "id=${a#--worker_id=};; esac; done\necho \"$@\" > ") +
+              out + "/worker-$id\n" + kWriteResult);
+  o.server_binary =
+      Script("server.sh",
+             "for a; do case \"$a\" in --shard_index=*) "
+             "s=${a#--shard_index=};; esac; done\necho \"$@\" > " +
+                 out + "/server-$s\nexec sleep 60\n");
+  o.num_servers = 2;
+  o.tls_dir = "/etc/cddp-certs";
+  std::atomic<bool> interrupted{false};
+  absl::StatusOr<LaunchResult> r = RunLocalCluster(o, interrupted);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->failure;
+  for (const std::string name :
+       {"server-0", "server-1", "worker-0", "worker-1"}) {
+    std::string args;
+    std::getline(std::ifstream(out + "/" + name), args);
+    for (const std::string& want :
+         {"--tls_cert=/etc/cddp-certs/" + name + ".crt",
+          "--tls_key=/etc/cddp-certs/" + name + ".key",
+          std::string("--tls_ca=/etc/cddp-certs/ca.crt")}) {
+      EXPECT_NE(args.find(want), std::string::npos) << name << ": " << args;
+    }
+  }
+  std::filesystem::remove_all(out);
+}
+
+TEST(LauncherTest, CheckTlsDirNamesTheFirstMissingFile) {
+  const std::string dir =
+      testing::TempDir() + "/cddp_launch_tls_dir_" + std::to_string(getpid());
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"ca.crt", "server-0.crt", "server-0.key",
+                        "worker-0.crt", "worker-0.key"}) {
+    std::ofstream(dir + "/" + f) << "x";
+  }
+  EXPECT_TRUE(CheckTlsDir(dir, 1, 1).ok());
+  const absl::Status s = CheckTlsDir(dir, 1, 2);
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(s.message().find(dir + "/worker-1.crt"), std::string::npos) << s;
+  EXPECT_NE(
+      s.message().find("make_certs.sh " + dir + " --servers 1 --workers 2"),
+      std::string::npos)
+      << s;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace cddp::local

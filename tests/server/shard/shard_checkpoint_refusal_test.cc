@@ -54,6 +54,7 @@ void ExpectRefused(const std::string& dir, const ShardOptions& options,
       << loaded.status();
   // A server refuses to start on it, with the same error.
   ServerOptions so;
+  so.tls = common::Plaintext();
   so.listen = "127.0.0.1:0";
   so.shard = options;
   so.checkpoint_dir = dir;
@@ -173,6 +174,7 @@ TEST(ServerCheckpointTest, ServerResumesFromItsDirectoryAndSavesAtShutdown) {
   opt.kind = OptimizerKind::kAdam;
   opt.lr = 1e-3f;
   ServerOptions so;
+  so.tls = common::Plaintext();
   so.listen = "127.0.0.1:0";
   so.shard = Options(opt);
   so.shard.num_workers = 1;
@@ -188,6 +190,8 @@ TEST(ServerCheckpointTest, ServerResumesFromItsDirectoryAndSavesAtShutdown) {
     EXPECT_FALSE((*server)->resumed().has_value());
     ASSERT_TRUE((*server)->Start().ok());
     worker::ShardClientOptions co;
+    co.tls = common::Plaintext();
+    co.tls = common::Plaintext();
     co.server_addresses = {absl::StrCat("127.0.0.1:", (*server)->port())};
     auto client = worker::ShardClient::Create(*map, co);
     ASSERT_TRUE((*client)->Join(TestLayout().tensor_sizes, params).ok());
@@ -216,6 +220,7 @@ TEST(ServerCheckpointTest, ServerResumesFromItsDirectoryAndSavesAtShutdown) {
   EXPECT_EQ((*server)->state().step(), 3u);
   ASSERT_TRUE((*server)->Start().ok());
   worker::ShardClientOptions co;
+  co.tls = common::Plaintext();
   co.server_addresses = {absl::StrCat("127.0.0.1:", (*server)->port())};
   auto client = worker::ShardClient::Create(*map, co);
   // Another layout is refused; the right one gets the saved values.

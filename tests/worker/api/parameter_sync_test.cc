@@ -44,6 +44,7 @@ class ParameterSyncTest : public ::testing::Test {
   SyncOptions Options() const {
     SyncOptions o;
     o.servers = cluster_->addresses();
+    o.plaintext = true;
     o.compress = false;  // every gradient entry is sent: easy to predict
     o.reconnect_timeout = absl::Seconds(2);
     return o;
@@ -128,6 +129,7 @@ TEST(ParameterSyncUnreachableTest, UnreachableServersAreNamedAfterTheTimeout) {
   TwoLayers model;
   SyncOptions o;
   o.servers = {"127.0.0.1:1"};  // nothing listens on port 1
+  o.plaintext = true;
   o.reconnect_timeout = absl::Seconds(1);
   auto sync = ParameterSync::Create(model, o);
   ASSERT_FALSE(sync.ok());

@@ -68,6 +68,7 @@ TEST(ShardClientTest, UnreachableShardIsRetriedThenNamedItsPairsKept) {
 
   prometheus::Registry registry;
   ShardClientOptions o;
+  o.tls = common::Plaintext();
   o.server_addresses = {cluster.addresses()[0],
                         absl::StrCat("127.0.0.1:", DeadPort())};
   o.worker_id = 0;
@@ -146,6 +147,7 @@ TEST(ShardClientTest, StaleCopyIsPulledInFullWithTheSparseDownlink) {
 std::unique_ptr<server::Server> StartShard(uint32_t shard,
                                            const std::string& dir) {
   server::ServerOptions so;
+  so.tls = common::Plaintext();
   so.listen = "127.0.0.1:0";
   so.shard.shard_index = shard;
   so.shard.num_shards = 2;
@@ -165,6 +167,7 @@ std::unique_ptr<ShardClient> ClientFor(
     const common::ShardMap& map,
     const std::vector<std::unique_ptr<server::Server>>& servers, uint32_t w) {
   ShardClientOptions o;
+  o.tls = common::Plaintext();
   for (const auto& s : servers) {
     o.server_addresses.push_back(absl::StrCat("127.0.0.1:", s->port()));
   }
@@ -370,6 +373,7 @@ TEST(ShardClientTest, BadArgumentsAreRefused) {
   auto map = common::ShardMap::Create(kN, 2);
   ASSERT_OK(map);
   ShardClientOptions o;
+  o.tls = common::Plaintext();
   o.server_addresses = {"127.0.0.1:1"};
   EXPECT_EQ(ShardClient::Create(*map, o).status().code(),
             absl::StatusCode::kInvalidArgument);

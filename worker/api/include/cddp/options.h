@@ -29,6 +29,15 @@ struct SyncOptions {
   uint32_t num_workers = 1;
   // How long joining retries servers that do not answer yet.
   absl::Duration reconnect_timeout = absl::Seconds(120);
+  // Transport security, chosen explicitly: mutual TLS from PEM files (this
+  // worker's certificate, whose subject common name must be
+  // "worker-<worker_id>", its key, and the CA that signs the servers'
+  // certificates), or plaintext = true (anyone who reaches a server can
+  // then act as any worker). ParameterSync::Create refuses neither or both.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool plaintext = false;
 
   // Compression: each tensor of at least min_compress_numel elements sends
   // the Top-K of (gradient + residual) at density `ratio`; smaller tensors,
@@ -68,6 +77,8 @@ absl::Status ValidateSyncOptions(const SyncOptions& options);
 //   CDDP_SERVERS       comma-separated shard addresses (required)
 //   CDDP_WORKER_ID     or RANK: this worker's id (default 0)
 //   CDDP_NUM_WORKERS   or WORLD_SIZE: the number of workers (default 1)
+//   CDDP_TLS_CERT, CDDP_TLS_KEY, CDDP_TLS_CA, CDDP_PLAINTEXT
+//                      the transport security (tls_cert, ..., plaintext)
 //   CDDP_<FIELD>       any other field above by its name in capitals
 //                      (CDDP_RATIO=0.001, CDDP_DGC_MOMENTUM=0.9,
 //                      CDDP_COMPRESS=false, CDDP_RECONNECT_TIMEOUT_S=30,
