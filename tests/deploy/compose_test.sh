@@ -5,6 +5,10 @@
 #    for healthy servers, bind mounts that exist, Dockerfiles that exist;
 #  - every /metrics target in deploy/prometheus/targets names a compose
 #    service (so Prometheus in compose scrapes every process);
+#  - servers and workers run mutual TLS with the certificates mounted at
+#    /certs (no plaintext); Prometheus and Grafana publish on 127.0.0.1;
+#    Grafana's admin password comes from the environment (the file is
+#    refused without it) and anonymous access is off;
 #  - a compose file with a wrong field type is rejected (the check bites).
 #   tests/deploy/compose_test.sh
 set -euo pipefail
@@ -19,6 +23,11 @@ py=$(head -1 "$(command -v docker-compose)" | sed -n 's/^#! *//p' | cut -d' ' -f
 
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 compose=$root/docker/docker-compose.yml
+if env -u GRAFANA_ADMIN_PASSWORD docker-compose -f "$compose" config -q 2>"$tmp/nopw.log"; then
+  die "docker-compose accepted the file without GRAFANA_ADMIN_PASSWORD"
+fi
+grep -q GRAFANA_ADMIN_PASSWORD "$tmp/nopw.log" || die "no mention of GRAFANA_ADMIN_PASSWORD: $(cat "$tmp/nopw.log")"
+export GRAFANA_ADMIN_PASSWORD=compose-test
 docker-compose -f "$compose" config -q || die "docker-compose rejects $compose"
 docker-compose -f "$compose" config >"$tmp/resolved.yml"
 echo "[compose-test] docker-compose config: ok ($(docker-compose version --short))"
@@ -34,7 +43,9 @@ servers = sorted(s for s in services if s.startswith("server-"))
 for name, svc in services.items():
     for vol in svc.get("volumes", []):
         src = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
-        if src.startswith("/") and not os.path.exists(src):
+        # docker/certs is made by scripts/make_certs.sh before `up`.
+        if src.startswith("/") and not os.path.exists(src) and \
+                not src.endswith("/docker/certs"):
             errors.append(f"{name}: bind mount {src} does not exist")
     build = svc.get("build")
     if build:
@@ -51,6 +62,21 @@ for name, svc in services.items():
             errors.append(f"{name}: CDDP_NUM_SERVERS={env.get('CDDP_NUM_SERVERS')} but {len(servers)} servers")
     if name.startswith("server-") and "healthcheck" not in svc:
         errors.append(f"{name}: no healthcheck")
+    if name.startswith(("server-", "worker-")):
+        env = svc.get("environment", {})
+        if env.get("CDDP_TLS_DIR") != "/certs" or env.get("CDDP_PLAINTEXT"):
+            errors.append(f"{name}: not mutual TLS with /certs (CDDP_TLS_DIR={env.get('CDDP_TLS_DIR')}, CDDP_PLAINTEXT={env.get('CDDP_PLAINTEXT')})")
+        if not any(isinstance(v, str) and v.split(":")[1:2] == ["/certs"]
+                   for v in svc.get("volumes", [])):
+            errors.append(f"{name}: no certificates mounted at /certs")
+    for port in svc.get("ports", []):
+        if not str(port).startswith("127.0.0.1:"):
+            errors.append(f"{name}: publishes {port} beyond localhost")
+grafana = services.get("grafana", {}).get("environment", {})
+if grafana.get("GF_AUTH_ANONYMOUS_ENABLED") != "false":
+    errors.append("grafana: anonymous access is on")
+if grafana.get("GF_SECURITY_ADMIN_PASSWORD") != "compose-test":
+    errors.append("grafana: the admin password is not GRAFANA_ADMIN_PASSWORD")
 # Every process has a scrape target and every target is a service.
 targets = set()
 for f in glob.glob(os.path.join(root, "deploy/prometheus/targets/*.json")):

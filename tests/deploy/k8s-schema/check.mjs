@@ -11,8 +11,12 @@
 //  2. Policy (what issue 5 promises of these manifests): every pod runs
 //     non-root with a read-only root filesystem and no privilege
 //     escalation, every container has resource requests and limits, the
-//     servers have gRPC readiness and liveness probes, the worker Job is
-//     Indexed, and the replica counts agree with cddp-config.
+//     servers have health-check readiness and liveness probes (cddp-health,
+//     which presents the pod's certificate), the worker Job is Indexed, the
+//     replica counts agree with cddp-config, servers and workers run mutual
+//     TLS with their certificates from Secrets (no plaintext anywhere), and
+//     the NetworkPolicies of the servers, the workers and Prometheus cover
+//     both ingress and egress.
 //   node check.mjs RENDERED.yaml [--expect-gpu]
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -102,7 +106,26 @@ const workers = find("Job", "cddp-worker");
 if (!servers || !workers) errors.push("StatefulSet/cddp-server or Job/cddp-worker missing");
 else {
   const c = servers.spec.template.spec.containers[0];
-  if (!c.readinessProbe?.grpc || !c.livenessProbe?.grpc) errors.push("cddp-server: no gRPC readiness/liveness probes");
+  const health = (p) => p?.exec?.command?.[0] === "cddp-health";
+  if (!health(c.readinessProbe) || !health(c.livenessProbe)) errors.push("cddp-server: no cddp-health readiness/liveness probes");
+  for (const [name, o, prefix] of [["cddp-server", servers, "server-"], ["cddp-worker", workers, "worker-"]]) {
+    const spec = o.spec.template.spec;
+    const env = Object.fromEntries((spec.containers[0].env ?? []).map((e) => [e.name, e.value]));
+    if (env.CDDP_TLS_DIR !== "/certs") errors.push(`${name}: CDDP_TLS_DIR is not /certs`);
+    if ("CDDP_PLAINTEXT" in env || "CDDP_PLAINTEXT" in config) errors.push(`${name}: CDDP_PLAINTEXT set`);
+    if (/--plaintext/.test(`${config.CDDP_SERVER_FLAGS} ${config.CDDP_WORKER_FLAGS}`)) errors.push("cddp-config: --plaintext in the flags");
+    const mount = spec.containers[0].volumeMounts?.find((m) => m.mountPath === "/certs");
+    const volume = spec.volumes?.find((v) => v.name === mount?.name);
+    const paths = (volume?.projected?.sources ?? []).flatMap((s) => (s.secret?.items ?? []).map((i) => i.path));
+    const count = Number(name === "cddp-server" ? config.CDDP_NUM_SERVERS : config.CDDP_NUM_WORKERS);
+    for (let i = 0; i < count; ++i) {
+      for (const f of [`${prefix}${i}.crt`, `${prefix}${i}.key`]) {
+        if (!paths.includes(f)) errors.push(`${name}: /certs has no ${f} from a Secret`);
+      }
+    }
+    if (!paths.includes("ca.crt")) errors.push(`${name}: /certs has no ca.crt`);
+    if (mount?.readOnly !== true) errors.push(`${name}: /certs not mounted read-only`);
+  }
   if (String(servers.spec.replicas) !== config.CDDP_NUM_SERVERS)
     errors.push(`cddp-server replicas ${servers.spec.replicas} != CDDP_NUM_SERVERS ${config.CDDP_NUM_SERVERS}`);
   if (workers.spec.completionMode !== "Indexed") errors.push("cddp-worker: not an Indexed Job");
@@ -115,6 +138,11 @@ else {
 }
 for (const kind of ["PodDisruptionBudget", "NetworkPolicy", "Service"]) {
   if (!objects.some((o) => o.kind === kind)) errors.push(`no ${kind}`);
+}
+for (const name of ["cddp-server", "cddp-worker", "cddp-prometheus"]) {
+  const types = find("NetworkPolicy", name)?.spec?.policyTypes ?? [];
+  if (!types.includes("Ingress") || !types.includes("Egress"))
+    errors.push(`NetworkPolicy/${name}: does not cover both Ingress and Egress`);
 }
 
 for (const e of errors) console.error(`  ${file}: ${e}`);
