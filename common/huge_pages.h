@@ -1,8 +1,11 @@
 // A float buffer for large, randomly accessed vectors (a shard's values, a
 // worker's flat parameters): 2 MiB aligned and advised for transparent huge
 // pages, so that scattered sparse updates do not pay a TLB miss per access.
-// Falls back to normal pages where THP is off. Move-only; not thread-safe
-// (the owner synchronises access to the data).
+// Falls back to normal pages where THP is off. A buffer under 1 MiB (a
+// small shard, a test's) is an ordinary 64-byte-aligned allocation of its
+// own size: a huge page would be mostly empty, and zeroing 2 MiB for it
+// dominated creating a small shard. Move-only; not thread-safe (the owner
+// synchronises access to the data).
 #ifndef CDDP_COMMON_HUGE_PAGES_H_
 #define CDDP_COMMON_HUGE_PAGES_H_
 
@@ -23,11 +26,14 @@ class HugePageFloats {
   // huge pages).
   explicit HugePageFloats(size_t n) : size_(n) {
     constexpr size_t kHuge = size_t{2} << 20;
-    const size_t bytes = (n * sizeof(float) + kHuge - 1) / kHuge * kHuge;
+    constexpr size_t kLine = 64;
+    const bool huge = n * sizeof(float) >= kHuge / 2;
+    const size_t unit = huge ? kHuge : kLine;
+    const size_t bytes = (n * sizeof(float) + unit - 1) / unit * unit;
     if (bytes == 0) return;
-    void* p = std::aligned_alloc(kHuge, bytes);
+    void* p = std::aligned_alloc(unit, bytes);
     if (p == nullptr) std::abort();
-    madvise(p, bytes, MADV_HUGEPAGE);  // advisory; failure is harmless
+    if (huge) madvise(p, bytes, MADV_HUGEPAGE);  // advisory; may fail
     std::memset(p, 0, bytes);
     data_.reset(static_cast<float*>(p));
   }

@@ -184,26 +184,43 @@ void MetricsHttpServer::HandleConnection(int fd) {
     if (n <= 0) return;
     request.append(buf, static_cast<size_t>(n));
   }
-  // "METHOD TARGET VERSION"; the path is the target up to any query.
-  const std::vector<absl::string_view> parts = absl::StrSplit(
-      absl::string_view(request).substr(0, request.find("\r\n")), ' ');
-  const absl::string_view path =
-      parts.size() == 3 ? parts[1].substr(0, parts[1].find('?')) : "";
-  if (parts.size() != 3 || parts[0] != "GET") {
-    WriteAll(fd, Response(parts.size() == 3 ? "405 Method Not Allowed"
-                                            : "400 Bad Request",
-                          "text/plain", "only GET /metrics is served here\n"));
-  } else if (path == "/metrics") {
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, registry_->Collect());
-    WriteAll(fd, Response("200 OK", "text/plain; version=0.0.4", out.str()));
-  } else if (path == "/") {
-    WriteAll(fd, Response("200 OK", "text/html",
-                          "<a href=\"/metrics\">/metrics</a>\n"));
-  } else {
-    WriteAll(fd, Response("404 Not Found", "text/plain",
-                          "only /metrics is served here\n"));
+  const MetricsRoute route = RouteMetricsRequest(request);
+  switch (route) {
+    case MetricsRoute::kBadRequest:
+    case MetricsRoute::kMethodNotAllowed:
+      WriteAll(fd,
+               Response(route == MetricsRoute::kBadRequest
+                            ? "400 Bad Request"
+                            : "405 Method Not Allowed",
+                        "text/plain", "only GET /metrics is served here\n"));
+      return;
+    case MetricsRoute::kMetrics: {
+      std::ostringstream out;
+      prometheus::TextSerializer().Serialize(out, registry_->Collect());
+      WriteAll(fd, Response("200 OK", "text/plain; version=0.0.4", out.str()));
+      return;
+    }
+    case MetricsRoute::kIndex:
+      WriteAll(fd, Response("200 OK", "text/html",
+                            "<a href=\"/metrics\">/metrics</a>\n"));
+      return;
+    case MetricsRoute::kNotFound:
+      WriteAll(fd, Response("404 Not Found", "text/plain",
+                            "only /metrics is served here\n"));
+      return;
   }
+}
+
+MetricsRoute RouteMetricsRequest(absl::string_view head) {
+  // "METHOD TARGET VERSION"; the path is the target up to any query.
+  const std::vector<absl::string_view> parts =
+      absl::StrSplit(head.substr(0, head.find("\r\n")), ' ');
+  if (parts.size() != 3) return MetricsRoute::kBadRequest;
+  if (parts[0] != "GET") return MetricsRoute::kMethodNotAllowed;
+  const absl::string_view path = parts[1].substr(0, parts[1].find('?'));
+  if (path == "/metrics") return MetricsRoute::kMetrics;
+  if (path == "/") return MetricsRoute::kIndex;
+  return MetricsRoute::kNotFound;
 }
 
 }  // namespace cddp::common

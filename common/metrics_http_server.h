@@ -26,10 +26,24 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "prometheus/registry.h"
 
 namespace cddp::common {
+
+// What a request head ("METHOD TARGET VERSION\r\n..." as received, at most
+// 16 KiB) asks of the metrics endpoint: the page, /metrics, or which error.
+// A pure function of its argument, so any bytes at all are a valid input
+// (tests/fuzz/metrics_request_fuzz.cc).
+enum class MetricsRoute {
+  kBadRequest,        // 400: no "METHOD TARGET VERSION" line
+  kMethodNotAllowed,  // 405: not GET
+  kNotFound,          // 404: another path
+  kIndex,             // GET /
+  kMetrics,           // GET /metrics (any query)
+};
+MetricsRoute RouteMetricsRequest(absl::string_view head);
 
 class MetricsHttpServer {
  public:

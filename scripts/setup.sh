@@ -14,6 +14,8 @@ packages=(
   # (scripts/check_format.sh, scripts/tidy.sh); dpkg-source for the tsan
   # preset's abseil (scripts/tsan_deps.sh)
   cmake ninja-build g++ pkg-config clang-format clang-tidy dpkg-dev
+  # the fuzz preset's libFuzzer targets (tests/fuzz)
+  clang libclang-rt-14-dev
   # libraries we build against
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libtorch-dev prometheus-cpp-dev zlib1g-dev
@@ -23,8 +25,9 @@ packages=(
   # the Python package (python/): pybind11 against Debian's python3-torch,
   # tested with pytest
   python3-dev pybind11-dev python3-pytest
-  # data and tools used by setup, tests and benchmarks
-  dataset-fashion-mnist python3-torch gnuplot-nox
+  # data and tools used by setup, tests and benchmarks; openssl makes the
+  # development certificates (scripts/make_certs.sh)
+  dataset-fashion-mnist python3-torch gnuplot-nox openssl
   # the network-namespace cluster (bench/netns_cluster.py and its smoke test)
   iproute2
   # deployment tests (tests/deploy): Prometheus + promtool, docker-compose

@@ -5,10 +5,14 @@
 #                                 default (RelWithDebInfo) build + tests,
 #                                 then the asan preset (address + UB
 #                                 sanitizers) and the tsan preset (thread
-#                                 sanitizer), both on the LibTorch-free targets
+#                                 sanitizer), both on the LibTorch-free targets,
+#                                 and the fuzz preset (clang: each libFuzzer
+#                                 target of tests/fuzz for 10 s from its
+#                                 corpus, under ASan + UBSan)
 #   CDDP_SKIP_FORMAT=1 scripts/test.sh skip the format gate
 #   CDDP_SKIP_ASAN=1 scripts/test.sh   skip the asan build
 #   CDDP_SKIP_TSAN=1 scripts/test.sh   skip the tsan build
+#   CDDP_SKIP_FUZZ=1 scripts/test.sh   skip the fuzz build
 #   CDDP_IMAGE_TESTS=ON scripts/test.sh
 #                                 also build the server container image and
 #                                 smoke-test it (=WORKER: the worker image
@@ -59,5 +63,8 @@ fi
 if [[ "${CDDP_SKIP_TSAN:-0}" != 1 ]]; then
   scripts/tsan_deps.sh  # abseil with -fsanitize=thread
   run_preset tsan       # LD_LIBRARY_PATH, TSAN_OPTIONS: the tsan test preset
+fi
+if [[ "${CDDP_SKIP_FUZZ:-0}" != 1 ]]; then
+  run_preset fuzz
 fi
 echo "[test] all tests passed"

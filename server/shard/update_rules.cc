@@ -50,7 +50,9 @@ void DenseUpdateRule::Apply(std::span<float> values,
 }
 
 SgdRule::SgdRule(float lr, float weight_decay)
-    : DenseUpdateRule({}), lr_(lr), weight_decay_(weight_decay) {}
+    : DenseUpdateRule(std::vector<std::string>{}),
+      lr_(lr),
+      weight_decay_(weight_decay) {}
 
 void SgdRule::Apply(std::span<float> values, common::SparseSelection* sum,
                     float scale) {

@@ -87,3 +87,27 @@ TEST_F(MetricsHttpServerTest, OnlyGetOfExactlyMetricsIsServed) {
 
 }  // namespace
 }  // namespace cddp::common
+
+namespace cddp::common {
+namespace {
+
+TEST(RouteMetricsRequestTest, OnlyAWellFormedGetOfMetricsIsServed) {
+  EXPECT_EQ(RouteMetricsRequest("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"),
+            MetricsRoute::kMetrics);
+  EXPECT_EQ(RouteMetricsRequest("GET /metrics?name[]=x HTTP/1.1\r\n\r\n"),
+            MetricsRoute::kMetrics);
+  EXPECT_EQ(RouteMetricsRequest("GET / HTTP/1.0\r\n\r\n"),
+            MetricsRoute::kIndex);
+  EXPECT_EQ(RouteMetricsRequest("GET /metricsX HTTP/1.1\r\n\r\n"),
+            MetricsRoute::kNotFound);
+  EXPECT_EQ(RouteMetricsRequest("POST /metrics HTTP/1.1\r\n\r\n"),
+            MetricsRoute::kMethodNotAllowed);
+  EXPECT_EQ(RouteMetricsRequest("GET  /metrics HTTP/1.1\r\n\r\n"),
+            MetricsRoute::kBadRequest);
+  EXPECT_EQ(RouteMetricsRequest(""), MetricsRoute::kBadRequest);
+  EXPECT_EQ(RouteMetricsRequest(absl::string_view("GET\0/ x", 7)),
+            MetricsRoute::kBadRequest);
+}
+
+}  // namespace
+}  // namespace cddp::common
