@@ -45,8 +45,10 @@ absl::Status ShardOptions::Validate() const {
     return absl::InvalidArgumentError(absl::StrCat(
         "shard_index ", shard_index, " must be below num_shards ", num_shards));
   }
-  if (num_workers == 0) {
-    return absl::InvalidArgumentError("num_workers must be at least 1");
+  if (num_workers == 0 || num_workers > kMaxWorkers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_workers must be in [1, ", kMaxWorkers,
+                     "] (kMaxWorkers), got ", num_workers));
   }
   if (round_timeout <= absl::ZeroDuration() ||
       reply_timeout <= absl::ZeroDuration()) {

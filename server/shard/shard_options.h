@@ -34,10 +34,15 @@ absl::string_view DownlinkModeName(DownlinkMode mode);
 absl::StatusOr<std::optional<double>> ParseDownlinkDensity(
     absl::string_view text);
 
+// The most workers a shard serves: it keeps a little state per worker
+// (joined, last counted push, a spare push buffer), sized at start, so an
+// absurd --num_workers is refused rather than allocated.
+inline constexpr uint32_t kMaxWorkers = 65536;
+
 struct ShardOptions {
   uint32_t shard_index = 0;
   uint32_t num_shards = 1;
-  uint32_t num_workers = 1;
+  uint32_t num_workers = 1;  // at most kMaxWorkers
   OptimizerOptions optimizer;
   DownlinkMode downlink = DownlinkMode::kDense;
   absl::Duration round_timeout = absl::Seconds(30);

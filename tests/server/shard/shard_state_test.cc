@@ -402,6 +402,18 @@ TEST(ShardStateJoinTest, BadInitialValuesAreRefusedAndChangeNothing) {
   EXPECT_TRUE(r->needs_initial_values);
 }
 
+TEST(ShardOptionsTest, TheWorkerCountIsBounded) {
+  ShardOptions o;
+  o.num_workers = kMaxWorkers;
+  EXPECT_TRUE(o.Validate().ok());
+  for (uint32_t n : {0u, kMaxWorkers + 1, 4'000'000'000u}) {
+    o.num_workers = n;
+    const absl::Status s = o.Validate();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << n;
+    EXPECT_NE(s.message().find("kMaxWorkers"), std::string::npos) << s;
+  }
+}
+
 TEST(ShardOptionsTest, SparseDownlinkNeedsPlainSgd) {
   ShardOptions o;
   o.downlink = DownlinkMode::kSparse;
