@@ -31,6 +31,15 @@ absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
     return absl::InternalError(absl::StrCat(
         "cannot create checkpoint directory ", dir, ": ", ec.message()));
   }
+  return common::WriteFileAtomically(
+      WorkerCheckpointPath(dir, worker_id),
+      EncodeWorkerCheckpoint(worker_id, step, position, residuals, velocity));
+}
+
+std::string EncodeWorkerCheckpoint(uint32_t worker_id, uint64_t step,
+                                   DataPosition position,
+                                   const common::ErrorFeedback& residuals,
+                                   std::span<const float> velocity) {
   std::string payload;
   common::AppendU32(worker_id, &payload);
   common::AppendU64(step, &payload);
@@ -39,9 +48,7 @@ absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
   common::AppendU64(velocity.size(), &payload);
   common::AppendFloats(velocity.data(), velocity.size(), &payload);
   payload += residuals.Serialize();
-  return common::WriteFileAtomically(
-      WorkerCheckpointPath(dir, worker_id),
-      common::MakeRecord(kKind, kVersion, payload));
+  return common::MakeRecord(kKind, kVersion, payload);
 }
 
 absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
@@ -50,29 +57,37 @@ absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
   absl::StatusOr<std::string> data = common::ReadWholeFile(path);
   if (absl::IsNotFound(data.status())) return std::nullopt;
   if (!data.ok()) return data.status();
+  absl::StatusOr<WorkerCheckpoint> ckpt =
+      DecodeWorkerCheckpoint(*data, worker_id);
+  if (!ckpt.ok()) return common::WithPath(ckpt.status(), path);
+  return std::move(*ckpt);
+}
+
+absl::StatusOr<WorkerCheckpoint> DecodeWorkerCheckpoint(std::string_view data,
+                                                        uint32_t worker_id) {
   uint32_t version = kVersion;
   absl::StatusOr<std::string_view> payload =
-      common::ParseRecord(*data, kKind, kVersion);
+      common::ParseRecord(data, kKind, kVersion);
   if (absl::IsFailedPrecondition(payload.status())) {
     absl::StatusOr<std::string_view> old =
-        common::ParseRecord(*data, kKind, kVersionNoVelocity);
+        common::ParseRecord(data, kKind, kVersionNoVelocity);
     if (old.ok()) {
       payload = old;
       version = kVersionNoVelocity;
     }
   }
-  if (!payload.ok()) return common::WithPath(payload.status(), path);
+  if (!payload.ok()) return payload.status();
   common::PayloadReader reader(*payload);
   WorkerCheckpoint ckpt;
   uint64_t epoch = 0, batch = 0;
   for (absl::Status s :
        {reader.ReadU32(&ckpt.worker_id), reader.ReadU64(&ckpt.step),
         reader.ReadU64(&epoch), reader.ReadU64(&batch)}) {
-    if (!s.ok()) return common::WithPath(s, path);
+    if (!s.ok()) return s;
   }
   if (ckpt.worker_id != worker_id) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": belongs to worker ", ckpt.worker_id, ", not ", worker_id));
+        "belongs to worker ", ckpt.worker_id, ", not ", worker_id));
   }
   ckpt.position = {static_cast<int64_t>(epoch), static_cast<int64_t>(batch)};
   if (version == kVersion) {
@@ -87,12 +102,12 @@ absl::StatusOr<std::optional<WorkerCheckpoint>> LoadWorkerCheckpoint(
       ckpt.velocity.resize(n);
       s = reader.ReadFloats(ckpt.velocity.data(), n);
     }
-    if (!s.ok()) return common::WithPath(s, path);
+    if (!s.ok()) return s;
   }
   const size_t used = payload->size() - reader.remaining();
   absl::StatusOr<common::ErrorFeedback> residuals =
       common::ErrorFeedback::Deserialize(payload->substr(used));
-  if (!residuals.ok()) return common::WithPath(residuals.status(), path);
+  if (!residuals.ok()) return residuals.status();
   ckpt.residuals = std::move(*residuals);
   return ckpt;
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -38,6 +39,20 @@ absl::Status SaveWorkerCheckpoint(const std::string& dir, uint32_t worker_id,
                                   uint64_t step, DataPosition position,
                                   const common::ErrorFeedback& residuals,
                                   std::span<const float> velocity = {});
+
+// The record bytes SaveWorkerCheckpoint writes.
+std::string EncodeWorkerCheckpoint(uint32_t worker_id, uint64_t step,
+                                   DataPosition position,
+                                   const common::ErrorFeedback& residuals,
+                                   std::span<const float> velocity = {});
+
+// Parses record bytes of version 2 or 1 that must belong to `worker_id`.
+// DATA_LOSS (truncated, checksum, sizes that do not add up),
+// INVALID_ARGUMENT (foreign data, another kind, another worker),
+// FAILED_PRECONDITION (another format version). Any bytes are a valid
+// argument (tests/fuzz/worker_checkpoint_fuzz.cc).
+absl::StatusOr<WorkerCheckpoint> DecodeWorkerCheckpoint(std::string_view data,
+                                                        uint32_t worker_id);
 
 // std::nullopt if there is no checkpoint for `worker_id` in `dir`; an error
 // (DATA_LOSS / INVALID_ARGUMENT / FAILED_PRECONDITION, with the path) if the

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "common/wire/wire_codec.h"
 #include "proto/wire_adapter.h"
 #include "server/shard/shard_checkpoint.h"
+#include "worker/worker_checkpoint.h"
 
 namespace {
 
@@ -170,6 +172,19 @@ void CheckpointSeeds() {
   }
 }
 
+void WorkerCheckpointSeeds() {
+  cddp::common::ErrorFeedback residuals(std::vector<size_t>{6, 2});
+  const std::vector<float> velocity(8, 0.125f);
+  for (uint32_t w = 0; w < 2; ++w) {
+    const std::string file = cddp::worker::EncodeWorkerCheckpoint(
+        w, 12, {1, 5}, residuals,
+        w == 0 ? std::span<const float>(velocity) : std::span<const float>());
+    // Byte 0: mode 0 (the whole file); byte 1: the worker it must belong to.
+    Write("worker_checkpoint_fuzz", static_cast<int>(w),
+          std::string{'\0', static_cast<char>(w)} + file);
+  }
+}
+
 void MetricsSeeds() {
   int n = 0;
   for (const char* head :
@@ -192,6 +207,7 @@ int main(int argc, char** argv) {
   PieceSeeds();
   RequestSeeds();
   CheckpointSeeds();
+  WorkerCheckpointSeeds();
   MetricsSeeds();
   std::printf("seeds written under %s\n", dir.c_str());
   return 0;

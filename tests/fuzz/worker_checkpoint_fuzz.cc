@@ -1,0 +1,60 @@
+// Worker checkpoint records (worker/worker_checkpoint.h) from arbitrary
+// bytes: as a whole file, and as the payload of a well-formed record of
+// either version the decoder reads (behind the checksums). Whatever decodes
+// encodes back to a record that decodes to the same checkpoint.
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "common/record_file.h"
+#include "worker/worker_checkpoint.h"
+
+namespace {
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "worker_checkpoint_fuzz: %s\n", what);
+    std::abort();
+  }
+}
+
+template <typename A, typename B>
+bool SameBits(const A& a, const B& b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](float x, float y) {
+           return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y);
+         });
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 2) return 0;
+  const uint32_t worker = data[1] % 4;
+  const std::string_view bytes(reinterpret_cast<const char*>(data) + 2,
+                               size - 2);
+  // The first byte: the whole file, or a payload in a record of version
+  // 1 or 2 (the kind the decoder expects, "WRKR").
+  const uint32_t mode = data[0] % 3;
+  const std::string file = mode == 0
+                               ? std::string(bytes)
+                               : cddp::common::MakeRecord("WRKR", mode, bytes);
+  auto c = cddp::worker::DecodeWorkerCheckpoint(file, worker);
+  if (!c.ok()) return 0;
+  Check(c->worker_id == worker, "a checkpoint of another worker was taken");
+  auto again = cddp::worker::DecodeWorkerCheckpoint(
+      cddp::worker::EncodeWorkerCheckpoint(c->worker_id, c->step, c->position,
+                                           c->residuals, c->velocity),
+      worker);
+  Check(again.ok(), "an encoded checkpoint does not decode");
+  Check(again->step == c->step && again->position.epoch == c->position.epoch &&
+            again->position.batch == c->position.batch &&
+            SameBits(again->velocity, c->velocity) &&
+            SameBits(again->residuals.residual(), c->residuals.residual()),
+        "the round trip changed the checkpoint");
+  return 0;
+}
