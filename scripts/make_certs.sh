@@ -15,7 +15,7 @@ set -euo pipefail
 usage() {
   cat <<USAGE
 Usage: scripts/make_certs.sh DIR [--servers N] [--workers N] [--name NAME]...
-                                 [--days N] [--force]
+                                 [--days N] [--key-mode MODE] [--force]
   DIR          where the files go (created; existing certificates are kept
                unless --force)
   --servers N  server certificates to make (default 2)
@@ -24,6 +24,9 @@ Usage: scripts/make_certs.sh DIR [--servers N] [--workers N] [--name NAME]...
                to every server certificate (repeatable; localhost and
                127.0.0.1 are always added)
   --days N     validity (default 30)
+  --key-mode MODE  the keys' file mode (default 600: only you). Containers
+               run as uid 10001 and cannot read your 600 files through a
+               bind mount: docker-compose needs 644 (development keys only)
   --force      replace existing files
 USAGE
 }
@@ -31,7 +34,7 @@ USAGE
 [[ $# -ge 1 && $1 != -* ]] || { usage >&2; exit 2; }
 dir=$1
 shift
-servers=2 workers=2 days=30 force=0
+servers=2 workers=2 days=30 force=0 key_mode=600
 names=(localhost 127.0.0.1)
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -39,6 +42,7 @@ while [[ $# -gt 0 ]]; do
     --workers) workers=${2:?--workers needs a number}; shift 2 ;;
     --name) names+=("${2:?--name needs a value}"); shift 2 ;;
     --days) days=${2:?--days needs a number}; shift 2 ;;
+    --key-mode) key_mode=${2:?--key-mode needs a mode}; shift 2 ;;
     --force) force=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "make_certs.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -47,6 +51,7 @@ done
 for n in "$servers" "$workers" "$days"; do
   [[ $n =~ ^[0-9]+$ ]] || { echo "make_certs.sh: '$n' is not a number" >&2; exit 2; }
 done
+[[ $key_mode =~ ^[0-7]{3}$ ]] || { echo "make_certs.sh: --key-mode '$key_mode' is not an octal mode" >&2; exit 2; }
 command -v openssl >/dev/null || { echo "make_certs.sh: openssl is not installed" >&2; exit 1; }
 
 mkdir -p "$dir"
@@ -85,4 +90,5 @@ for ((w = 0; w < workers; w++)); do
   make "worker-$w" "extendedKeyUsage=clientAuth"
 done
 chmod 644 "$dir"/*.crt
+chmod "$key_mode" "$dir"/server-*.key "$dir"/worker-*.key 2>/dev/null || true
 echo "make_certs.sh: CA, $servers server and $workers worker certificates in $dir (servers answer to: ${names[*]})"

@@ -7,8 +7,11 @@
 #    Debian's mirror (no Docker Hub);
 #  - builds docker/Dockerfile.server, checks the image runs as uid 10001,
 #    carries no LibTorch, starts with a read-only root filesystem and
-#    becomes healthy (HEALTHCHECK = cddp-health) with /metrics served;
-#  - `docker-compose up` of the compose file's two servers: both healthy;
+#    becomes healthy (HEALTHCHECK = cddp-health, over mutual TLS with the
+#    certificates scripts/make_certs.sh made) with /metrics served;
+#  - `docker-compose up` of the compose file's two servers (their
+#    certificates mounted where the compose file mounts docker/certs):
+#    both healthy;
 #  - with --worker, also builds docker/Dockerfile.worker (long: LibTorch)
 #    and runs servers + workers of the compose file for a short job that
 #    must end with every worker exiting 0, then a user's Python script
@@ -109,8 +112,11 @@ build server
 if docker run --rm --entrypoint sh cddp-server:latest -c 'ls /usr/lib/*/ | grep -q libtorch'; then
   die "the server image carries LibTorch"
 fi
+# The job's certificates, readable by the containers' uid 10001.
+"$root/scripts/make_certs.sh" "$run/certs" --servers 2 --workers 2 \
+  --name server-0 --name server-1 --key-mode 644 >/dev/null || die "make_certs.sh failed"
 docker run -d --label "cddp-smoke=$$" --name "cddp-smoke-server-$$" --network none \
-  --read-only --tmpfs /tmp \
+  --read-only --tmpfs /tmp -v "$run/certs:/certs:ro" -e CDDP_TLS_DIR=/certs \
   -e CDDP_SHARD_INDEX=0 -e CDDP_NUM_SERVERS=1 -e CDDP_NUM_WORKERS=1 \
   -e CDDP_CHECKPOINT_DIR=/checkpoints/server-0 cddp-server:latest >/dev/null
 wait_healthy "cddp-smoke-server-$$"
@@ -120,11 +126,23 @@ metrics_page=$(docker exec "cddp-smoke-server-$$" curl -sf 127.0.0.1:9100/metric
   || die "the server container's :9100/metrics does not answer"
 grep -q '^cddp_server_step' <<<"$metrics_page" \
   || die "the server container serves no cddp_server_step on :9100"
-say "server image: non-root, no LibTorch, read-only root, healthy, /metrics served"
+docker logs "cddp-smoke-server-$$" 2>&1 | grep -q '(mutual TLS)' \
+  || die "the server container does not serve mutual TLS"
+say "server image: non-root, no LibTorch, read-only root, healthy over mutual TLS, /metrics served"
 
 # The compose file's own server definitions (prometheus and grafana need
 # Docker Hub, which is not reachable here).
-compose=(docker-compose -p "$project" -f "$root/docker/docker-compose.yml")
+# The certificates made above where the compose file mounts docker/certs
+# (compose merges volumes by their path in the container).
+cat >"$run/certs.yml" <<YAML
+services:
+  server-0: {volumes: ["$run/certs:/certs:ro"]}
+  server-1: {volumes: ["$run/certs:/certs:ro"]}
+  worker-0: {volumes: ["$run/certs:/certs:ro"]}
+  worker-1: {volumes: ["$run/certs:/certs:ro"]}
+YAML
+export GRAFANA_ADMIN_PASSWORD=image-smoke-test  # compose refuses to start without
+compose=(docker-compose -p "$project" -f "$root/docker/docker-compose.yml" -f "$run/certs.yml")
 services=(server-0 server-1)
 if [[ -n $with_worker ]]; then
   build worker
@@ -162,7 +180,7 @@ except ConnectionError as e:
     print("user script: cddp raised ConnectionError:", e)
 PY
   out=$(docker run --rm --network none -v "$run/user_script.py:/workspace/s.py:ro" \
-    -e CDDP_WORKER_SCRIPT=/workspace/s.py -e CDDP_SERVERS=127.0.0.1:1 \
+    -e CDDP_WORKER_SCRIPT=/workspace/s.py -e CDDP_SERVERS=127.0.0.1:1 -e CDDP_PLAINTEXT=1 \
     -e CDDP_WORKER_ID=0 -e CDDP_NUM_WORKERS=1 -e CDDP_WAIT_TIMEOUT_S=0 \
     cddp-worker:latest 2>&1) || { echo "$out"; die "the user script failed"; }
   grep -q "ConnectionError:.*127.0.0.1:1" <<<"$out" \
