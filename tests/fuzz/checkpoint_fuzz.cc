@@ -15,24 +15,14 @@
 
 #include "common/record_file.h"
 #include "server/shard/shard_checkpoint.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
+using cddp::fuzz::Check;
+using cddp::fuzz::SameBits;
+
 using cddp::server::ShardCheckpoint;
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "checkpoint_fuzz: %s\n", what);
-    std::abort();
-  }
-}
-
-bool SameFloats(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](float x, float y) {
-           return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y);
-         });
-}
 
 void RoundTrip(const ShardCheckpoint& c) {
   auto again = cddp::server::DecodeShardCheckpoint(EncodeShardCheckpoint(c));
@@ -41,8 +31,8 @@ void RoundTrip(const ShardCheckpoint& c) {
             again->num_shards == c.num_shards &&
             again->num_workers == c.num_workers && again->step == c.step &&
             again->layout.tensor_sizes == c.layout.tensor_sizes &&
-            SameFloats(again->values, c.values) &&
-            SameFloats(again->workers_copy, c.workers_copy) &&
+            SameBits(again->values, c.values) &&
+            SameBits(again->workers_copy, c.workers_copy) &&
             again->rule_state.steps == c.rule_state.steps &&
             again->rule_state.fields.size() == c.rule_state.fields.size(),
         "the round trip changed the checkpoint");

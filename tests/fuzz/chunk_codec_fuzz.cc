@@ -14,28 +14,18 @@
 
 #include "common/compress/sparse.h"
 #include "common/wire/wire_codec.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {
+
+using cddp::fuzz::Check;
+using cddp::fuzz::SameBits;
 
 using cddp::common::EncodedChunkView;
 using cddp::common::IndexEncoding;
 using cddp::common::SparseSelection;
 using cddp::common::ValueType;
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "chunk_codec_fuzz: %s\n", what);
-    std::abort();
-  }
-}
-
-bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](float x, float y) {
-           return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y);
-         });
-}
 
 bool SamePairs(const SparseSelection& a, const SparseSelection& b) {
   return a.indices == b.indices && SameBits(a.values, b.values);

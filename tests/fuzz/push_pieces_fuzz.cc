@@ -9,19 +9,16 @@
 #include <vector>
 
 #include "common/wire/push_pieces.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
+using cddp::fuzz::Check;
+using cddp::fuzz::SameBits;
+
 using cddp::common::EncodedChunkView;
 using cddp::common::PushAssembler;
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "push_pieces_fuzz: %s\n", what);
-    std::abort();
-  }
-}
 
 struct Piece {
   EncodedChunkView chunk;

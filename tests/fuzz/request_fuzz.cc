@@ -20,19 +20,16 @@
 #include "server/shard/clock.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_state.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
+using cddp::fuzz::Check;
+using cddp::fuzz::SameBits;
+
 using cddp::server::RoundResult;
 using cddp::server::ShardState;
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "request_fuzz: %s\n", what);
-    std::abort();
-  }
-}
 
 // Collects the leases of answered pushes; they are ended after the call
 // that answered them returns.

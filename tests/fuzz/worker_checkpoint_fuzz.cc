@@ -11,26 +11,11 @@
 #include <string_view>
 
 #include "common/record_file.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "worker/worker_checkpoint.h"
 
-namespace {
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "worker_checkpoint_fuzz: %s\n", what);
-    std::abort();
-  }
-}
-
-template <typename A, typename B>
-bool SameBits(const A& a, const B& b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](float x, float y) {
-           return std::bit_cast<uint32_t>(x) == std::bit_cast<uint32_t>(y);
-         });
-}
-
-}  // namespace
+using cddp::fuzz::Check;
+using cddp::fuzz::SameBits;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
