@@ -36,6 +36,26 @@ def server():
     p.wait()
 
 
+@pytest.fixture
+def tls_server(tmp_path):
+    """The same shard serving mutual TLS with certificates from
+    scripts/make_certs.sh. Yields (address, the certificates' folder)."""
+    certs = tmp_path / "certs"
+    subprocess.run([os.path.join(ROOT, "scripts", "make_certs.sh"), str(certs),
+                    "--servers", "1", "--workers", "2"],
+                   check=True, stdout=subprocess.DEVNULL)
+    address = f"127.0.0.1:{free_port()}"
+    p = subprocess.Popen(
+        [SERVER, f"--listen={address}", f"--tls_cert={certs}/server-0.crt",
+         f"--tls_key={certs}/server-0.key", f"--tls_ca={certs}/ca.crt",
+         "--num_shards=1", "--shard_index=0", "--num_workers=1", "--lr=0.5",
+         "--downlink=sparse"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield address, certs
+    p.kill()
+    p.wait()
+
+
 def launch(args, command, timeout=300):
     """Runs cddp-launch with `args` and `command` as the workers; returns
     (exit code, output)."""

@@ -36,6 +36,30 @@ def test_step_applies_the_servers_sgd_to_trainable_parameters_only(server):
     assert sync.matches_servers()
 
 
+def test_training_through_mutual_tls(tls_server):
+    address, certs = tls_server
+    model = two_layers()
+    sync = cddp.ParameterSync(
+        model, servers=[address], compress=False, reconnect_timeout_s=30,
+        tls_cert=str(certs / "worker-0.crt"),
+        tls_key=str(certs / "worker-0.key"), tls_ca=str(certs / "ca.crt"))
+    before = model[0].weight.detach().clone()
+    backward(model)
+    grad = model[0].weight.grad.clone()
+    assert sync.step().push_error == ""
+    assert torch.allclose(model[0].weight, before - 0.5 * grad)
+    assert sync.matches_servers()
+
+
+def test_a_worker_may_not_join_as_another(tls_server):
+    address, certs = tls_server
+    with pytest.raises(Exception, match="PERMISSION_DENIED|worker-1"):
+        cddp.ParameterSync(
+            two_layers(), servers=[address], worker_id=0,
+            reconnect_timeout_s=5, tls_cert=str(certs / "worker-1.crt"),
+            tls_key=str(certs / "worker-1.key"), tls_ca=str(certs / "ca.crt"))
+
+
 def test_a_parameter_whose_grad_is_none_is_a_zero_gradient(server):
     model = two_layers()
     sync = cddp.ParameterSync(model, servers=[server], plaintext=True,
