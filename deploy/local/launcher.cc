@@ -405,23 +405,22 @@ class ClusterRun {
 
 absl::Status CheckTlsDir(const std::string& dir, uint32_t servers,
                          uint32_t workers) {
-  std::vector<std::string> files = {"ca.crt"};
+  std::vector<std::string> names;
   for (uint32_t s = 0; s < servers; ++s) {
-    files.push_back(absl::StrCat("server-", s, ".crt"));
-    files.push_back(absl::StrCat("server-", s, ".key"));
+    names.push_back(absl::StrCat("server-", s));
   }
   for (uint32_t w = 0; w < workers; ++w) {
-    files.push_back(absl::StrCat("worker-", w, ".crt"));
-    files.push_back(absl::StrCat("worker-", w, ".key"));
+    names.push_back(absl::StrCat("worker-", w));
   }
-  for (const std::string& f : files) {
-    const std::string path = absl::StrCat(dir, "/", f);  // TlsOptionsInDir's
-    if (::access(path.c_str(), R_OK) != 0) {
-      return absl::NotFoundError(
-          absl::StrCat(path, " cannot be read; scripts/make_certs.sh ", dir,
-                       " --servers ", servers, " --workers ", workers,
-                       " makes what a job of this size "
-                       "needs"));
+  for (const std::string& name : names) {
+    const common::TlsOptions t = common::TlsOptionsInDir(dir, name);
+    for (const std::string& path : {t.ca_file, t.cert_file, t.key_file}) {
+      if (::access(path.c_str(), R_OK) != 0) {
+        return absl::NotFoundError(
+            absl::StrCat(path, " cannot be read; scripts/make_certs.sh ", dir,
+                         " --servers ", servers, " --workers ", workers,
+                         " makes what a job of this size needs"));
+      }
     }
   }
   return absl::OkStatus();
