@@ -13,9 +13,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/record_file.h"
 #include "server/shard/shard_checkpoint.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/record_input.h"
 
 namespace {
 
@@ -41,15 +42,11 @@ void RoundTrip(const ShardCheckpoint& c) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size == 0) return 0;
-  const std::string_view bytes(reinterpret_cast<const char*>(data) + 1,
-                               size - 1);
-  // The first byte: the whole file, or a payload in a record of version
-  // 1..3 (the kind the decoder expects, "SHRD").
-  const uint32_t mode = data[0] % 4;
-  const std::string file = mode == 0
-                               ? std::string(bytes)
-                               : cddp::common::MakeRecord("SHRD", mode, bytes);
+  cddp::fuzz::FuzzInput in(data, size);
+  // The whole file, or a payload in a record of version 1..3 of the kind
+  // the decoder expects, "SHRD".
+  const uint8_t mode = in.Int<uint8_t>();
+  const std::string file = cddp::fuzz::RecordFile(mode, "SHRD", 3, in.Rest());
   auto c = cddp::server::DecodeShardCheckpoint(file);
   if (c.ok()) RoundTrip(*c);
   return 0;

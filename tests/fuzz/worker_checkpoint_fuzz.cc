@@ -10,24 +10,21 @@
 #include <string>
 #include <string_view>
 
-#include "common/record_file.h"
 #include "tests/fuzz/fuzz_check.h"
+#include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/record_input.h"
 #include "worker/worker_checkpoint.h"
 
 using cddp::fuzz::Check;
 using cddp::fuzz::SameBits;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  const uint32_t worker = data[1] % 4;
-  const std::string_view bytes(reinterpret_cast<const char*>(data) + 2,
-                               size - 2);
-  // The first byte: the whole file, or a payload in a record of version
-  // 1 or 2 (the kind the decoder expects, "WRKR").
-  const uint32_t mode = data[0] % 3;
-  const std::string file = mode == 0
-                               ? std::string(bytes)
-                               : cddp::common::MakeRecord("WRKR", mode, bytes);
+  cddp::fuzz::FuzzInput in(data, size);
+  // The whole file, or a payload in a record of version 1 or 2 of the kind
+  // the decoder expects, "WRKR"; then the worker it must belong to.
+  const uint8_t mode = in.Int<uint8_t>();
+  const uint32_t worker = in.Int<uint8_t>() % 4;
+  const std::string file = cddp::fuzz::RecordFile(mode, "WRKR", 2, in.Rest());
   auto c = cddp::worker::DecodeWorkerCheckpoint(file, worker);
   if (!c.ok()) return 0;
   Check(c->worker_id == worker, "a checkpoint of another worker was taken");
