@@ -53,6 +53,28 @@ class ParameterClient {
       const common::SparseSelection& selection, std::span<float> params,
       common::SparseSelection* undelivered) = 0;
 
+  // PushPull with the selection handed over in parts while it is being
+  // computed (the backward pass, --overlap_backward), so that a shard's push
+  // can start as soon as its range is known: BeginPushPull(params), then
+  // PushPullPart(from, pairs) for consecutive ranges from the top of the
+  // flat vector down (each part holds the pairs of [from, the previous
+  // part's from), the first part's range ending at params.size()), then
+  // FinishPushPull(undelivered), which takes whatever lies below the last
+  // part as holding no pairs. The round, its reply in `params`, its result
+  // and its errors are those of one PushPull of the parts' union, bit for
+  // bit; replies may be written into `params` from BeginPushPull on, and
+  // only into ranges already handed over. Every BeginPushPull that returned
+  // OK must be followed by FinishPushPull. FAILED_PRECONDITION for calls out
+  // of this order, INVALID_ARGUMENT (nothing changed) for a part that is
+  // not below the previous one or holds pairs outside its range or not
+  // strictly ascending. The default gathers the parts and calls PushPull
+  // at the end: correct, without overlap.
+  virtual absl::Status BeginPushPull(std::span<float> params);
+  virtual absl::Status PushPullPart(uint64_t from,
+                                    const common::SparseSelection& pairs);
+  virtual absl::StatusOr<PushPullResult> FinishPushPull(
+      common::SparseSelection* undelivered);
+
   // Writes the servers' current values into `params`; returns their step.
   virtual absl::StatusOr<uint64_t> Pull(std::span<float> params) = 0;
 
@@ -65,6 +87,27 @@ class ParameterClient {
   // False if the last Join, Pull or PushPull left the shards at different
   // steps (a shard resumed from an older checkpoint and has not caught up).
   virtual bool ShardsAtOneStep() const { return true; }
+
+ protected:
+  // The parts of an overlapped PushPull, checked, for the default
+  // implementation and for ShardClient (parameter_client.cc).
+  struct PartsInFlight {
+    bool open = false;
+    std::span<float> params;
+    uint64_t covered_from = 0;  // the lowest part's `from`
+    std::vector<common::SparseSelection> parts;  // as handed over, top down
+
+    // Opens for `params`; FAILED_PRECONDITION if already open.
+    absl::Status Open(std::span<float> params);
+    // Checks a part as PushPullPart says and keeps it.
+    absl::Status Add(uint64_t from, const common::SparseSelection& pairs);
+    // The pairs of flat range [begin, end) over every part, ascending.
+    void Collect(uint64_t begin, uint64_t end,
+                 common::SparseSelection* out) const;
+  };
+
+ private:
+  PartsInFlight default_parts_;
 };
 
 }  // namespace cddp::worker

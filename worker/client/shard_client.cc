@@ -69,7 +69,8 @@ struct ShardClient::PushPullRound {
         held(num_shards, 0),
         attempts(num_shards, 0),
         replies(num_shards),
-        calls(num_shards) {
+        calls(num_shards),
+        started(num_shards) {
     result.contributors.assign(num_shards, 0);
   }
 
@@ -85,6 +86,8 @@ struct ShardClient::PushPullRound {
   std::vector<int> attempts;  // calls started per shard
   std::vector<Reply> replies;
   std::vector<std::unique_ptr<PushStreamCall>> calls;
+  // Per shard: the first attempt, started before CloseRound (overlap).
+  std::vector<Waiter> started;
   absl::Time start;
   PushPullResult result;
 };
@@ -225,27 +228,48 @@ absl::Status ShardClient::CheckSelection(
   return absl::OkStatus();
 }
 
+std::unique_ptr<ShardClient::PushPullRound> ShardClient::OpenRound(
+    std::vector<uint64_t> steps, bool hold_ahead,
+    std::span<float> params) const {
+  auto round = std::make_unique<PushPullRound>(std::move(steps), params,
+                                               shard_map_.num_shards());
+  round->start = absl::Now();
+  const uint64_t lowest =
+      *std::min_element(round->steps.begin(), round->steps.end());
+  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    if (hold_ahead && round->steps[s] > lowest) round->held[s] = 1;
+  }
+  return round;
+}
+
 absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
     std::vector<uint64_t> steps, bool hold_ahead,
     const common::SparseSelection& selection, std::span<float> params,
     common::SparseSelection* undelivered) {
   if (undelivered != nullptr) undelivered->clear();
+  if (parts_.open) {
+    return absl::FailedPreconditionError(
+        "PushPull while an overlapped PushPull is open");
+  }
   CDDP_RETURN_IF_ERROR(CheckSelection(selection, params));
   shard_map_.Split(selection, &split_);
-  PushPullRound round(std::move(steps), params, shard_map_.num_shards());
-  round.start = absl::Now();
-  const uint64_t lowest =
-      *std::min_element(round.steps.begin(), round.steps.end());
+  std::unique_ptr<PushPullRound> round =
+      OpenRound(std::move(steps), hold_ahead, params);
+  return CloseRound(*round, undelivered);
+}
+
+absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
+    PushPullRound& round, common::SparseSelection* undelivered) {
   std::vector<uint32_t> pushed;
   for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
-    if (hold_ahead && round.steps[s] > lowest) {
-      round.held[s] = 1;
-    } else {
-      pushed.push_back(s);
-    }
+    if (!round.held[s]) pushed.push_back(s);
   }
-  const std::vector<absl::Status> pushed_statuses = RunWithRetries(
-      pushed, [&](uint32_t s) { return StartPushPull(round, s); });
+  const std::vector<absl::Status> pushed_statuses =
+      RunWithRetries(pushed, [&](uint32_t s) {
+        // The first attempt of a shard started early (overlap) is that call.
+        if (round.started[s]) return std::exchange(round.started[s], nullptr);
+        return StartPushPull(round, s);
+      });
   std::vector<absl::Status> statuses(shard_map_.num_shards());
   for (size_t i = 0; i < pushed.size(); ++i) {
     statuses[pushed[i]] = pushed_statuses[i];
@@ -264,11 +288,69 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   // The job's step: held shards are ahead of those pushed.
   result.step = *std::max_element(shard_steps_.begin(), shard_steps_.end());
   if (!stale.empty()) {
-    if (auto st = PullShards(stale, params, &result.bytes_received); !st.ok()) {
+    if (auto st = PullShards(stale, round.params, &result.bytes_received);
+        !st.ok()) {
       return st;
     }
   }
   return std::move(result);
+}
+
+absl::Status ShardClient::BeginPushPull(std::span<float> params) {
+  CDDP_RETURN_IF_ERROR(CheckParamsSize(params));
+  CDDP_RETURN_IF_ERROR(parts_.Open(params));
+  split_.resize(shard_map_.num_shards());
+  for (common::SparseSelection& pairs : split_) pairs.clear();
+  open_round_ = OpenRound(shard_steps_, /*hold_ahead=*/true, params);
+  return absl::OkStatus();
+}
+
+absl::Status ShardClient::PushPullPart(uint64_t from,
+                                       const common::SparseSelection& pairs) {
+  const uint64_t covered_before = parts_.covered_from;
+  CDDP_RETURN_IF_ERROR(parts_.Add(from, pairs));
+  StartCoveredShards(covered_before);
+  return absl::OkStatus();
+}
+
+void ShardClient::StartCoveredShards(uint64_t covered_before) {
+  PushPullRound& round = *open_round_;
+  for (uint32_t s = shard_map_.num_shards(); s-- > 0;) {
+    if (shard_map_.begin(s) < parts_.covered_from) break;
+    if (shard_map_.begin(s) >= covered_before) continue;  // covered before
+    common::SparseSelection& pairs = split_[s];
+    parts_.Collect(shard_map_.begin(s), shard_map_.begin(s) + shard_map_.size(s),
+                   &pairs);
+    const uint32_t offset = static_cast<uint32_t>(shard_map_.begin(s));
+    for (uint32_t& i : pairs.indices) i -= offset;
+    if (!round.held[s]) round.started[s] = StartPushPull(round, s);
+  }
+}
+
+absl::StatusOr<ShardClient::PushPullResult> ShardClient::FinishPushPull(
+    common::SparseSelection* undelivered) {
+  if (!parts_.open) {
+    return absl::FailedPreconditionError(
+        "FinishPushPull without BeginPushPull");
+  }
+  if (undelivered != nullptr) undelivered->clear();
+  // Below the last part: no pairs.
+  const uint64_t covered_before = parts_.covered_from;
+  CDDP_CHECK(parts_.Add(0, common::SparseSelection()).ok());
+  StartCoveredShards(covered_before);
+  std::unique_ptr<PushPullRound> round = std::move(open_round_);
+  parts_.open = false;
+  parts_.parts.clear();
+  return CloseRound(*round, undelivered);
+}
+
+ShardClient::~ShardClient() {
+  if (open_round_ == nullptr) return;
+  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    if (!open_round_->started[s]) continue;
+    open_round_->calls[s]->context()->TryCancel();
+    (void)open_round_->started[s]();
+  }
 }
 
 void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,

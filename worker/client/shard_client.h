@@ -116,6 +116,20 @@ class ShardClient final : public ParameterClient {
       uint64_t step, const common::SparseSelection& selection,
       std::span<float> params, common::SparseSelection* undelivered);
 
+  // Overlapped PushPull (parameter_client.h): each shard's call starts as
+  // soon as the parts cover its whole range, so the shards owning the top
+  // of the flat vector (the layers whose gradients a backward pass finishes
+  // first) are pushed while the rest is still being computed. Gathering and
+  // retries happen in FinishPushPull, as PushPull does them.
+  absl::Status BeginPushPull(std::span<float> params) override;
+  absl::Status PushPullPart(uint64_t from,
+                            const common::SparseSelection& pairs) override;
+  absl::StatusOr<PushPullResult> FinishPushPull(
+      common::SparseSelection* undelivered) override;
+
+  // Cancels and waits for the calls of an overlapped PushPull left open.
+  ~ShardClient() override;
+
   // Fetches every shard's current values into `params`; returns the largest
   // shard step (shards move together unless a round failed on some).
   absl::StatusOr<uint64_t> Pull(std::span<float> params) override;
@@ -180,6 +194,19 @@ class ShardClient final : public ParameterClient {
   // PushPull (shard_client.cc): checks, starts every shard's call, gathers.
   absl::Status CheckSelection(const common::SparseSelection& selection,
                               std::span<const float> params) const;
+  // A round at `steps` writing into `params`; with `hold_ahead`, shards
+  // whose step is above the lowest are held (not pushed).
+  std::unique_ptr<PushPullRound> OpenRound(std::vector<uint64_t> steps,
+                                           bool hold_ahead,
+                                           std::span<float> params) const;
+  // Starts every pushed shard's call not started yet (split_ holds every
+  // shard's pairs by now), retries, gathers: the rest of a PushPull.
+  absl::StatusOr<PushPullResult> CloseRound(
+      PushPullRound& round, common::SparseSelection* undelivered);
+  // Overlapped PushPull: fills split_[s] from the parts and starts the call
+  // of every shard the parts cover now and did not when they reached down
+  // to `covered_before` (held shards get their pairs only).
+  void StartCoveredShards(uint64_t covered_before);
   // With `hold_ahead`, shards whose step is above the lowest are not pushed
   // (their pairs go to `undelivered`).
   absl::StatusOr<PushPullResult> PushPullAt(
@@ -206,6 +233,9 @@ class ShardClient final : public ParameterClient {
   std::unique_ptr<ShardClientMetrics> metrics_;
   std::vector<uint64_t> shard_steps_;
   std::vector<common::SparseSelection> split_;  // scratch, reused
+  // An overlapped PushPull between BeginPushPull and FinishPushPull.
+  PartsInFlight parts_;
+  std::unique_ptr<PushPullRound> open_round_;
   std::vector<JoinAnswer> answers_;             // the last Join's, per shard
   std::vector<Unsettled> unsettled_;            // per shard
   common::SparseSelection
