@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace cddp::worker {
 namespace {
@@ -111,8 +112,9 @@ MomentumCorrection::MomentumCorrection(std::vector<size_t> sizes,
   velocity_.assign(total_size(), 0.0f);
 }
 
-absl::Status MomentumCorrection::Apply(std::span<const float* const> gradients,
-                                       std::vector<const float*>* corrected) {
+absl::Status MomentumCorrection::SumOfSquaresOf(
+    size_t first, size_t end, std::span<const float* const> gradients,
+    double* sum_sq) const {
   if (gradients.size() != sizes_.size()) {
     return absl::InvalidArgumentError(absl::StrCat(
         gradients.size(), " gradients for ", sizes_.size(), " tensors"));
@@ -120,8 +122,8 @@ absl::Status MomentumCorrection::Apply(std::span<const float* const> gradients,
   // One read pass for the norm, which also finds a NaN/inf before the
   // velocity changes (a finite float squared fits a double, so the sum is
   // non-finite only if an element is).
-  double sum_sq = 0;
-  for (size_t t = 0; t < sizes_.size(); ++t) {
+  *sum_sq = 0;
+  for (size_t t = first; t < end; ++t) {
     const float* g = gradients[t];
     if (g == nullptr) continue;
     const double tensor_sq = SumOfSquares(g, sizes_[t]);
@@ -131,21 +133,55 @@ absl::Status MomentumCorrection::Apply(std::span<const float* const> gradients,
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": the gradient holds NaN or inf"));
     }
-    sum_sq += tensor_sq;
+    *sum_sq += tensor_sq;
   }
+  return absl::OkStatus();
+}
+
+void MomentumCorrection::Update(size_t first, size_t end,
+                                std::span<const float* const> gradients,
+                                float scale,
+                                std::vector<const float*>* corrected) {
+  const float m = static_cast<float>(options_.momentum);
+  corrected->resize(sizes_.size());
+  for (size_t t = first; t < end; ++t) {
+    // Without momentum u holds the clipped gradient (m == 0: u = s * g).
+    float* u = velocity_.data() + offsets_[t];
+    MomentumUpdate(u, gradients[t], m, scale, sizes_[t]);
+    (*corrected)[t] = u;
+  }
+}
+
+absl::Status MomentumCorrection::Apply(std::span<const float* const> gradients,
+                                       std::vector<const float*>* corrected) {
+  double sum_sq = 0;
+  CDDP_RETURN_IF_ERROR(
+      SumOfSquaresOf(0, sizes_.size(), gradients, &sum_sq));
   const double norm = std::sqrt(sum_sq);
   last_clip_scale_ = options_.clip_norm > 0 && norm > options_.clip_norm
                          ? options_.clip_norm / norm
                          : 1.0;
-  const float m = static_cast<float>(options_.momentum);
-  const float s = static_cast<float>(last_clip_scale_);
-  corrected->resize(sizes_.size());
-  for (size_t t = 0; t < sizes_.size(); ++t) {
-    // Without momentum u holds the clipped gradient (m == 0: u = s * g).
-    float* u = velocity_.data() + offsets_[t];
-    MomentumUpdate(u, gradients[t], m, s, sizes_[t]);
-    (*corrected)[t] = u;
+  Update(0, sizes_.size(), gradients, static_cast<float>(last_clip_scale_),
+         corrected);
+  return absl::OkStatus();
+}
+
+absl::Status MomentumCorrection::ApplyRange(
+    size_t first, size_t end, std::span<const float* const> gradients,
+    std::vector<const float*>* corrected) {
+  if (options_.clip_norm > 0) {
+    return absl::FailedPreconditionError(
+        "--clip_norm needs the whole gradient's norm before any tensor is "
+        "corrected: it cannot run tensor by tensor (--overlap_backward)");
   }
+  if (first > end || end > sizes_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "tensors [", first, ", ", end, ") of ", sizes_.size()));
+  }
+  double sum_sq = 0;
+  CDDP_RETURN_IF_ERROR(SumOfSquaresOf(first, end, gradients, &sum_sq));
+  last_clip_scale_ = 1;
+  Update(first, end, gradients, 1.0f, corrected);
   return absl::OkStatus();
 }
 

@@ -58,6 +58,17 @@ class MomentumCorrection {
   absl::Status Apply(std::span<const float* const> gradients,
                      std::vector<const float*>* corrected);
 
+  // Apply for tensors [first, end) only (their entries of `corrected` are
+  // set; `corrected` has one entry per tensor), for correcting tensor by
+  // tensor as the backward pass produces them: the same velocity, bit for
+  // bit, as Apply once the whole range has been covered. FAILED_PRECONDITION
+  // with clipping (it needs the whole gradient's norm); INVALID_ARGUMENT for
+  // a bad range or count, or a NaN/inf gradient in the range (its velocity
+  // unchanged).
+  absl::Status ApplyRange(size_t first, size_t end,
+                          std::span<const float* const> gradients,
+                          std::vector<const float*>* corrected);
+
   // Step 4: clears the velocity at the selection's flat indices (no-op
   // without masking or momentum). Indices must be below total_size().
   void MaskSent(const common::SparseSelection& selected);
@@ -77,6 +88,15 @@ class MomentumCorrection {
   absl::Status LoadVelocity(std::vector<float> velocity);
 
  private:
+  // The sum of squares of gradients [first, end); INVALID_ARGUMENT naming a
+  // tensor with a NaN/inf (or for a wrong count).
+  absl::Status SumOfSquaresOf(size_t first, size_t end,
+                              std::span<const float* const> gradients,
+                              double* sum_sq) const;
+  // u = m * u + scale * g for tensors [first, end); (*corrected)[t] = u.
+  void Update(size_t first, size_t end, std::span<const float* const> gradients,
+              float scale, std::vector<const float*>* corrected);
+
   std::vector<size_t> sizes_;
   std::vector<size_t> offsets_;  // sizes_.size() + 1 entries
   std::vector<std::string> names_;

@@ -30,6 +30,24 @@ absl::Status CheckSameSizes(const common::ErrorFeedback& host,
       " floats) do not match the model's ", sizes.size(), " tensors"));
 }
 
+// INVALID_ARGUMENT unless there is one gradient and one budget per tensor
+// and [first, end) is a range of the tensors.
+absl::Status CheckRange(size_t first, size_t end,
+                        std::span<const float* const> gradients,
+                        std::span<const size_t> k, size_t num_tensors) {
+  if (gradients.size() != num_tensors || k.size() != num_tensors) {
+    return absl::InvalidArgumentError(absl::StrCat(gradients.size(),
+                                                   " gradients and ", k.size(),
+                                                   " budgets for ", num_tensors,
+                                                   " tensors"));
+  }
+  if (first > end || end > num_tensors) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensors [", first, ", ", end, ") of ", num_tensors));
+  }
+  return absl::OkStatus();
+}
+
 class CpuCompressor final : public GradientCompressor {
  public:
   CpuCompressor(std::vector<size_t> sizes, std::vector<std::string> names)
@@ -37,17 +55,14 @@ class CpuCompressor final : public GradientCompressor {
 
   bool on_device() const override { return false; }
 
-  absl::Status Compress(std::span<const float* const> gradients,
-                        std::span<const size_t> k,
-                        const common::CompressOptions& options,
-                        common::SparseSelection* out) override {
-    if (gradients.size() != sizes_.size() || k.size() != sizes_.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(gradients.size(), " gradients and ", k.size(),
-                       " budgets for ", sizes_.size(), " tensors"));
-    }
+  absl::Status CompressRange(size_t first, size_t end,
+                             std::span<const float* const> gradients,
+                             std::span<const size_t> k,
+                             const common::CompressOptions& options,
+                             common::SparseSelection* out) override {
+    CDDP_RETURN_IF_ERROR(CheckRange(first, end, gradients, k, sizes_.size()));
     out->clear();
-    for (size_t t = 0; t < sizes_.size(); ++t) {
+    for (size_t t = first; t < end; ++t) {
       const float* g = gradients[t];
       if (g == nullptr) {
         zeros_.resize(std::max(zeros_.size(), sizes_[t]), 0.0f);
@@ -98,10 +113,16 @@ class CudaCompressor final : public GradientCompressor {
 
   bool on_device() const override { return true; }
 
-  absl::Status Compress(std::span<const float* const> gradients,
-                        std::span<const size_t> k,
-                        const common::CompressOptions& options,
-                        common::SparseSelection* out) override {
+  absl::Status CompressRange(size_t first, size_t end,
+                             std::span<const float* const> gradients,
+                             std::span<const size_t> k,
+                             const common::CompressOptions& options,
+                             common::SparseSelection* out) override {
+    CDDP_RETURN_IF_ERROR(CheckRange(first, end, gradients, k, sizes_.size()));
+    if (first != 0 || end != sizes_.size()) {
+      return absl::UnimplementedError(
+          "compressing a part of the tensors on a CUDA device");
+    }
     host_.reset();  // a checkpoint's copy is stale from here on
     return ef_->Compress(gradients, k, options, out);
   }

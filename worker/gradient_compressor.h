@@ -42,10 +42,24 @@ class GradientCompressor {
   // ascending. INVALID_ARGUMENT for wrong counts, k[t] > size, or a
   // NaN/inf in residual + gradient (the message names the tensor; the
   // residual never keeps the non-finite sum); INTERNAL for a CUDA error.
-  virtual absl::Status Compress(std::span<const float* const> gradients,
-                                std::span<const size_t> k,
-                                const common::CompressOptions& options,
-                                common::SparseSelection* out) = 0;
+  absl::Status Compress(std::span<const float* const> gradients,
+                        std::span<const size_t> k,
+                        const common::CompressOptions& options,
+                        common::SparseSelection* out) {
+    return CompressRange(0, gradients.size(), gradients, k, options, out);
+  }
+
+  // The same step for tensors [first, end) only (gradients and k still have
+  // one entry per tensor; the others are not read): `out` is replaced with
+  // their pairs, ascending flat indices. Compressing the ranges of a
+  // partition one by one, in any order, changes each residual and selects
+  // each pair exactly as one Compress does. INVALID_ARGUMENT also for a bad
+  // range; UNIMPLEMENTED for a part of the tensors on a CUDA device.
+  virtual absl::Status CompressRange(size_t first, size_t end,
+                                     std::span<const float* const> gradients,
+                                     std::span<const size_t> k,
+                                     const common::CompressOptions& options,
+                                     common::SparseSelection* out) = 0;
 
   // Puts pairs selected but not delivered back into the residual (flat
   // indices). INVALID_ARGUMENT (nothing changed) for a bad index.

@@ -37,6 +37,7 @@ absl::StatusOr<std::unique_ptr<GradientPipeline>> GradientPipeline::Create(
           "this version (use --device=cpu)");
     }
     p->dgc_.emplace(sizes, names, dgc);
+    p->clips_ = dgc.clip_norm > 0;
   }
   CDDP_ASSIGN_OR_RETURN(
       p->compressor_,
@@ -90,6 +91,36 @@ absl::Status GradientPipeline::Compress(std::span<const float* const> gradients,
   CDDP_RETURN_IF_ERROR(dgc_->Apply(gradients, &corrected_));
   CDDP_RETURN_IF_ERROR(
       compressor_->Compress(corrected_, k_of_, compress_options_, out));
+  dgc_->MaskSent(*out);
+  return absl::OkStatus();
+}
+
+absl::Status GradientPipeline::CompressesByRange() const {
+  if (clips_) {
+    return absl::FailedPreconditionError(
+        "--overlap_backward cannot clip gradients (--clip_norm needs the "
+        "whole gradient's norm before any tensor can be sent)");
+  }
+  if (compressor_->on_device()) {
+    return absl::FailedPreconditionError(
+        "--overlap_backward runs on CPU parameters only in this version "
+        "(the CUDA compressor selects every tensor in one batch)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GradientPipeline::CompressRange(
+    size_t first, size_t end, std::span<const float* const> gradients,
+    uint64_t step, common::SparseSelection* out) {
+  CDDP_RETURN_IF_ERROR(CompressesByRange());
+  if (const double d = schedule_.At(step); d != density_) SetDensity(d);
+  if (!dgc_.has_value()) {
+    return compressor_->CompressRange(first, end, gradients, k_of_,
+                                      compress_options_, out);
+  }
+  CDDP_RETURN_IF_ERROR(dgc_->ApplyRange(first, end, gradients, &corrected_));
+  CDDP_RETURN_IF_ERROR(compressor_->CompressRange(first, end, corrected_, k_of_,
+                                                  compress_options_, out));
   dgc_->MaskSent(*out);
   return absl::OkStatus();
 }

@@ -53,6 +53,22 @@ class GradientPipeline {
   absl::Status Compress(std::span<const float* const> gradients, uint64_t step,
                         common::SparseSelection* out);
 
+  // Compress for tensors [first, end) only, for compressing tensor by
+  // tensor while the backward pass runs (--overlap_backward): gradients has
+  // one entry per tensor (the others are not read) and `out` is replaced
+  // with the range's pairs. Covering every tensor of a step once, in any
+  // order and any partition, sends the pairs and leaves the residuals (and
+  // velocity) one Compress would, bit for bit. Errors as Compress, and
+  // FAILED_PRECONDITION where CompressesByRange() is not OK.
+  absl::Status CompressRange(size_t first, size_t end,
+                             std::span<const float* const> gradients,
+                             uint64_t step, common::SparseSelection* out);
+
+  // OK when CompressRange can run: FAILED_PRECONDITION for gradient
+  // clipping (it needs the whole gradient's norm first) and for CUDA (the
+  // device compressor selects all tensors in one batch).
+  absl::Status CompressesByRange() const;
+
   // The fraction of the gradient the last Compress selected (before the
   // first: the density of step 0).
   double density() const;
@@ -85,6 +101,7 @@ class GradientPipeline {
   size_t total_size_ = 0;
   std::unique_ptr<GradientCompressor> compressor_;
   std::optional<MomentumCorrection> dgc_;  // DGC, when asked for
+  bool clips_ = false;                     // DGC's --clip_norm is on
   std::vector<const float*> corrected_;    // what dgc_ hands the compressor
   double density_ = -1;                    // the density k_of_ is for
   std::vector<size_t> k_of_;

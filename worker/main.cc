@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   o.sync.dgc_momentum = absl::GetFlag(FLAGS_dgc_momentum);
   o.sync.momentum_masking = absl::GetFlag(FLAGS_momentum_masking);
   o.sync.clip_norm = absl::GetFlag(FLAGS_clip_norm);
+  o.sync.overlap_backward = absl::GetFlag(FLAGS_overlap_backward);
   o.sync.density_warmup_steps = absl::GetFlag(FLAGS_density_warmup_steps);
   o.sync.density_warmup_start = absl::GetFlag(FLAGS_density_warmup_start);
   o.sync.value_type = absl::GetFlag(FLAGS_value_type);

@@ -29,6 +29,10 @@ ABSL_FLAG(bool, momentum_masking, true,
 ABSL_FLAG(double, clip_norm, 0,
           "clip each step's gradient to this L2 norm before it is "
           "accumulated (0: off). CPU workers only");
+ABSL_FLAG(bool, overlap_backward, false,
+          "push each shard's compressed gradient as soon as the backward "
+          "pass has produced it, while the rest of the backward pass runs "
+          "(bit-identical rounds; CPU workers, no --clip_norm)");
 ABSL_FLAG(int64_t, density_warmup_steps, 0,
           "density warm-up: start at --density_warmup_start and decay "
           "exponentially to --ratio over this many steps (0: off)");

@@ -34,6 +34,7 @@ ABSL_DECLARE_FLAG(int64_t, min_compress_numel);
 ABSL_DECLARE_FLAG(double, dgc_momentum);
 ABSL_DECLARE_FLAG(bool, momentum_masking);
 ABSL_DECLARE_FLAG(double, clip_norm);
+ABSL_DECLARE_FLAG(bool, overlap_backward);
 ABSL_DECLARE_FLAG(int64_t, density_warmup_steps);
 ABSL_DECLARE_FLAG(double, density_warmup_start);
 ABSL_DECLARE_FLAG(std::string, value_type);

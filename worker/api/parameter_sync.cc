@@ -16,6 +16,7 @@
 #include "common/compress/sparse.h"
 #include "common/crc32.h"
 #include "common/status_macros.h"
+#include "worker/api/backward_overlap.h"
 #include "worker/api/parameter_sync_internal.h"
 #include "worker/client/shard_client.h"
 #include "worker/gradient_pipeline.h"
@@ -88,6 +89,8 @@ struct SyncState {
   std::unique_ptr<worker::ParameterClient> client;
   std::unique_ptr<worker::GradientPipeline> pipeline;
   std::unique_ptr<worker::WorkerMetrics> metrics;
+  // With --overlap_backward; destroyed before the client and pipeline.
+  std::unique_ptr<worker::BackwardOverlap> overlap;
   uint64_t step = 0;
   common::SparseSelection selection, undelivered;  // reused every step
   worker::TrainResult totals;                      // for Finish's result file
@@ -140,6 +143,12 @@ absl::StatusOr<std::unique_ptr<ParameterSync>> CreateParameterSync(
   if (s->options.registry != nullptr) {
     s->metrics = std::make_unique<worker::WorkerMetrics>(*s->options.registry,
                                                          s->options.worker_id);
+  }
+  if (s->options.overlap_backward) {
+    CDDP_ASSIGN_OR_RETURN(
+        s->overlap, worker::BackwardOverlap::Create(
+                        s->params, {&*s->layout, &*s->flat, s->pipeline.get(),
+                                    s->client.get(), &s->step}));
   }
   std::unique_ptr<ParameterSync> sync = SyncAccess::Make(std::move(s));
   CDDP_RETURN_IF_ERROR(sync->Resync());
@@ -244,22 +253,37 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
   StepStats r;
   r.pushed_step = s.step;
   auto t0 = Clock::now();
-  CDDP_RETURN_IF_ERROR(s.flat->CheckIntact());
-  CDDP_ASSIGN_OR_RETURN(std::span<const float* const> grads,
-                        s.flat->Gradients());
-  if (absl::Status st = s.pipeline->Compress(grads, s.step, &s.selection);
-      !st.ok()) {
-    return absl::Status(st.code(),
-                        absl::StrCat("step ", s.step, ", ", st.message()));
+  absl::StatusOr<worker::PushPullResult> pushed;
+  // A compression error after the overlapped round's pushes began: the
+  // round is finished first, then the error returned.
+  absl::Status compress_error;
+  const auto done = [&](StepStats stats) -> absl::StatusOr<StepStats> {
+    if (compress_error.ok()) return stats;
+    return absl::Status(compress_error.code(),
+                        absl::StrCat("step ", stats.pushed_step, ", ",
+                                     compress_error.message()));
+  };
+  if (s.overlap != nullptr) {
+    pushed = s.overlap->Finish(&s.undelivered, &compress_error,
+                               &r.compress_seconds);
+    CDDP_RETURN_IF_ERROR(s.flat->CheckIntact());
+  } else {
+    CDDP_RETURN_IF_ERROR(s.flat->CheckIntact());
+    CDDP_ASSIGN_OR_RETURN(std::span<const float* const> grads,
+                          s.flat->Gradients());
+    if (absl::Status st = s.pipeline->Compress(grads, s.step, &s.selection);
+        !st.ok()) {
+      return absl::Status(st.code(),
+                          absl::StrCat("step ", s.step, ", ", st.message()));
+    }
+    r.compress_seconds = Seconds(Clock::now() - t0);
+    t0 = Clock::now();
+    CDDP_RETURN_IF_ERROR(s.flat->WaitForDevice());  // before values change
+    // Each shard is pushed at its own step (a shard restarted from an older
+    // checkpoint lags behind by a fixed number of rounds).
+    pushed = s.client->PushPull(s.selection, s.flat->values(), &s.undelivered);
   }
   r.density = s.pipeline->density();
-  r.compress_seconds = Seconds(Clock::now() - t0);
-  t0 = Clock::now();
-  CDDP_RETURN_IF_ERROR(s.flat->WaitForDevice());  // before values change
-  // Each shard is pushed at its own step (a shard restarted from an older
-  // checkpoint lags behind by a fixed number of rounds).
-  absl::StatusOr<worker::PushPullResult> pushed =
-      s.client->PushPull(s.selection, s.flat->values(), &s.undelivered);
   r.push_pull_seconds = Seconds(Clock::now() - t0);
   if (!pushed.ok()) {
     // Nothing is lost or counted twice: what certainly did not reach a
@@ -270,7 +294,7 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
     r.push_status = pushed.status();
     CDDP_RETURN_IF_ERROR(Resync());
     r.step = s.step;
-    return r;
+    return done(r);
   }
   // Shards held back while another catches up: their pairs wait in the
   // residual.
@@ -304,7 +328,7 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
       if (norm.ok()) m->residual_norm->Set(*norm);
     }
   }
-  return r;
+  return done(r);
 }
 
 absl::Status ParameterSync::SaveCheckpoint(int64_t epoch, int64_t batch) {

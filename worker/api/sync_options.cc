@@ -48,6 +48,11 @@ absl::Status ValidateSyncOptions(const SyncOptions& o) {
       !s.ok()) {
     return s;
   }
+  if (o.overlap_backward && o.clip_norm > 0) {
+    return bad(
+        "--overlap_backward cannot be combined with --clip_norm (clipping "
+        "needs the whole gradient's norm before any tensor can be sent)");
+  }
   if (o.density_warmup_steps > 0 && !o.compress) {
     return bad("--density_warmup_steps needs compression (--compress)");
   }
@@ -119,6 +124,7 @@ absl::StatusOr<SyncOptions> SyncOptionsFromEnvironment(SyncOptions o) {
            Read({"CDDP_CLIP_NORM"}, &o.clip_norm),
            Read({"CDDP_DENSITY_WARMUP_STEPS"}, &o.density_warmup_steps),
            Read({"CDDP_DENSITY_WARMUP_START"}, &o.density_warmup_start),
+           Read({"CDDP_OVERLAP_BACKWARD"}, &o.overlap_backward),
            Read({"CDDP_CHECKPOINT_DIR"}, &o.checkpoint_dir),
            Read({"CDDP_RESULT_FILE"}, &o.result_file),
            Read({"CDDP_TLS_CERT"}, &o.tls_cert),

@@ -322,9 +322,22 @@ absl::Status FlatParameters::WaitForDevice() const {
 }
 
 absl::StatusOr<std::span<const float* const>> FlatParameters::Gradients() {
-  CDDP_RETURN_IF_ERROR(cuda_
-                           ? layout_->GradientPointers(parameters_, &grad_ptrs_)
-                           : HostGradientPointers());
+  if (!cuda_) return Gradients(0, parameters_.size());
+  CDDP_RETURN_IF_ERROR(layout_->GradientPointers(parameters_, &grad_ptrs_));
+  return std::span<const float* const>(grad_ptrs_);
+}
+
+absl::StatusOr<std::span<const float* const>> FlatParameters::Gradients(
+    size_t first, size_t end) {
+  if (cuda_) {
+    return absl::InvalidArgumentError(
+        "gradients of a part of the parameters are for CPU parameters");
+  }
+  if (first > end || end > parameters_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parameters [", first, ", ", end, ") of ", parameters_.size()));
+  }
+  CDDP_RETURN_IF_ERROR(HostGradientPointers(first, end));
   return std::span<const float* const>(grad_ptrs_);
 }
 
@@ -350,9 +363,9 @@ absl::Status FlatParameters::CheckIntact() const {
   return absl::OkStatus();
 }
 
-absl::Status FlatParameters::HostGradientPointers() {
+absl::Status FlatParameters::HostGradientPointers(size_t first, size_t end) {
   try {
-    for (size_t t = 0; t < parameters_.size(); ++t) {
+    for (size_t t = first; t < end; ++t) {
       const at::Tensor g = parameters_[t].grad();
       grad_ptrs_[t] = nullptr;
       if (!g.defined()) continue;

@@ -166,11 +166,16 @@ class FlatParameters {
   // parameter's (or, on CUDA, it is strided or elsewhere); INTERNAL if
   // LibTorch throws.
   absl::StatusOr<std::span<const float* const>> Gradients();
+  // The same for parameters [first, end) only (CPU): the span still has one
+  // entry per parameter, those outside the range as the last call left
+  // them. INVALID_ARGUMENT also for a bad range.
+  absl::StatusOr<std::span<const float* const>> Gradients(size_t first,
+                                                          size_t end);
 
  private:
   FlatParameters(const FlatLayout& layout,
                  const std::vector<at::Tensor>& parameters, bool cuda);
-  absl::Status HostGradientPointers();
+  absl::Status HostGradientPointers(size_t first, size_t end);
 
   const FlatLayout* layout_;
   std::vector<at::Tensor> parameters_;

@@ -95,6 +95,11 @@ class ParameterSync {
   // is sent); FAILED_PRECONDITION naming a parameter replaced or reshaped
   // since Create; the join's errors when rejoining after a failed push
   // fails; INTERNAL for a LibTorch or CUDA exception.
+  // With SyncOptions::overlap_backward the compression and the pushes start
+  // during backward() and Step() finishes the round: a NaN/inf gradient is
+  // then reported after the round, the tensors above it sent, those from it
+  // down sent as nothing (their residuals unchanged); a second backward()
+  // before Step() is FAILED_PRECONDITION, reported the same way.
   absl::StatusOr<StepStats> Step();
 
   // Joins the servers again and takes their values and step (Step does

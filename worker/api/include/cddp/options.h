@@ -58,6 +58,15 @@ struct SyncOptions {
   int64_t density_warmup_steps = 0;
   double density_warmup_start = 0.25;
 
+  // Overlap communication with the backward pass: each tensor is compressed
+  // the moment autograd has accumulated its gradient, and each shard's push
+  // starts as soon as every tensor it owns is compressed (the last layers'
+  // shards first), while the rest of the backward pass runs. The rounds,
+  // residuals and parameters are bit-identical to those without it. Needs
+  // CPU parameters, no clip_norm, and exactly one backward pass per Step()
+  // (no gradient accumulation over several backward passes).
+  bool overlap_backward = false;
+
   // Where the residuals (and DGC's velocity) are checkpointed, and resumed
   // from at start; empty: no checkpoints.
   std::string checkpoint_dir;
