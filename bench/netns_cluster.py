@@ -70,6 +70,12 @@ def parse_args(argv):
     p.add_argument("--warmup", type=int, default=1, help="rounds left out")
     p.add_argument("--compute_ms", type=float, default=0,
                    help="emulated compute per step before the push")
+    p.add_argument("--overlap_parts", type=int, default=0,
+                   help="comm with --compute_ms: hand the push over in this "
+                   "many parts during the emulated backward pass (0: after)")
+    p.add_argument("--worker_flags", default="",
+                   help="train: extra cddp-worker flags, e.g. "
+                   "--overlap_backward")
     p.add_argument("--gloo", action=argparse.BooleanOptionalAction,
                    default=True, help="run the gloo all_reduce baseline")
     p.add_argument("--gloo_iters", type=int, default=5)
@@ -115,7 +121,8 @@ def run_comm(args, cluster, workers, shards, density, downlink):
         f"--num_workers={workers}", f"--size={args.size}",
         f"--density={density}", f"--rounds={args.rounds + args.warmup}",
         f"--warmup={args.warmup}", f"--compute_ms={args.compute_ms}",
-        f"--report_every={args.rounds + args.warmup}"]) for w in range(workers)]
+        f"--report_every={args.rounds + args.warmup}",
+        f"--overlap_parts={args.overlap_parts}"]) for w in range(workers)]
     results = result_lines(args, loads, "cddp_push_load")
     cluster.stop_processes()
     return {
@@ -166,7 +173,8 @@ def run_train(args, cluster, workers, shards, density):
             f"--batch_size={args.batch_size}", f"--max_steps={args.steps}",
             f"--ratio={density}", "--dgc_momentum=0.9", "--threads=1",
             "--eval_limit=100", "--metrics_listen=",
-            f"--result_file={results_dir}/{w}"]) for w in range(workers)]
+            f"--result_file={results_dir}/{w}"] + args.worker_flags.split())
+            for w in range(workers)]
         steady = []
         for w, proc in enumerate(procs):
             out, _ = proc.communicate(timeout=args.timeout_s)
@@ -185,7 +193,7 @@ def run_train(args, cluster, workers, shards, density):
     record = {"cddp_step_ms_median": round(statistics.median(steady) * 1e3, 3),
               "cddp_uplink_bytes_per_step": round(up),
               "cddp_downlink_bytes_per_step": round(down)}
-    if workers > 1:
+    if workers > 1 and args.gloo:
         ddp = run_ddp(args, cluster, workers, shards)
         record.update(ddp)
         record["speedup_vs_ddp"] = round(
@@ -289,7 +297,8 @@ def sweep(args, cluster_box):
                 elif args.workload == "train":
                     for d in map(float, args.densities.split(",")):
                         r = dict(base, model=args.model, density=d,
-                                 batch_size=args.batch_size, steps=args.steps)
+                                 batch_size=args.batch_size, steps=args.steps,
+                                 worker_flags=args.worker_flags)
                         r.update(run_train(args, cluster, w, s, d))
                         report(args, r)
                 else:
@@ -304,6 +313,7 @@ def sweep(args, cluster_box):
                             r = dict(base, size=args.size, density=d,
                                      downlink=dl, compute_ms=args.compute_ms,
                                      rounds=args.rounds,
+                                     overlap_parts=args.overlap_parts,
                                      server_flags=args.server_flags)
                             r.update(run_comm(args, cluster, w, s, d, dl))
                             if gloo is not None:

@@ -12,13 +12,19 @@
 // For network benchmarks (bench/netns_cluster.py) --compute_ms emulates the
 // forward and backward pass a step spends before its push (a sleep, so the
 // CPU stays free for the other hosts), --warmup rounds are left out of the
-// statistics, and the last line is machine-readable:
+// statistics, and the last line is machine-readable (with
+// --overlap_parts=P the emulated backward pass, two thirds of --compute_ms,
+// hands the push over in P equal parts from the top of the vector down,
+// each after its share of the backward time, through ShardClient's
+// overlapped PushPull, as --overlap_backward does with a model's tensors;
+// the round is then timed from the end of the emulated compute):
 //   result worker=0 rounds=9 round_ms_median=.. step_ms_median=..
 //   round_ms_p99=..
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +47,9 @@ ABSL_FLAG(absl::Duration, deadline, absl::Seconds(120), "per call");
 ABSL_FLAG(double, compute_ms, 0,
           "emulated compute (forward + backward) per step before the push");
 ABSL_FLAG(uint64_t, warmup, 0, "first rounds left out of the statistics");
+ABSL_FLAG(uint32_t, overlap_parts, 0,
+          "with --compute_ms: hand the push over in this many parts during "
+          "the emulated backward pass (0: push after the compute)");
 
 namespace {
 
@@ -59,6 +68,43 @@ cddp::common::SparseSelection RandomPush(std::mt19937& rng, uint32_t n,
                   s.indices.end());
   for (size_t i = 0; i < s.indices.size(); ++i) s.values.push_back(value(rng));
   return s;
+}
+
+// The pairs of `all` in flat range [begin, end).
+cddp::common::SparseSelection Range(const cddp::common::SparseSelection& all,
+                                    uint64_t begin, uint64_t end) {
+  const auto lo =
+      std::lower_bound(all.indices.begin(), all.indices.end(), begin);
+  const auto hi = std::lower_bound(lo, all.indices.end(), end);
+  cddp::common::SparseSelection out;
+  out.indices.assign(lo, hi);
+  out.values.assign(all.values.begin() + (lo - all.indices.begin()),
+                    all.values.begin() + (hi - all.indices.begin()));
+  return out;
+}
+
+// One step of emulated compute with the push handed over in `parts` parts
+// during its backward two thirds; then the round is finished.
+absl::StatusOr<cddp::worker::PushPullResult> OverlappedStep(
+    cddp::worker::ShardClient& client,
+    const cddp::common::SparseSelection& push, std::span<float> params,
+    std::chrono::duration<double, std::milli> compute, uint32_t parts,
+    Clock::time_point* compute_end) {
+  std::this_thread::sleep_for(compute / 3);
+  if (absl::Status st = client.BeginPushPull(params); !st.ok()) return st;
+  const uint64_t n = params.size();
+  uint64_t top = n;
+  for (uint32_t p = parts; p-- > 0;) {
+    std::this_thread::sleep_for(compute * 2 / 3 / parts);
+    const uint64_t from = n * p / parts;
+    if (absl::Status st = client.PushPullPart(from, Range(push, from, top));
+        !st.ok()) {
+      return st;  // cannot happen: the parts are consecutive and in range
+    }
+    top = from;
+  }
+  *compute_end = Clock::now();
+  return client.FinishPushPull(nullptr);
 }
 
 double Percentile(std::vector<double> v, double q) {
@@ -109,14 +155,26 @@ int main(int argc, char** argv) {
   const uint64_t warmup = absl::GetFlag(FLAGS_warmup);
   const auto compute = std::chrono::duration<double, std::milli>(
       absl::GetFlag(FLAGS_compute_ms));
+  const uint32_t parts = absl::GetFlag(FLAGS_overlap_parts);
+  if (parts > 0 && compute.count() <= 0) {
+    std::fprintf(stderr,
+                 "cddp_push_load: --overlap_parts needs --compute_ms\n");
+    return 2;
+  }
   const uint64_t every =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_report_every));
   for (uint64_t r = 1; r <= rounds; ++r) {
     const cddp::common::SparseSelection push = RandomPush(rng, n, k);
     const auto step_start = Clock::now();
-    if (compute.count() > 0) std::this_thread::sleep_for(compute);
-    const auto t0 = Clock::now();
-    auto pushed = (*client)->PushPull(push, params, nullptr);
+    auto t0 = step_start;
+    absl::StatusOr<cddp::worker::PushPullResult> pushed;
+    if (parts > 0) {
+      pushed = OverlappedStep(**client, push, params, compute, parts, &t0);
+    } else {
+      if (compute.count() > 0) std::this_thread::sleep_for(compute);
+      t0 = Clock::now();
+      pushed = (*client)->PushPull(push, params, nullptr);
+    }
     if (!pushed.ok()) {
       std::fprintf(stderr, "cddp_push_load %u: round %llu: %s; rejoining\n",
                    o.worker_id, static_cast<unsigned long long>(r),

@@ -89,8 +89,7 @@ PYBIND11_MODULE(_cddp, m) {
       .def_readwrite("dgc_momentum", &cddp::SyncOptions::dgc_momentum)
       .def_readwrite("momentum_masking", &cddp::SyncOptions::momentum_masking)
       .def_readwrite("clip_norm", &cddp::SyncOptions::clip_norm)
-      .def_readwrite("overlap_backward",
-                     &cddp::SyncOptions::overlap_backward)
+      .def_readwrite("overlap_backward", &cddp::SyncOptions::overlap_backward)
       .def_readwrite("density_warmup_steps",
                      &cddp::SyncOptions::density_warmup_steps)
       .def_readwrite("density_warmup_start",

@@ -155,8 +155,7 @@ void MomentumCorrection::Update(size_t first, size_t end,
 absl::Status MomentumCorrection::Apply(std::span<const float* const> gradients,
                                        std::vector<const float*>* corrected) {
   double sum_sq = 0;
-  CDDP_RETURN_IF_ERROR(
-      SumOfSquaresOf(0, sizes_.size(), gradients, &sum_sq));
+  CDDP_RETURN_IF_ERROR(SumOfSquaresOf(0, sizes_.size(), gradients, &sum_sq));
   const double norm = std::sqrt(sum_sq);
   last_clip_scale_ = options_.clip_norm > 0 && norm > options_.clip_norm
                          ? options_.clip_norm / norm
@@ -175,8 +174,8 @@ absl::Status MomentumCorrection::ApplyRange(
         "corrected: it cannot run tensor by tensor (--overlap_backward)");
   }
   if (first > end || end > sizes_.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tensors [", first, ", ", end, ") of ", sizes_.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("tensors [", first, ", ", end, ") of ", sizes_.size()));
   }
   double sum_sq = 0;
   CDDP_RETURN_IF_ERROR(SumOfSquaresOf(first, end, gradients, &sum_sq));

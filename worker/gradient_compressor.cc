@@ -36,10 +36,9 @@ absl::Status CheckRange(size_t first, size_t end,
                         std::span<const float* const> gradients,
                         std::span<const size_t> k, size_t num_tensors) {
   if (gradients.size() != num_tensors || k.size() != num_tensors) {
-    return absl::InvalidArgumentError(absl::StrCat(gradients.size(),
-                                                   " gradients and ", k.size(),
-                                                   " budgets for ", num_tensors,
-                                                   " tensors"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(gradients.size(), " gradients and ", k.size(),
+                     " budgets for ", num_tensors, " tensors"));
   }
   if (first > end || end > num_tensors) {
     return absl::InvalidArgumentError(

@@ -60,6 +60,7 @@ std::string ProgressReporter::CompressionDescription() const {
     absl::StrAppendFormat(&d, ", gradient clipped to norm %g",
                           options_.sync.clip_norm);
   }
+  if (options_.sync.overlap_backward) d += ", pushed during backward";
   return d;
 }
 

@@ -19,6 +19,18 @@ def backward(model):
     model(torch.ones(1, 4)).sum().backward()
 
 
+def expect_one_sgd_step(model, sync):
+    """A backward() and step(): the first layer moves by -lr * grad (lr 0.5)
+    and ends where the server is."""
+    before = model[0].weight.detach().clone()
+    backward(model)
+    grad = model[0].weight.grad.clone()
+    stats = sync.step()
+    assert stats.push_error == "" and stats.step == 1
+    assert torch.allclose(model[0].weight, before - 0.5 * grad)
+    assert sync.matches_servers()
+
+
 def test_step_applies_the_servers_sgd_to_trainable_parameters_only(server):
     model = two_layers()
     frozen = model[1].weight.clone()
@@ -26,13 +38,23 @@ def test_step_applies_the_servers_sgd_to_trainable_parameters_only(server):
                               compress=False)
     assert sync.names == ["0.weight", "0.bias"]
     assert sync.num_parameters == 4 * 3 + 3
-    before = model[0].weight.detach().clone()
-    backward(model)
-    grad = model[0].weight.grad.clone()
-    stats = sync.step()
-    assert stats.push_error == "" and stats.step == 1
-    assert torch.allclose(model[0].weight, before - 0.5 * grad)
+    expect_one_sgd_step(model, sync)
     assert torch.equal(model[1].weight, frozen)
+
+
+def test_overlap_backward_gives_the_same_step_from_python(server):
+    """The hooks sit on the accumulators, so a Python backward() pushes
+    during the pass as a C++ one does; the step is the same SGD step."""
+    model = two_layers()
+    sync = cddp.ParameterSync(model, servers=[server], plaintext=True,
+                              compress=False, overlap_backward=True)
+    expect_one_sgd_step(model, sync)
+    backward(model)
+    model(torch.ones(1, 4)).sum().backward()  # accumulates: not with overlap
+    with pytest.raises(RuntimeError, match="second backward pass"):
+        sync.step()
+    backward(model)
+    assert sync.step().step == 3
     assert sync.matches_servers()
 
 

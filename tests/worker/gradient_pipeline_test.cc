@@ -63,7 +63,8 @@ void ExpectRangesMatchOneCompress(double dgc_momentum) {
     ASSERT_OK(whole->Compress(ptrs, step, &want));
     // Top down, as a backward pass hands them over: [3, 5), [1, 3), [0, 1).
     common::SparseSelection got, part;
-    for (auto [first, end] : {std::pair<size_t, size_t>{3, 5}, {1, 3}, {0, 1}}) {
+    for (auto [first, end] :
+         {std::pair<size_t, size_t>{3, 5}, {1, 3}, {0, 1}}) {
       ASSERT_OK(ranged->CompressRange(first, end, ptrs, step, &part));
       part.Append(got);  // parts go in front: ascending again
       got = part;

@@ -37,9 +37,9 @@ absl::StatusOr<std::unique_ptr<BackwardOverlap>> BackwardOverlap::Create(
       std::shared_ptr<torch::autograd::Node> acc =
           torch::autograd::impl::grad_accumulator(parameters[t]);
       if (acc == nullptr) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "--overlap_backward: parameter #", t,
-            " is not a leaf that requires a gradient"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("--overlap_backward: parameter #", t,
+                         " is not a leaf that requires a gradient"));
       }
       BackwardOverlap* self = o.get();
       o->hook_keys_.push_back(acc->add_post_hook(
@@ -100,9 +100,9 @@ void BackwardOverlap::HandOver(size_t first) {
     st = parts_.pipeline->CompressRange(first, frontier_, *grads, *parts_.step,
                                         &part_);
   }
-  compress_seconds_ +=
-      std::chrono::duration<double>(Clock::now() - t0).count();
-  if (st.ok()) st = parts_.client->PushPullPart(parts_.layout->offset(first), part_);
+  compress_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
+  if (st.ok())
+    st = parts_.client->PushPullPart(parts_.layout->offset(first), part_);
   if (!st.ok()) {
     if (error_.ok()) error_ = st;
     return;

@@ -264,8 +264,8 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
                                      compress_error.message()));
   };
   if (s.overlap != nullptr) {
-    pushed = s.overlap->Finish(&s.undelivered, &compress_error,
-                               &r.compress_seconds);
+    pushed =
+        s.overlap->Finish(&s.undelivered, &compress_error, &r.compress_seconds);
     CDDP_RETURN_IF_ERROR(s.flat->CheckIntact());
   } else {
     CDDP_RETURN_IF_ERROR(s.flat->CheckIntact());

@@ -94,7 +94,7 @@ class ParameterClient {
   struct PartsInFlight {
     bool open = false;
     std::span<float> params;
-    uint64_t covered_from = 0;  // the lowest part's `from`
+    uint64_t covered_from = 0;                   // the lowest part's `from`
     std::vector<common::SparseSelection> parts;  // as handed over, top down
 
     // Opens for `params`; FAILED_PRECONDITION if already open.

@@ -319,8 +319,8 @@ void ShardClient::StartCoveredShards(uint64_t covered_before) {
     if (shard_map_.begin(s) < parts_.covered_from) break;
     if (shard_map_.begin(s) >= covered_before) continue;  // covered before
     common::SparseSelection& pairs = split_[s];
-    parts_.Collect(shard_map_.begin(s), shard_map_.begin(s) + shard_map_.size(s),
-                   &pairs);
+    parts_.Collect(shard_map_.begin(s),
+                   shard_map_.begin(s) + shard_map_.size(s), &pairs);
     const uint32_t offset = static_cast<uint32_t>(shard_map_.begin(s));
     for (uint32_t& i : pairs.indices) i -= offset;
     if (!round.held[s]) round.started[s] = StartPushPull(round, s);

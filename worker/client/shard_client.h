@@ -236,8 +236,8 @@ class ShardClient final : public ParameterClient {
   // An overlapped PushPull between BeginPushPull and FinishPushPull.
   PartsInFlight parts_;
   std::unique_ptr<PushPullRound> open_round_;
-  std::vector<JoinAnswer> answers_;             // the last Join's, per shard
-  std::vector<Unsettled> unsettled_;            // per shard
+  std::vector<JoinAnswer> answers_;   // the last Join's, per shard
+  std::vector<Unsettled> unsettled_;  // per shard
   common::SparseSelection
       uncounted_;  // settled, not counted: for TakeUncounted
 };

@@ -78,7 +78,8 @@ std::vector<float> TrainTangled(bool overlap) {
   std::vector<float> flat;
   for (const torch::Tensor& p : model.parameters()) {
     const torch::Tensor c = p.detach().contiguous();
-    flat.insert(flat.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    flat.insert(flat.end(), c.data_ptr<float>(),
+                c.data_ptr<float>() + c.numel());
   }
   return flat;
 }
@@ -89,8 +90,9 @@ TEST(OverlapBackwardTest, ParametersAreThoseWithoutOverlapBitForBit) {
   EXPECT_EQ(TrainTangled(true), without);
 }
 
-// Three layers in a row: the last layer's shard is pushed, and with one
-// worker its round closes, while Step() has not been called yet.
+// Three layers in a row: the last layers' shard is pushed, and with one
+// worker its round closes, while the backward pass has yet to reach the
+// first layer.
 struct Chain : torch::nn::Module {
   torch::nn::Linear l1{register_module("l1", torch::nn::Linear(20, 40))};
   torch::nn::Linear l2{register_module("l2", torch::nn::Linear(40, 40))};
@@ -117,18 +119,26 @@ TEST(OverlapBackwardTest, TheLastLayersShardIsPushedDuringBackward) {
   ASSERT_TRUE(sync.ok()) << sync.status();
   const std::vector<float> before = cluster.ServerValues();
   const common::ShardMap& map = cluster.shard_map();
-  model.zero_grad();
-  model.forward(torch::randn({8, 20})).backward();
-  // Shard 1 (the end of l2 and all of l3) moved; shard 0 waits for Step().
   const auto moved = [&](uint32_t s) {
     const std::vector<float> now = cluster.ServerValues();
     return !std::equal(now.begin() + map.begin(s), now.begin() + map.end(s),
                        before.begin() + map.begin(s));
   };
-  EXPECT_TRUE(testing::WaitUntil([&] { return moved(1); },
-                                 testing::kWaitTimeout,
-                                 std::chrono::milliseconds(10)));
-  EXPECT_FALSE(moved(0));
+  // Runs inside backward(), just before l1.weight's gradient is
+  // accumulated: shard 1 (the end of l2 and all of l3) has moved by then,
+  // shard 0 (which holds l1) cannot have.
+  bool shard1_moved = false, shard0_moved = true;
+  model.l1->weight.register_hook([&](const torch::Tensor& grad) {
+    shard1_moved = testing::WaitUntil([&] { return moved(1); },
+                                      testing::kWaitTimeout,
+                                      std::chrono::milliseconds(10));
+    shard0_moved = moved(0);
+    return grad;
+  });
+  model.zero_grad();
+  model.forward(torch::randn({8, 20})).backward();
+  EXPECT_TRUE(shard1_moved);
+  EXPECT_FALSE(shard0_moved);
   auto stats = (*sync)->Step();
   ASSERT_TRUE(stats.ok() && stats->push_status.ok()) << stats.status();
   EXPECT_TRUE(moved(0));

@@ -4,6 +4,7 @@
 // bit; bad parts and calls out of order are refused and change nothing; the
 // default implementation gathers the parts into one PushPull.
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -36,18 +37,32 @@ common::SparseSelection Range(const common::SparseSelection& all,
   return out;
 }
 
+// A cluster of `shards` shards for one worker, lr 0.01, and that worker's
+// client, joined with RandomParams(3, kN).
+struct OneWorker {
+  explicit OneWorker(uint32_t shards) {
+    ClusterOptions co;
+    co.num_workers = 1;
+    co.num_shards = shards;
+    cluster = std::make_unique<TestCluster>(co, kN);
+    EXPECT_OK(cluster->status());
+    params = RandomParams(3, kN);
+    client = cluster->NewClient(0);
+    EXPECT_OK(client->Join(std::vector<uint64_t>{kN}, params).status());
+  }
+  std::unique_ptr<TestCluster> cluster;
+  std::vector<float> params;
+  std::unique_ptr<ShardClient> client;
+};
+
 // Two rounds on a fresh one-worker cluster of three shards, each round's
 // selection handed over in parts cut at `cuts` (descending; 0 implied) or,
 // with no cuts, in one PushPull. Returns the worker's params afterwards.
 std::vector<float> TwoRounds(const std::vector<uint64_t>& cuts) {
-  ClusterOptions co;
-  co.num_workers = 1;
-  co.num_shards = 3;
-  TestCluster cluster(co, kN);
-  EXPECT_OK(cluster.status());
-  std::vector<float> params = RandomParams(3, kN);
-  auto client = cluster.NewClient(0);
-  EXPECT_OK(client->Join(std::vector<uint64_t>{kN}, params).status());
+  OneWorker job(3);
+  TestCluster& cluster = *job.cluster;
+  std::vector<float>& params = job.params;
+  ShardClient* client = job.client.get();
   for (uint64_t round = 0; round < 2; ++round) {
     const common::SparseSelection sel = RandomSelection(10 + round, kN, 0.05);
     if (cuts.empty()) {
@@ -75,14 +90,10 @@ TEST(OverlappedPushTest, PartsGiveThePushPullsParametersBitForBit) {
 }
 
 TEST(OverlappedPushTest, AShardIsPushedAsSoonAsThePartsCoverIt) {
-  ClusterOptions co;
-  co.num_workers = 1;
-  co.num_shards = 3;
-  TestCluster cluster(co, kN);
-  ASSERT_OK(cluster.status());
-  std::vector<float> params = RandomParams(3, kN);
-  auto client = cluster.NewClient(0);
-  ASSERT_OK(client->Join(std::vector<uint64_t>{kN}, params).status());
+  OneWorker job(3);
+  TestCluster& cluster = *job.cluster;
+  std::vector<float>& params = job.params;
+  ShardClient* client = job.client.get();
   const common::ShardMap& map = cluster.shard_map();
   const std::vector<float> before = cluster.ServerValues();
   const common::SparseSelection sel = RandomSelection(4, kN, 0.05);
@@ -108,13 +119,9 @@ TEST(OverlappedPushTest, AShardIsPushedAsSoonAsThePartsCoverIt) {
 }
 
 TEST(OverlappedPushTest, BadPartsAndCallsOutOfOrderAreRefused) {
-  ClusterOptions co;
-  co.num_workers = 1;
-  TestCluster cluster(co, kN);
-  ASSERT_OK(cluster.status());
-  std::vector<float> params = RandomParams(3, kN);
-  auto client = cluster.NewClient(0);
-  ASSERT_OK(client->Join(std::vector<uint64_t>{kN}, params).status());
+  OneWorker job(2);
+  std::vector<float>& params = job.params;
+  ShardClient* client = job.client.get();
   const auto code = [](const absl::Status& s) { return s.code(); };
   EXPECT_EQ(code(client->PushPullPart(0, {})),
             absl::StatusCode::kFailedPrecondition);
