@@ -129,9 +129,9 @@ TEST(OverlapBackwardTest, TheLastLayersShardIsPushedDuringBackward) {
   // shard 0 (which holds l1) cannot have.
   bool shard1_moved = false, shard0_moved = true;
   model.l1->weight.register_hook([&](const torch::Tensor& grad) {
-    shard1_moved = testing::WaitUntil([&] { return moved(1); },
-                                      testing::kWaitTimeout,
-                                      std::chrono::milliseconds(10));
+    shard1_moved =
+        testing::WaitUntil([&] { return moved(1); }, testing::kWaitTimeout,
+                           std::chrono::milliseconds(10));
     shard0_moved = moved(0);
     return grad;
   });
