@@ -161,6 +161,25 @@ TEST(OverlappedPushTest, BadPartsAndCallsOutOfOrderAreRefused) {
   }
 }
 
+TEST(OverlappedPushTest, AClientDestroyedWithARoundOpenCancelsItsCalls) {
+  ClusterOptions co;
+  co.num_workers = 2;  // the started call waits for worker 1, who never comes
+  co.num_shards = 2;
+  TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
+  std::vector<float> params = RandomParams(3, kN);
+  auto client = cluster.NewClient(0);
+  ASSERT_OK(client->Join(std::vector<uint64_t>{kN}, params).status());
+  const uint64_t begin1 = cluster.shard_map().begin(1);
+  ASSERT_OK(client->BeginPushPull(params));
+  ASSERT_OK(client->PushPullPart(
+      begin1, Range(RandomSelection(4, kN, 0.05), begin1, kN)));
+  client.reset();  // returns: the pending call was cancelled
+  // The shard is still serving: a new client joins it.
+  auto again = cluster.NewClient(0);
+  EXPECT_OK(again->Pull(params).status());
+}
+
 // Records what PushPull was given.
 class RecordingClient final : public ParameterClient {
  public:
