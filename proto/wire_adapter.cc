@@ -68,13 +68,21 @@ absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
     return absl::InvalidArgumentError(
         "a dense piece needs a run of consecutive indices");
   }
-  piece->set_offset(indices.empty() ? 0 : indices.front());
-  chunk->set_count(static_cast<uint32_t>(indices.size()));
+  EncodeDensePieceInto(indices.empty() ? 0 : indices.front(), values,
+                       value_type, piece);
+  return absl::OkStatus();
+}
+
+void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
+                          ValueType value_type,
+                          cddp::v1::PushPullRequest* piece) {
+  cddp::v1::SparseChunk* chunk = piece->mutable_chunk();
+  piece->set_offset(offset);
+  chunk->set_count(static_cast<uint32_t>(values.size()));
   chunk->set_value_type(ToProto(value_type));
   chunk->set_index_encoding(ToProto(IndexEncoding::kDense));
   chunk->clear_indices();
   common::EncodeValues(values, value_type, chunk->mutable_values());
-  return absl::OkStatus();
 }
 
 void SetEncodedChunk(uint32_t count, ValueType value_type,

@@ -48,6 +48,11 @@ absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
                                  common::ValueType value_type,
                                  common::IndexEncoding index_encoding,
                                  bool dense, cddp::v1::PushPullRequest* piece);
+// A dense piece of a push: `values` for the consecutive shard-local indices
+// from `offset` (no index bytes), into `piece`'s chunk and offset.
+void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
+                          common::ValueType value_type,
+                          cddp::v1::PushPullRequest* piece);
 // Fills `chunk` with an already encoded one.
 void SetEncodedChunk(uint32_t count, common::ValueType value_type,
                      common::IndexEncoding index_encoding,

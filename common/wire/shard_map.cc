@@ -55,25 +55,4 @@ uint32_t ShardMap::ShardOf(uint64_t i) const {
   return static_cast<uint32_t>(it - bounds_.begin() - 1);
 }
 
-void ShardMap::Split(const SparseSelection& flat,
-                     std::vector<SparseSelection>* out) const {
-  out->resize(num_shards());
-  auto first = flat.indices.begin();
-  for (uint32_t s = 0; s < num_shards(); ++s) {
-    SparseSelection& part = (*out)[s];
-    part.clear();
-    const auto last = std::lower_bound(first, flat.indices.end(), end(s));
-    const size_t from = static_cast<size_t>(first - flat.indices.begin());
-    const size_t to = static_cast<size_t>(last - flat.indices.begin());
-    const uint32_t offset = static_cast<uint32_t>(begin(s));
-    part.indices.reserve(to - from);
-    for (size_t i = from; i < to; ++i) {
-      part.indices.push_back(flat.indices[i] - offset);
-    }
-    part.values.assign(flat.values.begin() + static_cast<ptrdiff_t>(from),
-                       flat.values.begin() + static_cast<ptrdiff_t>(to));
-    first = last;
-  }
-}
-
 }  // namespace cddp::common

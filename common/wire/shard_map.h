@@ -1,7 +1,6 @@
 // How the flat parameter vector is divided among parameter-server shards:
 // S contiguous ranges, as equal as possible (the first N mod S shards hold
-// one element more). Also splits an ascending selection over the flat vector
-// into per-shard selections with shard-local indices.
+// one element more).
 //
 // Immutable after construction; safe to share between threads.
 #ifndef CDDP_COMMON_WIRE_SHARD_MAP_H_
@@ -12,7 +11,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "common/compress/sparse.h"
 
 namespace cddp::common {
 
@@ -36,11 +34,6 @@ class ShardMap {
   const std::vector<uint64_t>& bounds() const { return bounds_; }
   // The shard owning flat index `i` (< total_size).
   uint32_t ShardOf(uint64_t i) const;
-
-  // Splits `flat` (indices ascending, all < total_size) into one selection
-  // per shard, indices made shard-local. `out` is resized to num_shards().
-  void Split(const SparseSelection& flat,
-             std::vector<SparseSelection>* out) const;
 
  private:
   explicit ShardMap(std::vector<uint64_t> bounds)

@@ -120,6 +120,9 @@ ShardClient::ShardClient(
     : shard_map_(shard_map),
       options_(std::move(options)),
       shard_steps_(shard_map.num_shards(), 0),
+      split_(shard_map.num_shards()),
+      collected_(shard_map.num_shards()),
+      local_indices_(shard_map.num_shards()),
       answers_(shard_map.num_shards()),
       unsettled_(shard_map.num_shards()) {
   grpc::ChannelArguments args;
@@ -252,10 +255,25 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
         "PushPull while an overlapped PushPull is open");
   }
   CDDP_RETURN_IF_ERROR(CheckSelection(selection, params));
-  shard_map_.Split(selection, &split_);
+  SplitInPlace(selection);
   std::unique_ptr<PushPullRound> round =
       OpenRound(std::move(steps), hold_ahead, params);
   return CloseRound(*round, undelivered);
+}
+
+void ShardClient::SplitInPlace(const common::SparseSelection& selection) {
+  const std::span<const uint32_t> indices(selection.indices);
+  const std::span<const float> values(selection.values);
+  size_t from = 0;
+  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    const size_t to = static_cast<size_t>(
+        std::lower_bound(indices.begin() + static_cast<ptrdiff_t>(from),
+                         indices.end(), shard_map_.end(s)) -
+        indices.begin());
+    split_[s] = {indices.subspan(from, to - from),
+                 values.subspan(from, to - from)};
+    from = to;
+  }
 }
 
 absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
@@ -299,8 +317,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
 absl::Status ShardClient::BeginPushPull(std::span<float> params) {
   CDDP_RETURN_IF_ERROR(CheckParamsSize(params));
   CDDP_RETURN_IF_ERROR(parts_.Open(params));
-  split_.resize(shard_map_.num_shards());
-  for (common::SparseSelection& pairs : split_) pairs.clear();
+  for (ShardPairs& pairs : split_) pairs = {};
   open_round_ = OpenRound(shard_steps_, /*hold_ahead=*/true, params);
   return absl::OkStatus();
 }
@@ -318,11 +335,9 @@ void ShardClient::StartCoveredShards(uint64_t covered_before) {
   for (uint32_t s = shard_map_.num_shards(); s-- > 0;) {
     if (shard_map_.begin(s) < parts_.covered_from) break;
     if (shard_map_.begin(s) >= covered_before) continue;  // covered before
-    common::SparseSelection& pairs = split_[s];
-    parts_.Collect(shard_map_.begin(s),
-                   shard_map_.begin(s) + shard_map_.size(s), &pairs);
-    const uint32_t offset = static_cast<uint32_t>(shard_map_.begin(s));
-    for (uint32_t& i : pairs.indices) i -= offset;
+    common::SparseSelection& pairs = collected_[s];
+    parts_.Collect(shard_map_.begin(s), shard_map_.end(s), &pairs);
+    split_[s] = {pairs.indices, pairs.values};
     if (!round.held[s]) round.started[s] = StartPushPull(round, s);
   }
 }
@@ -355,8 +370,8 @@ ShardClient::~ShardClient() {
 
 void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
                                   size_t index,
-                                  cddp::v1::PushPullRequest* piece) const {
-  const common::SparseSelection& pairs = split_[s];
+                                  cddp::v1::PushPullRequest* piece) {
+  const ShardPairs& pairs = split_[s];
   const size_t per_piece = options_.push_piece_pairs;
   const size_t begin = std::min(pairs.size(), index * per_piece);
   const size_t end = std::min(pairs.size(), begin + per_piece);
@@ -367,11 +382,22 @@ void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
   // Every element of the shard (strictly ascending, in range, as many as
   // the shard has: exactly 0..n-1): dense pieces, no index bytes at all.
   const bool dense = pairs.size() > 0 && pairs.size() == shard_map_.size(s);
+  const std::span<const float> values = pairs.values.subspan(begin, end - begin);
+  if (dense) {  // the shard's k-th element is pair k
+    proto::EncodeDensePieceInto(static_cast<uint32_t>(begin), values,
+                                options_.value_type, piece);
+    return;
+  }
+  std::vector<uint32_t>& local = local_indices_[s];
+  local.resize(end - begin);
+  const uint32_t base = static_cast<uint32_t>(shard_map_.begin(s));
+  for (size_t k = 0; k < local.size(); ++k) {
+    local[k] = pairs.indices[begin + k] - base;
+  }
   // Cannot fail: the selection was checked by CheckSelection.
-  CDDP_CHECK(proto::EncodePushPieceInto(
-                 std::span(pairs.indices).subspan(begin, end - begin),
-                 std::span(pairs.values).subspan(begin, end - begin),
-                 options_.value_type, options_.index_encoding, dense, piece)
+  CDDP_CHECK(proto::EncodePushPieceInto(local, values, options_.value_type,
+                                        options_.index_encoding,
+                                        /*dense=*/false, piece)
                  .ok());
 }
 
@@ -420,11 +446,10 @@ absl::Status ShardClient::GatherReplies(
   PushPullResult& result = round.result;
   absl::Status first_error;
   const auto hand_back = [&](uint32_t s, common::SparseSelection* to) {
-    const uint32_t offset = static_cast<uint32_t>(shard_map_.begin(s));
-    for (size_t k = 0; k < split_[s].size(); ++k) {
-      to->indices.push_back(split_[s].indices[k] + offset);
-      to->values.push_back(split_[s].values[k]);
-    }
+    to->indices.insert(to->indices.end(), split_[s].indices.begin(),
+                       split_[s].indices.end());
+    to->values.insert(to->values.end(), split_[s].values.begin(),
+                      split_[s].values.end());
   };
   for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
     if (round.held[s]) {  // not pushed: certainly not counted

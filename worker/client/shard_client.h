@@ -214,8 +214,11 @@ class ShardClient final : public ParameterClient {
       const common::SparseSelection& selection, std::span<float> params,
       common::SparseSelection* undelivered);
   // Fills `piece` with piece `index` of shard `s`'s push (from split_).
+  // Runs on gRPC's threads, one piece of a shard at a time.
   void EncodePushPiece(const PushPullRound& round, uint32_t s, size_t index,
-                       cddp::v1::PushPullRequest* piece) const;
+                       cddp::v1::PushPullRequest* piece);
+  // Points split_ at each shard's run of `selection` (checked).
+  void SplitInPlace(const common::SparseSelection& selection);
   // One attempt of shard `s`'s PushPull call; its reply goes to `round`.
   Waiter StartPushPull(PushPullRound& round, uint32_t s);
   // Takes every shard's outcome into round.result and shard_steps_; hands
@@ -232,7 +235,18 @@ class ShardClient final : public ParameterClient {
   std::vector<std::unique_ptr<cddp::v1::ParameterServer::Stub>> stubs_;
   std::unique_ptr<ShardClientMetrics> metrics_;
   std::vector<uint64_t> shard_steps_;
-  std::vector<common::SparseSelection> split_;  // scratch, reused
+  // Each shard's pairs for the push being sent, flat indices: views of the
+  // caller's selection (PushPull) or of collected_ (overlapped), so a push
+  // is not copied before it is encoded.
+  struct ShardPairs {
+    std::span<const uint32_t> indices;
+    std::span<const float> values;
+    size_t size() const { return indices.size(); }
+  };
+  std::vector<ShardPairs> split_;
+  std::vector<common::SparseSelection> collected_;  // overlapped: per shard
+  // Per shard: the shard-local indices of the sparse piece being encoded.
+  std::vector<std::vector<uint32_t>> local_indices_;
   // An overlapped PushPull between BeginPushPull and FinishPushPull.
   PartsInFlight parts_;
   std::unique_ptr<PushPullRound> open_round_;

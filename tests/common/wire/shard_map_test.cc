@@ -1,5 +1,5 @@
-// Tests for the shard map: balanced contiguous ranges and splitting a flat
-// selection into shard-local chunks.
+// Tests for the shard map: balanced contiguous ranges, and the layouts it
+// refuses.
 #include "common/wire/shard_map.h"
 
 #include <gtest/gtest.h>
@@ -26,25 +26,6 @@ TEST(ShardMapTest, RefusesImpossibleLayouts) {
   EXPECT_FALSE(ShardMap::FromBounds({1, 5}).ok());
   EXPECT_FALSE(ShardMap::FromBounds({0, 5, 5}).ok());
   EXPECT_TRUE(ShardMap::FromBounds({0, 5, 6}).ok());
-}
-
-TEST(ShardMapTest, SplitGivesShardLocalIndices) {
-  auto m = ShardMap::Create(10, 3);
-  ASSERT_TRUE(m.ok());
-  SparseSelection flat;
-  flat.indices = {0, 3, 4, 9};
-  flat.values = {1, 2, 3, 4};
-  std::vector<SparseSelection> parts;
-  m->Split(flat, &parts);
-  ASSERT_EQ(parts.size(), 3u);
-  EXPECT_EQ(parts[0].indices, (std::vector<uint32_t>{0, 3}));
-  EXPECT_EQ(parts[0].values, (std::vector<float>{1, 2}));
-  EXPECT_EQ(parts[1].indices, (std::vector<uint32_t>{0}));
-  EXPECT_EQ(parts[2].indices, (std::vector<uint32_t>{2}));
-  EXPECT_EQ(parts[2].values, (std::vector<float>{4}));
-  flat.clear();
-  m->Split(flat, &parts);
-  for (const auto& p : parts) EXPECT_EQ(p.size(), 0u);
 }
 
 }  // namespace
