@@ -382,7 +382,8 @@ void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
   // Every element of the shard (strictly ascending, in range, as many as
   // the shard has: exactly 0..n-1): dense pieces, no index bytes at all.
   const bool dense = pairs.size() > 0 && pairs.size() == shard_map_.size(s);
-  const std::span<const float> values = pairs.values.subspan(begin, end - begin);
+  const std::span<const float> values =
+      pairs.values.subspan(begin, end - begin);
   if (dense) {  // the shard's k-th element is pair k
     proto::EncodeDensePieceInto(static_cast<uint32_t>(begin), values,
                                 options_.value_type, piece);
