@@ -1,7 +1,7 @@
 // ShardClient (shard_client.h): construction, the retry loop every call
 // runs through, and PushPull, which pushes each shard its part of a sparse
 // gradient and gathers the replies. Join and Pull are in
-// shard_client_join.cc.
+// shard_client_join.cc, the overlapped PushPull in shard_client_overlap.cc.
 #include "worker/client/shard_client.h"
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
 #include "proto/wire_adapter.h"
+#include "worker/client/push_pull_round.h"
 #include "worker/client/push_stream_call.h"
 #include "worker/client/sparse_apply.h"
 
@@ -47,50 +48,6 @@ bool RefusedByServer(const absl::Status& s) {
 }
 
 }  // namespace
-
-// What one PushPull's calls share: written by the calling thread while it
-// starts the calls, and by gRPC's threads for their own shard's reply.
-struct ShardClient::PushPullRound {
-  struct Reply {
-    uint64_t step = 0;
-    uint32_t contributors = 0;
-    uint64_t next = 0;  // dense: values received so far
-    bool sparse = false;
-    bool last = false;
-    bool any = false;            // a reply arrived: the round took the push
-    bool applied_delta = false;  // a delta piece changed params
-  };
-
-  PushPullRound(std::vector<uint64_t> steps_in, std::span<float> params_in,
-                uint32_t num_shards)
-      : steps(std::move(steps_in)),
-        params(params_in),
-        resync(num_shards, 0),
-        held(num_shards, 0),
-        attempts(num_shards, 0),
-        replies(num_shards),
-        calls(num_shards),
-        started(num_shards) {
-    result.contributors.assign(num_shards, 0);
-  }
-
-  const std::vector<uint64_t> steps;  // the step each shard is pushed at
-  const std::span<float> params;
-  // Per shard; not vector<bool>, whose packed bits would be shared bytes.
-  // An attempt that failed after applying delta pieces left the shard's
-  // range unknown (a retry's reply adds the same differences again): pull
-  // it once the round is over.
-  std::vector<char> resync;
-  // Shards not pushed this time: ahead of the others, which catch up.
-  std::vector<char> held;
-  std::vector<int> attempts;  // calls started per shard
-  std::vector<Reply> replies;
-  std::vector<std::unique_ptr<PushStreamCall>> calls;
-  // Per shard: the first attempt, started before CloseRound (overlap).
-  std::vector<Waiter> started;
-  absl::Time start;
-  PushPullResult result;
-};
 
 absl::StatusOr<std::unique_ptr<ShardClient>> ShardClient::Create(
     const common::ShardMap& shard_map, ShardClientOptions options) {
@@ -312,60 +269,6 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
     }
   }
   return std::move(result);
-}
-
-absl::Status ShardClient::BeginPushPull(std::span<float> params) {
-  CDDP_RETURN_IF_ERROR(CheckParamsSize(params));
-  CDDP_RETURN_IF_ERROR(parts_.Open(params));
-  for (ShardPairs& pairs : split_) pairs = {};
-  open_round_ = OpenRound(shard_steps_, /*hold_ahead=*/true, params);
-  return absl::OkStatus();
-}
-
-absl::Status ShardClient::PushPullPart(uint64_t from,
-                                       const common::SparseSelection& pairs) {
-  const uint64_t covered_before = parts_.covered_from;
-  CDDP_RETURN_IF_ERROR(parts_.Add(from, pairs));
-  StartCoveredShards(covered_before);
-  return absl::OkStatus();
-}
-
-void ShardClient::StartCoveredShards(uint64_t covered_before) {
-  PushPullRound& round = *open_round_;
-  for (uint32_t s = shard_map_.num_shards(); s-- > 0;) {
-    if (shard_map_.begin(s) < parts_.covered_from) break;
-    if (shard_map_.begin(s) >= covered_before) continue;  // covered before
-    common::SparseSelection& pairs = collected_[s];
-    parts_.Collect(shard_map_.begin(s), shard_map_.end(s), &pairs);
-    split_[s] = {pairs.indices, pairs.values};
-    if (!round.held[s]) round.started[s] = StartPushPull(round, s);
-  }
-}
-
-absl::StatusOr<ShardClient::PushPullResult> ShardClient::FinishPushPull(
-    common::SparseSelection* undelivered) {
-  if (!parts_.open) {
-    return absl::FailedPreconditionError(
-        "FinishPushPull without BeginPushPull");
-  }
-  if (undelivered != nullptr) undelivered->clear();
-  // Below the last part: no pairs.
-  const uint64_t covered_before = parts_.covered_from;
-  CDDP_CHECK(parts_.Add(0, common::SparseSelection()).ok());
-  StartCoveredShards(covered_before);
-  std::unique_ptr<PushPullRound> round = std::move(open_round_);
-  parts_.open = false;
-  parts_.parts.clear();
-  return CloseRound(*round, undelivered);
-}
-
-ShardClient::~ShardClient() {
-  if (open_round_ == nullptr) return;
-  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
-    if (!open_round_->started[s]) continue;
-    open_round_->calls[s]->context()->TryCancel();
-    (void)open_round_->started[s]();
-  }
 }
 
 void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
