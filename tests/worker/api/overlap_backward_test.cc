@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -117,31 +116,28 @@ TEST(OverlapBackwardTest, TheLastLayersShardIsPushedDuringBackward) {
   o.overlap_backward = true;
   auto sync = ParameterSync::Create(model, o);
   ASSERT_TRUE(sync.ok()) << sync.status();
-  const std::vector<float> before = cluster.ServerValues();
-  const common::ShardMap& map = cluster.shard_map();
-  const auto moved = [&](uint32_t s) {
-    const std::vector<float> now = cluster.ServerValues();
-    return !std::equal(now.begin() + map.begin(s), now.begin() + map.end(s),
-                       before.begin() + map.begin(s));
+  // A shard's step (read under its lock) is 1 once its round closed.
+  const auto closed = [&](uint32_t s) {
+    return cluster.server(s).state().step() == 1;
   };
   // Runs inside backward(), just before l1.weight's gradient is
-  // accumulated: shard 1 (the end of l2 and all of l3) has moved by then,
-  // shard 0 (which holds l1) cannot have.
-  bool shard1_moved = false, shard0_moved = true;
+  // accumulated: shard 1 (the end of l2 and all of l3) has closed its round
+  // by then, shard 0 (which holds l1) cannot have.
+  bool shard1_closed = false, shard0_closed = true;
   model.l1->weight.register_hook([&](const torch::Tensor& grad) {
-    shard1_moved =
-        testing::WaitUntil([&] { return moved(1); }, testing::kWaitTimeout,
+    shard1_closed =
+        testing::WaitUntil([&] { return closed(1); }, testing::kWaitTimeout,
                            std::chrono::milliseconds(10));
-    shard0_moved = moved(0);
+    shard0_closed = closed(0);
     return grad;
   });
   model.zero_grad();
   model.forward(torch::randn({8, 20})).backward();
-  EXPECT_TRUE(shard1_moved);
-  EXPECT_FALSE(shard0_moved);
+  EXPECT_TRUE(shard1_closed);
+  EXPECT_FALSE(shard0_closed);
   auto stats = (*sync)->Step();
   ASSERT_TRUE(stats.ok() && stats->push_status.ok()) << stats.status();
-  EXPECT_TRUE(moved(0));
+  EXPECT_TRUE(closed(0));
   auto match = (*sync)->MatchesServers();
   ASSERT_TRUE(match.ok() && *match);
 }
