@@ -29,10 +29,6 @@ absl::StatusOr<std::unique_ptr<BackwardOverlap>> BackwardOverlap::Create(
       new BackwardOverlap(parts, parameters.size()));
   try {
     for (size_t t = 0; t < parameters.size(); ++t) {
-      if (!parameters[t].is_cpu()) {
-        return absl::FailedPreconditionError(
-            "--overlap_backward runs on CPU parameters only in this version");
-      }
       // Kept alive here, so every backward pass uses this node.
       std::shared_ptr<torch::autograd::Node> acc =
           torch::autograd::impl::grad_accumulator(parameters[t]);

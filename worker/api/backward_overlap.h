@@ -21,9 +21,10 @@
 // tensors have fired, and an accumulator runs only after every node that
 // used its parameter with gradients (and may have saved its value) has.
 //
-// Needs CPU parameters and a pipeline that compresses by range
-// (GradientPipeline::CompressesByRange). One backward pass per step: a
-// second one before Finish is an error that Finish reports.
+// Needs a pipeline that compresses by range
+// (GradientPipeline::CompressesByRange, which refuses CUDA and clipping). One
+// backward pass per step: a second one before Finish is an error that Finish
+// reports.
 //
 // Not thread-safe: the hooks run on the thread running the backward pass
 // (on the CPU, the caller of backward()), Finish on the training thread,

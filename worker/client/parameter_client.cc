@@ -65,6 +65,16 @@ void ParameterClient::PartsInFlight::Collect(
   }
 }
 
+absl::Status ParameterClient::PartsInFlight::Close() {
+  if (!open) {
+    return absl::FailedPreconditionError(
+        "FinishPushPull without BeginPushPull");
+  }
+  open = false;
+  parts.clear();
+  return absl::OkStatus();
+}
+
 absl::Status ParameterClient::BeginPushPull(std::span<float> params) {
   return default_parts_.Open(params);
 }
@@ -76,14 +86,9 @@ absl::Status ParameterClient::PushPullPart(
 
 absl::StatusOr<PushPullResult> ParameterClient::FinishPushPull(
     common::SparseSelection* undelivered) {
-  if (!default_parts_.open) {
-    return absl::FailedPreconditionError(
-        "FinishPushPull without BeginPushPull");
-  }
   common::SparseSelection all;
   default_parts_.Collect(0, default_parts_.params.size(), &all);
-  default_parts_.open = false;
-  default_parts_.parts.clear();
+  CDDP_RETURN_IF_ERROR(default_parts_.Close());
   return PushPull(all, default_parts_.params, undelivered);
 }
 

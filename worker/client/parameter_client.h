@@ -104,6 +104,9 @@ class ParameterClient {
     // The pairs of flat range [begin, end) over every part, ascending.
     void Collect(uint64_t begin, uint64_t end,
                  common::SparseSelection* out) const;
+    // Ends the open PushPull (its parts dropped); FAILED_PRECONDITION,
+    // nothing changed, when none is open.
+    absl::Status Close();
   };
 
  private:

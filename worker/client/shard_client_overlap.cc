@@ -52,8 +52,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::FinishPushPull(
   CDDP_CHECK(parts_.Add(0, common::SparseSelection()).ok());
   StartCoveredShards(covered_before);
   std::unique_ptr<PushPullRound> round = std::move(open_round_);
-  parts_.open = false;
-  parts_.parts.clear();
+  CDDP_CHECK(parts_.Close().ok());
   return CloseRound(*round, undelivered);
 }
 
