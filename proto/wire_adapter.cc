@@ -4,8 +4,10 @@
 
 #include <bit>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace cddp::proto {
 namespace {
@@ -56,11 +58,20 @@ absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
                                  std::span<const float> values,
                                  ValueType value_type,
                                  IndexEncoding index_encoding, bool dense,
-                                 cddp::v1::PushPullRequest* piece) {
-  cddp::v1::SparseChunk* chunk = piece->mutable_chunk();
+                                 PushPieceMessage* piece) {
   if (!dense) {
-    piece->set_offset(0);
-    return EncodeChunkInto(indices, values, value_type, index_encoding, chunk);
+    std::string index_bytes, value_bytes;
+    CDDP_RETURN_IF_ERROR(common::EncodeChunk(indices, values, value_type,
+                                             index_encoding, &index_bytes,
+                                             &value_bytes));
+    piece->offset = 0;
+    piece->has_chunk = true;
+    piece->count = static_cast<uint32_t>(indices.size());
+    piece->value_type = static_cast<int32_t>(value_type);
+    piece->index_encoding = static_cast<int32_t>(index_encoding);
+    piece->indices.Assign(std::move(index_bytes));
+    piece->values.Assign(std::move(value_bytes));
+    return absl::OkStatus();
   }
   if (indices.size() != values.size() ||
       (!indices.empty() &&
@@ -74,15 +85,24 @@ absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
 }
 
 void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
-                          ValueType value_type,
-                          cddp::v1::PushPullRequest* piece) {
-  cddp::v1::SparseChunk* chunk = piece->mutable_chunk();
-  piece->set_offset(offset);
-  chunk->set_count(static_cast<uint32_t>(values.size()));
-  chunk->set_value_type(ToProto(value_type));
-  chunk->set_index_encoding(ToProto(IndexEncoding::kDense));
-  chunk->clear_indices();
-  common::EncodeValues(values, value_type, chunk->mutable_values());
+                          ValueType value_type, PushPieceMessage* piece) {
+  std::string value_bytes;
+  common::EncodeValues(values, value_type, &value_bytes);
+  piece->offset = offset;
+  piece->has_chunk = true;
+  piece->count = static_cast<uint32_t>(values.size());
+  piece->value_type = static_cast<int32_t>(value_type);
+  piece->index_encoding = static_cast<int32_t>(IndexEncoding::kDense);
+  piece->indices.Clear();
+  piece->values.Assign(std::move(value_bytes));
+}
+
+common::ChunkParts ChunkPartsOf(const PushPieceMessage& piece,
+                                PieceParts* parts) {
+  piece.indices.Views(&parts->indices);
+  piece.values.Views(&parts->values);
+  return {piece.count, piece.value_type, piece.index_encoding, parts->indices,
+          parts->values};
 }
 
 void SetEncodedChunk(uint32_t count, ValueType value_type,

@@ -14,12 +14,16 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "cddp/v1/parameter_server.pb.h"
 #include "common/compress/sparse.h"
 #include "common/wire/layout.h"
+#include "common/wire/push_pieces.h"
 #include "common/wire/wire_codec.h"
+#include "proto/push_piece_message.h"
 
 namespace cddp::proto {
 
@@ -42,17 +46,27 @@ absl::Status EncodeChunkInto(std::span<const uint32_t> indices,
 // pieces (common/wire/push_pieces.h) into `piece`'s chunk and offset: with
 // `dense` (the pairs are a run of consecutive indices) a dense piece of
 // values alone at offset indices[0], else a chunk in `index_encoding` at
-// offset 0. Errors as EncodeChunkInto.
+// offset 0. The encoded bytes become the message's (no copy). Errors as
+// EncodeChunkInto.
 absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
                                  std::span<const float> values,
                                  common::ValueType value_type,
                                  common::IndexEncoding index_encoding,
-                                 bool dense, cddp::v1::PushPullRequest* piece);
+                                 bool dense, PushPieceMessage* piece);
 // A dense piece of a push: `values` for the consecutive shard-local indices
 // from `offset` (no index bytes), into `piece`'s chunk and offset.
 void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
                           common::ValueType value_type,
-                          cddp::v1::PushPullRequest* piece);
+                          PushPieceMessage* piece);
+
+// The chunk of a received piece as parts of gRPC's slices, for
+// common::PushAssembler::Add; the views live as long as `piece`'s bytes
+// and `*parts` (whose storage they use).
+struct PieceParts {
+  std::vector<std::string_view> indices, values;
+};
+common::ChunkParts ChunkPartsOf(const PushPieceMessage& piece,
+                                PieceParts* parts);
 // Fills `chunk` with an already encoded one.
 void SetEncodedChunk(uint32_t count, common::ValueType value_type,
                      common::IndexEncoding index_encoding,

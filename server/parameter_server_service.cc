@@ -138,6 +138,22 @@ ParameterServerService::ParameterServerService(ShardState* state,
       piece_floats_(piece_bytes / sizeof(float)),
       authorize_workers_(authorize_workers) {
   CDDP_CHECK(piece_floats_ > 0);
+  // PushPullStream reads its pieces as proto::PushPieceMessage (the same
+  // wire bytes, without protobuf's copies): its handler replaces the
+  // generated one, at the method's place in the service.
+  constexpr int kPushPullStream = 2;
+  CDDP_CHECK(cddp::v1::PushPullRequest::descriptor()
+                 ->file()
+                 ->FindServiceByName("ParameterServer")
+                 ->method(kPushPullStream)
+                 ->name() == "PushPullStream");
+  MarkMethodCallback(
+      kPushPullStream,
+      new grpc::internal::CallbackBidiHandler<proto::PushPieceMessage,
+                                              PushPullResponse>(
+          [this](grpc::CallbackServerContext* context) {
+            return StartPushPullStream(context, push_context());
+          }));
 }
 
 grpc::ServerUnaryReactor* ParameterServerService::Join(
@@ -182,11 +198,6 @@ grpc::ServerWriteReactor<PushPullResponse>* ParameterServerService::PushPull(
     grpc::CallbackServerContext* context,
     const cddp::v1::PushPullRequest* request) {
   return StartPushPull(context, request, push_context());
-}
-
-grpc::ServerBidiReactor<cddp::v1::PushPullRequest, PushPullResponse>*
-ParameterServerService::PushPullStream(grpc::CallbackServerContext* context) {
-  return StartPushPullStream(context, push_context());
 }
 
 grpc::ServerWriteReactor<PullResponse>* ParameterServerService::Pull(

@@ -4,7 +4,9 @@
 // shard. PushPull and PushPullStream are answered by the reactors of
 // push_pull_reactors.h, whose replies stream the same way; a push whose
 // round is still open keeps its reactor registered with the ShardState and
-// returns, so no thread waits for a round.
+// returns, so no thread waits for a round. PushPullStream's pieces are
+// read as proto::PushPieceMessage, not the generated message (the same
+// bytes on the wire, without protobuf's copies).
 //
 // Thread-safe: gRPC calls the handlers from its own threads.
 #ifndef CDDP_SERVER_PARAMETER_SERVER_SERVICE_H_
@@ -44,9 +46,6 @@ class ParameterServerService final
   grpc::ServerWriteReactor<cddp::v1::PushPullResponse>* PushPull(
       grpc::CallbackServerContext* context,
       const cddp::v1::PushPullRequest* request) override;
-  grpc::ServerBidiReactor<cddp::v1::PushPullRequest,
-                          cddp::v1::PushPullResponse>*
-  PushPullStream(grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<cddp::v1::PullResponse>* Pull(
       grpc::CallbackServerContext* context,
       const cddp::v1::PullRequest* request) override;

@@ -265,7 +265,7 @@ class PushPullReactor final
 // enters the push with its last piece.
 class PushPullStreamReactor final
     : public PushReplyReactor<
-          grpc::ServerBidiReactor<PushPullRequest, PushPullResponse>> {
+          grpc::ServerBidiReactor<proto::PushPieceMessage, PushPullResponse>> {
  public:
   using PushReplyReactor::PushReplyReactor;
 
@@ -288,7 +288,7 @@ class PushPullStreamReactor final
         FinishLocked(proto::ToGrpcStatus(s));
         return;
       }
-      if (!piece_.last()) {
+      if (!piece_.last) {
         CDDP_HAPPENS_BEFORE(this);
         StartRead(&piece_);
         return;
@@ -306,11 +306,11 @@ class PushPullStreamReactor final
   // Checks piece_ against the call's first piece (or, for the first, the
   // shard's refusals that need no decoding) and adds it to the push.
   absl::Status TakePieceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    wire_bytes_ += piece_.ByteSizeLong();
+    wire_bytes_ += piece_.ByteSize();
     if (!assembler_.has_value()) {
-      worker_id_ = piece_.worker_id();
-      shard_index_ = piece_.shard_index();
-      step_ = piece_.step();
+      worker_id_ = piece_.worker_id;
+      shard_index_ = piece_.shard_index;
+      step_ = piece_.step;
       CDDP_RETURN_IF_ERROR(Authorize(worker_id_));
       uint64_t current_step = 0;
       if (absl::Status s = push_.state->PreAdmit(worker_id_, shard_index_,
@@ -322,16 +322,16 @@ class PushPullStreamReactor final
       }
       decode_size_ = push_.state->decode_size();
       assembler_.emplace(decode_size_, push_.state->SpareBuffer(worker_id_));
-    } else if (piece_.worker_id() != worker_id_ ||
-               piece_.shard_index() != shard_index_ || piece_.step() != step_) {
+    } else if (piece_.worker_id != worker_id_ ||
+               piece_.shard_index != shard_index_ || piece_.step != step_) {
       return Refused(absl::InvalidArgumentError(absl::StrCat(
           "piece ", assembler_->pieces(), " of a push is for worker ",
-          piece_.worker_id(), ", shard ", piece_.shard_index(), ", step ",
-          piece_.step(), "; its first piece was for worker ", worker_id_,
+          piece_.worker_id, ", shard ", piece_.shard_index, ", step ",
+          piece_.step, "; its first piece was for worker ", worker_id_,
           ", shard ", shard_index_, ", step ", step_)));
     }
     return Refused(
-        assembler_->Add(proto::ChunkView(piece_.chunk()), piece_.offset()));
+        assembler_->Add(proto::ChunkPartsOf(piece_, &parts_), piece_.offset));
   }
 
   // Counts a push refused for its content as Push counts an invalid chunk.
@@ -343,7 +343,10 @@ class PushPullStreamReactor final
     return s;
   }
 
-  PushPullRequest piece_;  // the piece being read
+  // The piece being read: its chunk's bytes are still gRPC's slices,
+  // copied into the push by the assembler.
+  proto::PushPieceMessage piece_;
+  proto::PieceParts parts_;
   // From the first piece on.
   uint32_t worker_id_ = 0;
   uint32_t shard_index_ = 0;
@@ -364,8 +367,9 @@ grpc::ServerWriteReactor<PushPullResponse>* StartPushPull(
   return reactor;
 }
 
-grpc::ServerBidiReactor<PushPullRequest, PushPullResponse>* StartPushPullStream(
-    grpc::CallbackServerContext* context, const PushContext& push) {
+grpc::ServerBidiReactor<proto::PushPieceMessage, PushPullResponse>*
+StartPushPullStream(grpc::CallbackServerContext* context,
+                    const PushContext& push) {
   auto* reactor = new PushPullStreamReactor(context, push);
   reactor->Start();
   CDDP_HAPPENS_BEFORE(reactor);

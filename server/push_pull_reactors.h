@@ -23,6 +23,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "cddp/v1/parameter_server.grpc.pb.h"
+#include "proto/push_piece_message.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_state.h"
 
@@ -67,7 +68,9 @@ grpc::ServerWriteReactor<cddp::v1::PushPullResponse>* StartPushPull(
     const cddp::v1::PushPullRequest* request, const PushContext& push);
 
 // Starts answering a PushPullStream; the reactor deletes itself when done.
-grpc::ServerBidiReactor<cddp::v1::PushPullRequest, cddp::v1::PushPullResponse>*
+// The pieces are read as proto::PushPieceMessage (their bytes stay in
+// gRPC's slices until assembled); see ParameterServerService.
+grpc::ServerBidiReactor<proto::PushPieceMessage, cddp::v1::PushPullResponse>*
 StartPushPullStream(grpc::CallbackServerContext* context,
                     const PushContext& push);
 

@@ -16,12 +16,25 @@
 #define CDDP_COMMON_WIRE_PUSH_PIECES_H_
 
 #include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "common/compress/sparse.h"
 #include "common/wire/wire_codec.h"
 
 namespace cddp::common {
+
+// A piece whose byte fields arrive as parts (e.g. the slices gRPC received
+// them in), in order; the bytes of a field are its parts joined.
+struct ChunkParts {
+  uint32_t count = 0;
+  int value_type = 0;
+  int index_encoding = 0;
+  std::span<const std::string_view> indices;
+  std::span<const std::string_view> values;
+};
 
 class PushAssembler {
  public:
@@ -35,6 +48,10 @@ class PushAssembler {
   // broken rule, and nothing appended, for a piece DecodeChunk would refuse
   // or one whose first index is not above the last one so far.
   absl::Status Add(const EncodedChunkView& piece, uint64_t offset);
+  // The same for a piece in parts, with the same result and digest. A
+  // dense fp32 piece is copied from its parts straight into the buffer;
+  // any other is joined first (one copy more).
+  absl::Status Add(const ChunkParts& piece, uint64_t offset);
 
   // Tells this push from a different one (the pieces' fields and offsets in
   // order); equal for the same pieces. Only comparable within one process.
@@ -45,7 +62,17 @@ class PushAssembler {
   SparseSelection Take() { return std::move(pairs_); }
 
  private:
+  // OK if a piece of `count` pairs may start at `offset` (dense) or
+  // carries offset 0 (not dense).
+  absl::Status CheckPlacement(bool dense, uint64_t offset,
+                              uint32_t count) const;
+  // Counts a piece added and folds it into the digest.
+  void Record(uint64_t offset, uint32_t count, int value_type,
+              int index_encoding, std::string_view indices,
+              std::string_view values);
+
   const uint32_t range_size_;
+  std::string scratch_indices_, scratch_values_;  // joined parts
   SparseSelection pairs_;
   uint64_t digest_ = 0;
   uint64_t pieces_ = 0;

@@ -134,21 +134,50 @@ void RequestSeeds() {
       PutBytes(join.SerializeAsString(), &in);
     }
     for (uint32_t w = 0; w < 2; ++w) {
-      cddp::v1::PushPullRequest push;
-      push.set_worker_id(w);
-      push.set_shard_index(0);
-      push.set_step(0);
-      push.set_last(true);
+      cddp::proto::PushPieceMessage piece;
+      piece.worker_id = w;
+      piece.shard_index = 0;
+      piece.step = 0;
+      piece.last = true;
       const SparseSelection s = Pairs(w, 5, 3);
       (void)cddp::proto::EncodePushPieceInto(
           s.indices, s.values, ValueType::kFp32, IndexEncoding::kDeltaVarint,
-          /*dense=*/false, &push);
+          /*dense=*/false, &piece);
+      cddp::v1::PushPullRequest push;
+      cddp::proto::ToGenerated(piece, &push);
       Put<uint8_t>(1, &in);
       PutBytes(push.SerializeAsString(), &in);
     }
     Put<uint8_t>(2, &in);
     PutBytes("", &in);
     Write("request_fuzz", mode, in);
+  }
+}
+
+// Pushes' pieces as the worker sends them (dense fp32, sparse bf16), whole
+// and cut into three slices.
+void PushPieceMessageSeeds() {
+  cddp::proto::PushPieceMessage dense, sparse;
+  dense.step = 3;
+  dense.worker_id = 1;
+  dense.last = true;
+  const SparseSelection d = Pairs(0, 16, 1);
+  cddp::proto::EncodeDensePieceInto(16, d.values, ValueType::kFp32, &dense);
+  const SparseSelection s = Pairs(5, 10, 3);
+  (void)cddp::proto::EncodePushPieceInto(s.indices, s.values, ValueType::kBf16,
+                                         IndexEncoding::kDeltaVarint,
+                                         /*dense=*/false, &sparse);
+  int n = 0;
+  for (const cddp::proto::PushPieceMessage* m : {&dense, &sparse}) {
+    cddp::v1::PushPullRequest request;
+    cddp::proto::ToGenerated(*m, &request);
+    const std::string bytes = request.SerializeAsString();
+    Write("push_piece_message_fuzz", n++, std::string(1, '\0') + bytes);
+    std::string cut;
+    Put<uint8_t>(2, &cut);
+    Put<uint16_t>(5, &cut);
+    Put<uint16_t>(static_cast<uint16_t>(bytes.size() / 2), &cut);
+    Write("push_piece_message_fuzz", n++, cut + bytes);
   }
 }
 
@@ -206,6 +235,7 @@ int main(int argc, char** argv) {
   ChunkSeeds();
   PieceSeeds();
   RequestSeeds();
+  PushPieceMessageSeeds();
   CheckpointSeeds();
   WorkerCheckpointSeeds();
   MetricsSeeds();

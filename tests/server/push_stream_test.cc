@@ -23,15 +23,16 @@ std::vector<cddp::v1::PushPullRequest> Pieces(
   std::vector<cddp::v1::PushPullRequest> pieces;
   for (size_t b = 0; b == 0 || b < pairs.size(); b += per_piece) {
     const size_t e = std::min(pairs.size(), b + per_piece);
-    cddp::v1::PushPullRequest& p = pieces.emplace_back();
-    p.set_step(step);
-    p.set_worker_id(worker);
-    p.set_shard_index(0);
-    p.set_last(e == pairs.size());
+    proto::PushPieceMessage p;
+    p.step = step;
+    p.worker_id = worker;
+    p.shard_index = 0;
+    p.last = e == pairs.size();
     EXPECT_OK(proto::EncodePushPieceInto(
         std::span(pairs.indices).subspan(b, e - b),
         std::span(pairs.values).subspan(b, e - b), common::ValueType::kFp32,
         common::IndexEncoding::kDeltaVarint, /*dense=*/false, &p));
+    proto::ToGenerated(p, &pieces.emplace_back());
   }
   return pieces;
 }

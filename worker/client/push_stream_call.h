@@ -1,6 +1,7 @@
 // One PushPullStream call: writes a push in pieces, one at a time as gRPC
 // takes them (the next piece is encoded when the previous one is written),
-// then half-closes; reads the reply as StreamCall does.
+// then half-closes; reads the reply as StreamCall does. The pieces are
+// proto::PushPieceMessage, whose encoded bytes gRPC takes without a copy.
 //
 // Thread-safety: as StreamCall. `next_piece` runs on gRPC's threads, one
 // piece at a time, and must not block.
@@ -14,19 +15,20 @@
 #include "cddp/v1/parameter_server.pb.h"
 #include "common/happens_before.h"
 #include "grpcpp/support/client_callback.h"
+#include "proto/push_piece_message.h"
 #include "worker/client/stream_call.h"
 
 namespace cddp::worker {
 
 class PushStreamCall final
     : public StreamCall<cddp::v1::PushPullResponse,
-                        grpc::ClientBidiReactor<cddp::v1::PushPullRequest,
+                        grpc::ClientBidiReactor<proto::PushPieceMessage,
                                                 cddp::v1::PushPullResponse>> {
  public:
   // Fills `piece` with piece number `index` of the push (its `last` field
   // marks the final piece).
   using NextPiece =
-      std::function<void(size_t index, cddp::v1::PushPullRequest* piece)>;
+      std::function<void(size_t index, proto::PushPieceMessage* piece)>;
 
   PushStreamCall(Handler handler, NextPiece next_piece)
       : StreamCall(std::move(handler)), next_piece_(std::move(next_piece)) {}
@@ -40,7 +42,7 @@ class PushStreamCall final
   void OnWriteDone(bool ok) override {
     CDDP_HAPPENS_AFTER(this);
     if (!ok) return;  // the call failed; OnDone follows with its status
-    if (piece_.last()) {
+    if (piece_.last) {
       CDDP_HAPPENS_BEFORE(this);
       StartWritesDone();
       return;
@@ -54,13 +56,13 @@ class PushStreamCall final
  private:
   void WriteNext() {
     next_piece_(pieces_++, &piece_);
-    bytes_sent_ += piece_.ByteSizeLong();
+    bytes_sent_ += piece_.ByteSize();
     CDDP_HAPPENS_BEFORE(this);
     StartWrite(&piece_);
   }
 
   NextPiece next_piece_;
-  cddp::v1::PushPullRequest piece_;
+  proto::PushPieceMessage piece_;
   size_t pieces_ = 0;
   size_t bytes_sent_ = 0;
 };

@@ -91,8 +91,9 @@ ShardClient::ShardClient(
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
   for (const auto& address : options_.server_addresses) {
-    stubs_.push_back(cddp::v1::ParameterServer::NewStub(
-        grpc::CreateCustomChannel(address, credentials, args)));
+    auto channel = grpc::CreateCustomChannel(address, credentials, args);
+    stubs_.push_back(cddp::v1::ParameterServer::NewStub(channel));
+    push_stubs_.push_back(std::make_unique<PushStub>(channel));
   }
   if (options_.registry != nullptr) {
     metrics_ = std::make_unique<ShardClientMetrics>(
@@ -273,15 +274,15 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
 
 void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
                                   size_t index,
-                                  cddp::v1::PushPullRequest* piece) {
+                                  proto::PushPieceMessage* piece) {
   const ShardPairs& pairs = split_[s];
   const size_t per_piece = options_.push_piece_pairs;
   const size_t begin = std::min(pairs.size(), index * per_piece);
   const size_t end = std::min(pairs.size(), begin + per_piece);
-  piece->set_step(round.steps[s]);
-  piece->set_worker_id(options_.worker_id);
-  piece->set_shard_index(s);
-  piece->set_last(end == pairs.size());
+  piece->step = round.steps[s];
+  piece->worker_id = options_.worker_id;
+  piece->shard_index = s;
+  piece->last = end == pairs.size();
   // Every element of the shard (strictly ascending, in range, as many as
   // the shard has: exactly 0..n-1): dense pieces, no index bytes at all.
   const bool dense = pairs.size() > 0 && pairs.size() == shard_map_.size(s);
@@ -332,14 +333,16 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
         if (r.delta()) rep.applied_delta = true;
         return ApplySparseUpdate(r, range);
       },
-      [this, &round, s](size_t index, cddp::v1::PushPullRequest* piece) {
+      [this, &round, s](size_t index, proto::PushPieceMessage* piece) {
         EncodePushPiece(round, s, index, piece);
       });
   PushStreamCall* call = round.calls[s].get();
   ++round.attempts[s];
   call->context()->set_deadline(
       absl::ToChronoTime(absl::Now() + options_.deadline));
-  stubs_[s]->async()->PushPullStream(call->context(), call);
+  push_stubs_[s]->PrepareBidiStreamingCall(
+      call->context(), "/cddp.v1.ParameterServer/PushPullStream",
+      grpc::StubOptions(), call);
   call->Begin();
   return [call] { return call->Wait(); };
 }

@@ -31,8 +31,10 @@
 #include "common/tls/tls_options.h"
 #include "common/wire/layout.h"
 #include "common/wire/shard_map.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
+#include "proto/push_piece_message.h"
 #include "worker/client/parameter_client.h"
 #include "worker/client/shard_client_metrics.h"
 
@@ -216,7 +218,7 @@ class ShardClient final : public ParameterClient {
   // Fills `piece` with piece `index` of shard `s`'s push (from split_).
   // Runs on gRPC's threads, one piece of a shard at a time.
   void EncodePushPiece(const PushPullRound& round, uint32_t s, size_t index,
-                       cddp::v1::PushPullRequest* piece);
+                       proto::PushPieceMessage* piece);
   // Points split_ at each shard's run of `selection` (checked).
   void SplitInPlace(const common::SparseSelection& selection);
   // One attempt of shard `s`'s PushPull call; its reply goes to `round`.
@@ -233,6 +235,11 @@ class ShardClient final : public ParameterClient {
   common::ShardMap shard_map_;
   ShardClientOptions options_;
   std::vector<std::unique_ptr<cddp::v1::ParameterServer::Stub>> stubs_;
+  // PushPullStream with pieces of our own type (push_stream_call.h), on
+  // the same channels.
+  using PushStub = grpc::TemplatedGenericStub<proto::PushPieceMessage,
+                                              cddp::v1::PushPullResponse>;
+  std::vector<std::unique_ptr<PushStub>> push_stubs_;
   std::unique_ptr<ShardClientMetrics> metrics_;
   std::vector<uint64_t> shard_steps_;
   // Each shard's pairs for the push being sent, flat indices: views of the

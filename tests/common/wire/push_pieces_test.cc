@@ -1,14 +1,20 @@
 // Tests for reassembling a push sent in pieces: any split of a chunk into
 // pieces assembles to what the one-message chunk decodes to, and every
 // piece that would break the push's order or range is refused naming the
-// rule, with nothing appended.
+// rule, with nothing appended. A piece whose bytes arrive in parts (cut
+// anywhere, a value straddling two parts included) assembles and digests as
+// the same piece in one.
 #include "common/wire/push_pieces.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tests/support/sample_selection.h"
 
@@ -94,6 +100,76 @@ TEST(PushAssemblerTest, DensePiecesCoverTheirOffsetsAndReuseTheBuffer) {
   EXPECT_EQ(got.indices, push.indices);
   EXPECT_EQ(got.values, push.values);
   EXPECT_EQ(got.indices.data(), storage);  // no new allocation
+}
+
+// `bytes` cut into parts at `cuts` (ascending; those past the end cut
+// there).
+std::vector<std::string_view> Parts(std::string_view bytes,
+                                    const std::vector<size_t>& cuts) {
+  std::vector<std::string_view> parts;
+  size_t from = 0;
+  for (size_t cut : cuts) {
+    const size_t to = std::min(cut, bytes.size());
+    parts.push_back(bytes.substr(from, to - from));
+    from = to;
+  }
+  parts.push_back(bytes.substr(from));
+  return parts;
+}
+
+TEST(PushAssemblerTest, APieceInPartsAssemblesAndDigestsAsInOne) {
+  const SparseSelection dense = DenseRange();
+  const SparseSelection sparse = Sample(300, 11);
+  // Cuts inside a value (1, 402, 1203), at value boundaries, none at all.
+  for (const std::vector<size_t>& cuts :
+       {std::vector<size_t>{}, std::vector<size_t>{1, 402, 1203},
+        std::vector<size_t>{400, 400, 800}}) {
+    PushAssembler whole(kRange, {}), parted(kRange, {});
+    const auto add_both = [&](const Piece& p, uint64_t offset) {
+      ASSERT_TRUE(whole.Add(p.View(), offset).ok());
+      const std::vector<std::string_view> values = Parts(p.values, cuts);
+      const std::vector<std::string_view> indices = Parts(p.indices, {});
+      ASSERT_TRUE(
+          parted
+              .Add(ChunkParts{p.count, static_cast<int>(ValueType::kFp32),
+                              static_cast<int>(p.encoding), indices, values},
+                   offset)
+              .ok());
+    };
+    add_both(Encode(dense, 0, 500, IndexEncoding::kDense), 0);  // direct
+    add_both(Encode(dense, 500, 900, IndexEncoding::kDense), 500);
+    add_both(Encode(sparse, 280, 300, IndexEncoding::kDeltaVarint),
+             0);  // joined
+    EXPECT_EQ(parted.digest(), whole.digest());
+    EXPECT_EQ(parted.pieces(), 3u);
+    EXPECT_EQ(parted.pairs().indices, whole.pairs().indices);
+    EXPECT_EQ(parted.pairs().values, whole.pairs().values);
+  }
+}
+
+TEST(PushAssemblerTest, APieceInPartsIsRefusedAsInOne) {
+  const SparseSelection dense = DenseRange();
+  PushAssembler a(kRange, {});
+  Piece bad = Encode(dense, 0, 100, IndexEncoding::kDense);
+  const float inf = std::numeric_limits<float>::infinity();
+  std::memcpy(bad.values.data() + 200, &inf, 4);
+  const std::vector<std::string_view> values = Parts(bad.values, {202});
+  const auto parts = [&](uint32_t count) {
+    return ChunkParts{count,
+                      static_cast<int>(ValueType::kFp32),
+                      static_cast<int>(IndexEncoding::kDense),
+                      {},
+                      values};
+  };
+  absl::Status s = a.Add(parts(100), 0);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_NE(s.message().find("piece 0: value at position 50"),
+            std::string::npos)
+      << s;
+  s = a.Add(parts(99), 0);  // bytes for 100 values
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(a.pairs().size(), 0u);
+  EXPECT_EQ(a.pieces(), 0u);
 }
 
 TEST(PushAssemblerTest, EmptyPushIsOneEmptyPiece) {
