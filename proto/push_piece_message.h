@@ -23,40 +23,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <string>
-#include <string_view>
-#include <vector>
 
 #include "cddp/v1/parameter_server.pb.h"
 #include "grpcpp/impl/serialization_traits.h"
 #include "grpcpp/support/byte_buffer.h"
-#include "grpcpp/support/slice.h"
 #include "grpcpp/support/status.h"
+#include "proto/slice_wire.h"
 
 namespace cddp::proto {
-
-// The bytes of one field as the gRPC slices holding them, in order.
-class SliceBytes {
- public:
-  // Takes `bytes` (moved into a slice that owns it: no copy for a large
-  // field, a copy for a small one).
-  void Assign(std::string bytes);
-  void Append(grpc::Slice part);
-  void Clear();
-
-  size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-  const std::vector<grpc::Slice>& parts() const { return parts_; }
-  // Views of the parts, in order, replacing *out's contents.
-  void Views(std::vector<std::string_view>* out) const;
-  // The bytes as one view: of the one part (no copy), or of *scratch,
-  // into which several parts are copied.
-  std::string_view Contiguous(std::string* scratch) const;
-
- private:
-  std::vector<grpc::Slice> parts_;
-  size_t size_ = 0;
-};
 
 // One cddp.v1.PushPullRequest; see the proto for the fields.
 struct PushPieceMessage {
@@ -65,22 +39,18 @@ struct PushPieceMessage {
   uint32_t shard_index = 0;
   uint64_t offset = 0;
   bool last = false;
-  // The chunk (cddp.v1.SparseChunk); has_chunk as the generated message's
-  // has_chunk(): set by any chunk field on the wire or by a writer.
+  // has_chunk as the generated message's has_chunk(): set by a chunk on
+  // the wire or by a writer.
   bool has_chunk = false;
-  uint32_t count = 0;
-  int32_t value_type = 0;
-  int32_t index_encoding = 0;
-  SliceBytes indices;
-  SliceBytes values;
+  ChunkFields chunk;
 
   void Clear() { *this = PushPieceMessage(); }
   // The bytes SerializePushPiece produces.
-  size_t ByteSize() const;
+  size_t ByteSizeLong() const;
 };
 
-// The message as slices: a small head, the chunk's own parts, a small tail.
-// The same bytes as the generated message's SerializeAsString().
+// The message as slices (the chunk's byte fields as their own parts). The
+// same bytes as the generated message's SerializeAsString().
 grpc::ByteBuffer SerializePushPiece(const PushPieceMessage& message);
 
 // Parses `slices` (one serialised message, cut anywhere) into *message

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -66,11 +67,11 @@ absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
                                              &value_bytes));
     piece->offset = 0;
     piece->has_chunk = true;
-    piece->count = static_cast<uint32_t>(indices.size());
-    piece->value_type = static_cast<int32_t>(value_type);
-    piece->index_encoding = static_cast<int32_t>(index_encoding);
-    piece->indices.Assign(std::move(index_bytes));
-    piece->values.Assign(std::move(value_bytes));
+    piece->chunk.count = static_cast<uint32_t>(indices.size());
+    piece->chunk.value_type = static_cast<int32_t>(value_type);
+    piece->chunk.index_encoding = static_cast<int32_t>(index_encoding);
+    piece->chunk.indices.Assign(std::move(index_bytes));
+    piece->chunk.values.Assign(std::move(value_bytes));
     return absl::OkStatus();
   }
   if (indices.size() != values.size() ||
@@ -90,19 +91,19 @@ void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
   common::EncodeValues(values, value_type, &value_bytes);
   piece->offset = offset;
   piece->has_chunk = true;
-  piece->count = static_cast<uint32_t>(values.size());
-  piece->value_type = static_cast<int32_t>(value_type);
-  piece->index_encoding = static_cast<int32_t>(IndexEncoding::kDense);
-  piece->indices.Clear();
-  piece->values.Assign(std::move(value_bytes));
+  piece->chunk.count = static_cast<uint32_t>(values.size());
+  piece->chunk.value_type = static_cast<int32_t>(value_type);
+  piece->chunk.index_encoding = static_cast<int32_t>(IndexEncoding::kDense);
+  piece->chunk.indices.Clear();
+  piece->chunk.values.Assign(std::move(value_bytes));
 }
 
 common::ChunkParts ChunkPartsOf(const PushPieceMessage& piece,
                                 PieceParts* parts) {
-  piece.indices.Views(&parts->indices);
-  piece.values.Views(&parts->values);
-  return {piece.count, piece.value_type, piece.index_encoding, parts->indices,
-          parts->values};
+  piece.chunk.indices.Views(&parts->indices);
+  piece.chunk.values.Views(&parts->values);
+  return {piece.chunk.count, piece.chunk.value_type, piece.chunk.index_encoding,
+          parts->indices, parts->values};
 }
 
 void SetEncodedChunk(uint32_t count, ValueType value_type,
@@ -132,17 +133,52 @@ void LayoutToProto(const common::Layout& layout,
                                     layout.tensor_sizes.end());
 }
 
+bool FillDensePiece(std::span<const float> values, size_t piece, size_t* offset,
+                    ReplyPieceMessage* message) {
+  const size_t len = std::min(piece, values.size() - *offset);
+  message->offset = *offset;
+  message->dense_values.Assign(
+      std::string(reinterpret_cast<const char*>(values.data() + *offset),
+                  len * sizeof(float)));
+  *offset += len;
+  message->last = *offset == values.size();
+  return message->last;
+}
+
+namespace {
+
+// Where a dense piece of `bytes` at `offset` goes, checked as
+// TakeDensePiece says.
+absl::StatusOr<float*> DensePieceTarget(uint64_t offset, size_t bytes,
+                                        std::span<float> shard_params,
+                                        uint64_t* next_offset) {
+  if (offset != *next_offset || bytes % sizeof(float) != 0 ||
+      offset + bytes / sizeof(float) > shard_params.size()) {
+    return absl::DataLossError(absl::StrCat(
+        "malformed dense piece: offset ", offset, " (expected ", *next_offset,
+        "), ", bytes, " bytes, shard size ", shard_params.size()));
+  }
+  *next_offset = offset + bytes / sizeof(float);
+  return shard_params.data() + offset;
+}
+
+}  // namespace
+
 absl::Status TakeDensePiece(uint64_t offset, const std::string& bytes,
                             std::span<float> shard_params,
                             uint64_t* next_offset) {
-  if (offset != *next_offset || bytes.size() % sizeof(float) != 0 ||
-      offset + bytes.size() / sizeof(float) > shard_params.size()) {
-    return absl::DataLossError(absl::StrCat(
-        "malformed dense piece: offset ", offset, " (expected ", *next_offset,
-        "), ", bytes.size(), " bytes, shard size ", shard_params.size()));
-  }
-  std::memcpy(shard_params.data() + offset, bytes.data(), bytes.size());
-  *next_offset = offset + bytes.size() / sizeof(float);
+  CDDP_ASSIGN_OR_RETURN(float* to, DensePieceTarget(offset, bytes.size(),
+                                                    shard_params, next_offset));
+  std::memcpy(to, bytes.data(), bytes.size());
+  return absl::OkStatus();
+}
+
+absl::Status TakeDensePiece(uint64_t offset, const SliceBytes& bytes,
+                            std::span<float> shard_params,
+                            uint64_t* next_offset) {
+  CDDP_ASSIGN_OR_RETURN(float* to, DensePieceTarget(offset, bytes.size(),
+                                                    shard_params, next_offset));
+  bytes.CopyTo(reinterpret_cast<char*>(to));
   return absl::OkStatus();
 }
 

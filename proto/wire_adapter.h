@@ -24,6 +24,7 @@
 #include "common/wire/push_pieces.h"
 #include "common/wire/wire_codec.h"
 #include "proto/push_piece_message.h"
+#include "proto/reply_piece_message.h"
 
 namespace cddp::proto {
 
@@ -94,11 +95,20 @@ bool FillDensePiece(std::span<const float> values, size_t piece, size_t* offset,
   return last;
 }
 
+// The same for a reply of ours: the values in one copy, into a slice the
+// message owns.
+bool FillDensePiece(std::span<const float> values, size_t piece, size_t* offset,
+                    ReplyPieceMessage* message);
+
 // Copies a dense piece (`bytes` of fp32 at shard-local `offset`) into the
 // shard's range; pieces come in order, *next_offset is where the next one
 // starts. DATA_LOSS (nothing copied) for a piece out of order, of a ragged
 // size or past the range.
 absl::Status TakeDensePiece(uint64_t offset, const std::string& bytes,
+                            std::span<float> shard_params,
+                            uint64_t* next_offset);
+// The same from the slices a reply of ours was received in.
+absl::Status TakeDensePiece(uint64_t offset, const SliceBytes& bytes,
                             std::span<float> shard_params,
                             uint64_t* next_offset);
 

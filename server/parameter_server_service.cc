@@ -18,7 +18,6 @@ namespace cddp::server {
 namespace {
 
 using cddp::v1::PullResponse;
-using cddp::v1::PushPullResponse;
 using proto::FillDensePiece;
 
 cddp::v1::Downlink DownlinkToProto(DownlinkMode mode) {
@@ -138,19 +137,27 @@ ParameterServerService::ParameterServerService(ShardState* state,
       piece_floats_(piece_bytes / sizeof(float)),
       authorize_workers_(authorize_workers) {
   CDDP_CHECK(piece_floats_ > 0);
-  // PushPullStream reads its pieces as proto::PushPieceMessage (the same
-  // wire bytes, without protobuf's copies): its handler replaces the
-  // generated one, at the method's place in the service.
-  constexpr int kPushPullStream = 2;
-  CDDP_CHECK(cddp::v1::PushPullRequest::descriptor()
-                 ->file()
-                 ->FindServiceByName("ParameterServer")
-                 ->method(kPushPullStream)
-                 ->name() == "PushPullStream");
+  // PushPull and PushPullStream read and write proto::PushPieceMessage and
+  // proto::ReplyPieceMessage (the same wire bytes, without protobuf's
+  // copies): their handlers replace the generated ones, at the methods'
+  // places in the service.
+  constexpr int kPushPull = 1, kPushPullStream = 2;
+  const auto* service =
+      cddp::v1::PushPullRequest::descriptor()->file()->FindServiceByName(
+          "ParameterServer");
+  CDDP_CHECK(service->method(kPushPull)->name() == "PushPull");
+  CDDP_CHECK(service->method(kPushPullStream)->name() == "PushPullStream");
+  MarkMethodCallback(
+      kPushPull, new grpc::internal::CallbackServerStreamingHandler<
+                     cddp::v1::PushPullRequest, proto::ReplyPieceMessage>(
+                     [this](grpc::CallbackServerContext* context,
+                            const cddp::v1::PushPullRequest* request) {
+                       return StartPushPull(context, request, push_context());
+                     }));
   MarkMethodCallback(
       kPushPullStream,
       new grpc::internal::CallbackBidiHandler<proto::PushPieceMessage,
-                                              PushPullResponse>(
+                                              proto::ReplyPieceMessage>(
           [this](grpc::CallbackServerContext* context) {
             return StartPushPullStream(context, push_context());
           }));
@@ -192,12 +199,6 @@ grpc::ServerUnaryReactor* ParameterServerService::Join(
   CDDP_HAPPENS_BEFORE(reactor);
   reactor->Finish(grpc::Status::OK);
   return reactor;
-}
-
-grpc::ServerWriteReactor<PushPullResponse>* ParameterServerService::PushPull(
-    grpc::CallbackServerContext* context,
-    const cddp::v1::PushPullRequest* request) {
-  return StartPushPull(context, request, push_context());
 }
 
 grpc::ServerWriteReactor<PullResponse>* ParameterServerService::Pull(

@@ -4,9 +4,10 @@
 // shard. PushPull and PushPullStream are answered by the reactors of
 // push_pull_reactors.h, whose replies stream the same way; a push whose
 // round is still open keeps its reactor registered with the ShardState and
-// returns, so no thread waits for a round. PushPullStream's pieces are
-// read as proto::PushPieceMessage, not the generated message (the same
-// bytes on the wire, without protobuf's copies).
+// returns, so no thread waits for a round. A push's pieces and its reply's
+// are proto::PushPieceMessage and proto::ReplyPieceMessage, not the
+// generated messages (the same bytes on the wire, without protobuf's
+// copies).
 //
 // Thread-safe: gRPC calls the handlers from its own threads.
 #ifndef CDDP_SERVER_PARAMETER_SERVER_SERVICE_H_
@@ -43,9 +44,6 @@ class ParameterServerService final
   grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
                                  const cddp::v1::JoinRequest* request,
                                  cddp::v1::JoinResponse* response) override;
-  grpc::ServerWriteReactor<cddp::v1::PushPullResponse>* PushPull(
-      grpc::CallbackServerContext* context,
-      const cddp::v1::PushPullRequest* request) override;
   grpc::ServerWriteReactor<cddp::v1::PullResponse>* Pull(
       grpc::CallbackServerContext* context,
       const cddp::v1::PullRequest* request) override;

@@ -17,7 +17,7 @@
 namespace cddp::server {
 
 using cddp::v1::PushPullRequest;
-using cddp::v1::PushPullResponse;
+using ReplyPiece = proto::ReplyPieceMessage;
 
 std::shared_ptr<const SparseReplyCache::Reply> SparseReplyCache::Get(
     const std::shared_ptr<const RoundResult>& result) {
@@ -26,15 +26,19 @@ std::shared_ptr<const SparseReplyCache::Reply> SparseReplyCache::Get(
     auto reply = std::make_shared<Reply>();
     for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
       const SparsePiece& piece = result->sparse_pieces[p];
-      auto message = std::make_shared<PushPullResponse>();
-      message->set_step(result->open_round);
-      message->set_contributors(result->contributors);
-      proto::SetEncodedChunk(piece.count, piece.value_type,
-                             common::IndexEncoding::kDeltaVarint, piece.indices,
-                             piece.values, message->mutable_sparse_update());
-      message->set_last(p + 1 == result->sparse_pieces.size());
-      message->set_delta(result->delta);
-      message->ByteSizeLong();  // cache the size before threads share it
+      auto message = std::make_shared<ReplyPiece>();
+      message->step = result->open_round;
+      message->contributors = result->contributors;
+      message->has_sparse_update = true;
+      proto::ChunkFields& chunk = message->sparse_update;
+      chunk.count = piece.count;
+      chunk.value_type = static_cast<int32_t>(piece.value_type);
+      chunk.index_encoding =
+          static_cast<int32_t>(common::IndexEncoding::kDeltaVarint);
+      chunk.indices.Assign(piece.indices);
+      chunk.values.Assign(piece.values);
+      message->last = p + 1 == result->sparse_pieces.size();
+      message->delta = result->delta;
       reply->push_back(std::move(message));
     }
     reply_ = std::move(reply);
@@ -202,7 +206,7 @@ class PushReplyReactor : public Base, public PushWaiter {
     if (result_->sparse) {
       if (sparse_reply_ == nullptr)
         sparse_reply_ = push_.sparse_replies->Get(result_);
-      const PushPullResponse& piece = *(*sparse_reply_)[sparse_next_++];
+      const ReplyPiece& piece = *(*sparse_reply_)[sparse_next_++];
       wrote_last_ = sparse_next_ == sparse_reply_->size();
       push_.metrics->sent_bytes.Increment(
           static_cast<double>(piece.ByteSizeLong()));
@@ -213,8 +217,8 @@ class PushReplyReactor : public Base, public PushWaiter {
       return sparse_next_ == 1;
     }
     response_.Clear();
-    response_.set_step(result_->open_round);
-    response_.set_contributors(result_->contributors);
+    response_.step = result_->open_round;
+    response_.contributors = result_->contributors;
     if (!state->ReadValues(lease_, [&](std::span<const float> values) {
           wrote_last_ = proto::FillDensePiece(values, push_.piece_floats,
                                               &offset_, &response_);
@@ -237,7 +241,7 @@ class PushReplyReactor : public Base, public PushWaiter {
   bool wrote_last_ ABSL_GUARDED_BY(mu_) = false;
   size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
-  PushPullResponse response_ ABSL_GUARDED_BY(mu_);  // dense pieces
+  ReplyPiece response_ ABSL_GUARDED_BY(mu_);  // dense pieces
   // Sparse downlink: the round's shared messages and the next to write.
   std::shared_ptr<const SparseReplyCache::Reply> sparse_reply_
       ABSL_GUARDED_BY(mu_);
@@ -246,7 +250,7 @@ class PushReplyReactor : public Base, public PushWaiter {
 
 // PushPull: the whole push arrived with the call.
 class PushPullReactor final
-    : public PushReplyReactor<grpc::ServerWriteReactor<PushPullResponse>> {
+    : public PushReplyReactor<grpc::ServerWriteReactor<ReplyPiece>> {
  public:
   using PushReplyReactor::PushReplyReactor;
 
@@ -265,7 +269,7 @@ class PushPullReactor final
 // enters the push with its last piece.
 class PushPullStreamReactor final
     : public PushReplyReactor<
-          grpc::ServerBidiReactor<proto::PushPieceMessage, PushPullResponse>> {
+          grpc::ServerBidiReactor<proto::PushPieceMessage, ReplyPiece>> {
  public:
   using PushReplyReactor::PushReplyReactor;
 
@@ -306,7 +310,7 @@ class PushPullStreamReactor final
   // Checks piece_ against the call's first piece (or, for the first, the
   // shard's refusals that need no decoding) and adds it to the push.
   absl::Status TakePieceLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    wire_bytes_ += piece_.ByteSize();
+    wire_bytes_ += piece_.ByteSizeLong();
     if (!assembler_.has_value()) {
       worker_id_ = piece_.worker_id;
       shard_index_ = piece_.shard_index;
@@ -358,7 +362,7 @@ class PushPullStreamReactor final
 
 }  // namespace
 
-grpc::ServerWriteReactor<PushPullResponse>* StartPushPull(
+grpc::ServerWriteReactor<ReplyPiece>* StartPushPull(
     grpc::CallbackServerContext* context, const PushPullRequest* request,
     const PushContext& push) {
   auto* reactor = new PushPullReactor(context, push);
@@ -367,7 +371,7 @@ grpc::ServerWriteReactor<PushPullResponse>* StartPushPull(
   return reactor;
 }
 
-grpc::ServerBidiReactor<proto::PushPieceMessage, PushPullResponse>*
+grpc::ServerBidiReactor<proto::PushPieceMessage, ReplyPiece>*
 StartPushPullStream(grpc::CallbackServerContext* context,
                     const PushContext& push) {
   auto* reactor = new PushPullStreamReactor(context, push);

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cddp/v1/parameter_server.grpc.pb.h"
 #include "proto/push_piece_message.h"
+#include "proto/reply_piece_message.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_state.h"
 
@@ -36,7 +37,7 @@ namespace cddp::server {
 // thread-safe). Thread-safe.
 class SparseReplyCache {
  public:
-  using Reply = std::vector<std::shared_ptr<const cddp::v1::PushPullResponse>>;
+  using Reply = std::vector<std::shared_ptr<const proto::ReplyPieceMessage>>;
 
   std::shared_ptr<const Reply> Get(
       const std::shared_ptr<const RoundResult>& result);
@@ -63,14 +64,14 @@ struct PushContext {
 grpc::Status AbandonedReply();
 
 // Starts answering a PushPull; the reactor deletes itself when done.
-grpc::ServerWriteReactor<cddp::v1::PushPullResponse>* StartPushPull(
+grpc::ServerWriteReactor<proto::ReplyPieceMessage>* StartPushPull(
     grpc::CallbackServerContext* context,
     const cddp::v1::PushPullRequest* request, const PushContext& push);
 
 // Starts answering a PushPullStream; the reactor deletes itself when done.
 // The pieces are read as proto::PushPieceMessage (their bytes stay in
 // gRPC's slices until assembled); see ParameterServerService.
-grpc::ServerBidiReactor<proto::PushPieceMessage, cddp::v1::PushPullResponse>*
+grpc::ServerBidiReactor<proto::PushPieceMessage, proto::ReplyPieceMessage>*
 StartPushPullStream(grpc::CallbackServerContext* context,
                     const PushContext& push);
 

@@ -154,9 +154,10 @@ void RequestSeeds() {
   }
 }
 
-// Pushes' pieces as the worker sends them (dense fp32, sparse bf16), whole
-// and cut into three slices.
-void PushPieceMessageSeeds() {
+// Pushes' pieces as the worker sends them (dense fp32, sparse bf16) and
+// replies' (dense, sparse), whole and cut into three slices; a reply's
+// first byte has bit 7 set.
+void PieceMessageSeeds() {
   cddp::proto::PushPieceMessage dense, sparse;
   dense.step = 3;
   dense.worker_id = 1;
@@ -167,17 +168,32 @@ void PushPieceMessageSeeds() {
   (void)cddp::proto::EncodePushPieceInto(s.indices, s.values, ValueType::kBf16,
                                          IndexEncoding::kDeltaVarint,
                                          /*dense=*/false, &sparse);
-  int n = 0;
+  std::vector<std::string> messages;
   for (const cddp::proto::PushPieceMessage* m : {&dense, &sparse}) {
     cddp::v1::PushPullRequest request;
     cddp::proto::ToGenerated(*m, &request);
-    const std::string bytes = request.SerializeAsString();
-    Write("push_piece_message_fuzz", n++, std::string(1, '\0') + bytes);
+    messages.push_back(std::string(1, '\0') + request.SerializeAsString());
+  }
+  cddp::proto::ReplyPieceMessage dense_reply;
+  size_t offset = 0;
+  cddp::proto::FillDensePiece(d.values, 8, &offset, &dense_reply);
+  cddp::v1::PushPullResponse reply;
+  cddp::proto::ToGenerated(dense_reply, &reply);
+  messages.push_back(std::string(1, '\x80') + reply.SerializeAsString());
+  reply.clear_dense_values();
+  reply.set_delta(true);
+  (void)cddp::proto::EncodeChunkInto(s.indices, s.values, ValueType::kFp32,
+                                     IndexEncoding::kDeltaVarint,
+                                     reply.mutable_sparse_update());
+  messages.push_back(std::string(1, '\x80') + reply.SerializeAsString());
+  int n = 0;
+  for (const std::string& m : messages) {
+    Write("push_piece_message_fuzz", n++, m);
     std::string cut;
-    Put<uint8_t>(2, &cut);
+    Put<uint8_t>(static_cast<uint8_t>(m[0] | 2), &cut);
     Put<uint16_t>(5, &cut);
-    Put<uint16_t>(static_cast<uint16_t>(bytes.size() / 2), &cut);
-    Write("push_piece_message_fuzz", n++, cut + bytes);
+    Put<uint16_t>(static_cast<uint16_t>(m.size() / 2), &cut);
+    Write("push_piece_message_fuzz", n++, cut + m.substr(1));
   }
 }
 
@@ -235,7 +251,7 @@ int main(int argc, char** argv) {
   ChunkSeeds();
   PieceSeeds();
   RequestSeeds();
-  PushPieceMessageSeeds();
+  PieceMessageSeeds();
   CheckpointSeeds();
   WorkerCheckpointSeeds();
   MetricsSeeds();

@@ -1,8 +1,9 @@
-// proto::PushPieceMessage's parser (proto/push_piece_message.h) against
-// protobuf's on arbitrary bytes cut into slices anywhere: whatever ours
-// takes, protobuf takes and reads the same fields from (unknown fields
-// dropped); DeserializePushPiece takes exactly what protobuf takes; and
-// what ours read serialises back to bytes protobuf reads the same way.
+// Our parsers of a push's and a reply's pieces (proto/push_piece_message.h,
+// proto/reply_piece_message.h) against protobuf's, on arbitrary bytes cut
+// into slices anywhere: whatever ours takes, protobuf takes and reads the
+// same fields from (unknown fields dropped); Deserialize takes exactly what
+// protobuf takes; and what ours read serialises back to bytes protobuf
+// reads the same way.
 #include <algorithm>
 #include <cstdint>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "grpcpp/impl/grpc_library.h"
 #include "proto/push_piece_message.h"
+#include "proto/reply_piece_message.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/fuzz_input.h"
 
@@ -19,20 +21,57 @@ using cddp::fuzz::Check;
 
 grpc::internal::GrpcLibraryInitializer grpc_library;
 
-std::string Reading(const cddp::proto::PushPieceMessage& m) {
-  cddp::v1::PushPullRequest request;
-  cddp::proto::ToGenerated(m, &request);
-  return request.SerializeAsString();
+template <typename Generated, typename Message>
+std::string Reading(const Message& m) {
+  Generated generated;
+  cddp::proto::ToGenerated(m, &generated);
+  return generated.SerializeAsString();
+}
+
+// One message type: Message is ours, Generated protobuf's.
+template <typename Generated, typename Message>
+void Compare(const std::string& bytes, std::vector<grpc::Slice>& slices,
+             bool (*parse)(std::span<const grpc::Slice>, Message*),
+             grpc::ByteBuffer (*serialize)(const Message&),
+             grpc::Status (*deserialize)(grpc::ByteBuffer*, Message*)) {
+  Generated expected;
+  const bool protobuf_ok = expected.ParseFromString(bytes);
+  expected.DiscardUnknownFields();
+  const std::string expected_bytes = expected.SerializeAsString();
+
+  Message ours;
+  if (parse(slices, &ours)) {
+    Check(protobuf_ok, "ours took bytes protobuf refuses");
+    Check(Reading<Generated>(ours) == expected_bytes, "fields differ");
+    // Serialised again: protobuf reads the same message.
+    std::vector<grpc::Slice> out;
+    Check(serialize(ours).Dump(&out).ok(), "dump");
+    std::string again;
+    for (const grpc::Slice& s : out) {
+      again.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    Check(again.size() == ours.ByteSizeLong(), "ByteSizeLong differs");
+    Generated reread;
+    Check(reread.ParseFromString(again), "protobuf refuses our bytes");
+    Check(reread.SerializeAsString() == expected_bytes, "round trip differs");
+  }
+  grpc::ByteBuffer buffer(slices.data(), slices.size());
+  Message any;
+  const bool deserialized = deserialize(&buffer, &any).ok();
+  Check(deserialized == protobuf_ok, "Deserialize and protobuf disagree");
+  if (deserialized) {
+    Check(Reading<Generated>(any) == expected_bytes, "fallback differs");
+  }
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cddp::fuzz::FuzzInput in(data, size);
-  // Up to three cut points, then the message's bytes.
-  const int cuts = in.Int<uint8_t>() % 4;
+  // Which message (bit 7), up to three cut points, then the bytes.
+  const uint8_t head = in.Int<uint8_t>();
   std::vector<uint16_t> at;
-  for (int k = 0; k < cuts; ++k) at.push_back(in.Int<uint16_t>());
+  for (int k = 0; k < head % 4; ++k) at.push_back(in.Int<uint16_t>());
   const std::string bytes(in.Rest());
   std::vector<grpc::Slice> slices;
   size_t from = 0;
@@ -42,36 +81,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     from = to;
   }
   slices.emplace_back(bytes.substr(from));
-
-  cddp::v1::PushPullRequest expected;
-  const bool protobuf_ok = expected.ParseFromString(bytes);
-  expected.DiscardUnknownFields();
-
-  cddp::proto::PushPieceMessage ours;
-  if (cddp::proto::ParsePushPiece(slices, &ours)) {
-    Check(protobuf_ok, "ours took bytes protobuf refuses");
-    Check(Reading(ours) == expected.SerializeAsString(), "fields differ");
-    Check(ours.has_chunk == expected.has_chunk(), "has_chunk differs");
-    // Serialised again: protobuf reads the same message.
-    std::vector<grpc::Slice> out;
-    Check(cddp::proto::SerializePushPiece(ours).Dump(&out).ok(), "dump");
-    std::string again;
-    for (const grpc::Slice& s : out) {
-      again.append(reinterpret_cast<const char*>(s.begin()), s.size());
-    }
-    Check(again.size() == ours.ByteSize(), "ByteSize differs");
-    cddp::v1::PushPullRequest reread;
-    Check(reread.ParseFromString(again), "protobuf refuses our bytes");
-    Check(reread.SerializeAsString() == expected.SerializeAsString(),
-          "round trip differs");
-  }
-  grpc::ByteBuffer buffer(slices.data(), slices.size());
-  cddp::proto::PushPieceMessage any;
-  const bool deserialized =
-      cddp::proto::DeserializePushPiece(&buffer, &any).ok();
-  Check(deserialized == protobuf_ok, "Deserialize and protobuf disagree");
-  if (deserialized) {
-    Check(Reading(any) == expected.SerializeAsString(), "fallback differs");
+  if (head & 0x80) {
+    Compare<cddp::v1::PushPullResponse, cddp::proto::ReplyPieceMessage>(
+        bytes, slices, &cddp::proto::ParseReplyPiece,
+        &cddp::proto::SerializeReplyPiece, &cddp::proto::DeserializeReplyPiece);
+  } else {
+    Compare<cddp::v1::PushPullRequest, cddp::proto::PushPieceMessage>(
+        bytes, slices, &cddp::proto::ParsePushPiece,
+        &cddp::proto::SerializePushPiece, &cddp::proto::DeserializePushPiece);
   }
   return 0;
 }

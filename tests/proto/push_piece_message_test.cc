@@ -84,7 +84,7 @@ TEST(PushPieceMessageTest, SerialisesToTheGeneratedMessagesBytes) {
     const PushPieceMessage m = FromGenerated(request);
     const std::string ours = Bytes(SerializePushPiece(m));
     EXPECT_EQ(ours, request.SerializeAsString()) << request.DebugString();
-    EXPECT_EQ(m.ByteSize(), ours.size());
+    EXPECT_EQ(m.ByteSizeLong(), ours.size());
   }
 }
 
@@ -112,10 +112,11 @@ TEST(PushPieceMessageTest, LargeValuesStayInTheSlicesTheyArrivedIn) {
   ASSERT_TRUE(buffer.Dump(&slices).ok());
   PushPieceMessage parsed;
   ASSERT_TRUE(ParsePushPiece(slices, &parsed));
-  ASSERT_EQ(parsed.values.parts().size(), 1u);
+  ASSERT_EQ(parsed.chunk.values.parts().size(), 1u);
   // The parsed field is the serialised slice itself: no byte was copied.
-  EXPECT_EQ(parsed.values.parts()[0].begin(), dense.values.parts()[0].begin());
-  EXPECT_EQ(parsed.values.size(), 5000 * sizeof(float));
+  EXPECT_EQ(parsed.chunk.values.parts()[0].begin(),
+            dense.chunk.values.parts()[0].begin());
+  EXPECT_EQ(parsed.chunk.values.size(), 5000 * sizeof(float));
 }
 
 TEST(PushPieceMessageTest, ReadsOddButValidBytesAsProtobufDoes) {

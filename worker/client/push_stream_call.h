@@ -1,7 +1,9 @@
 // One PushPullStream call: writes a push in pieces, one at a time as gRPC
 // takes them (the next piece is encoded when the previous one is written),
 // then half-closes; reads the reply as StreamCall does. The pieces are
-// proto::PushPieceMessage, whose encoded bytes gRPC takes without a copy.
+// proto::PushPieceMessage, whose encoded bytes gRPC takes without a copy;
+// the reply's are proto::ReplyPieceMessage, whose bytes stay in gRPC's
+// slices until the handler copies them where they belong.
 //
 // Thread-safety: as StreamCall. `next_piece` runs on gRPC's threads, one
 // piece at a time, and must not block.
@@ -16,14 +18,15 @@
 #include "common/happens_before.h"
 #include "grpcpp/support/client_callback.h"
 #include "proto/push_piece_message.h"
+#include "proto/reply_piece_message.h"
 #include "worker/client/stream_call.h"
 
 namespace cddp::worker {
 
 class PushStreamCall final
-    : public StreamCall<cddp::v1::PushPullResponse,
+    : public StreamCall<proto::ReplyPieceMessage,
                         grpc::ClientBidiReactor<proto::PushPieceMessage,
-                                                cddp::v1::PushPullResponse>> {
+                                                proto::ReplyPieceMessage>> {
  public:
   // Fills `piece` with piece number `index` of the push (its `last` field
   // marks the final piece).
@@ -56,7 +59,7 @@ class PushStreamCall final
  private:
   void WriteNext() {
     next_piece_(pieces_++, &piece_);
-    bytes_sent_ += piece_.ByteSize();
+    bytes_sent_ += piece_.ByteSizeLong();
     CDDP_HAPPENS_BEFORE(this);
     StartWrite(&piece_);
   }

@@ -28,7 +28,6 @@ namespace cddp::worker {
 static_assert(std::endian::native == std::endian::little,
               "wire values are little-endian fp32 copied as-is");
 
-using cddp::v1::PushPullResponse;
 using proto::TakeDensePiece;
 
 namespace {
@@ -320,17 +319,17 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
     round.result.bytes_sent += round.calls[s]->bytes_sent();
   }
   round.calls[s] = std::make_unique<PushStreamCall>(
-      [&round, s, range](const PushPullResponse& r) -> absl::Status {
+      [&round, s, range](const proto::ReplyPieceMessage& r) -> absl::Status {
         PushPullRound::Reply& rep = round.replies[s];
         rep.any = true;
-        rep.step = r.step();
-        rep.contributors = r.contributors();
-        if (r.last()) rep.last = true;
-        if (!r.has_sparse_update()) {
-          return TakeDensePiece(r.offset(), r.dense_values(), range, &rep.next);
+        rep.step = r.step;
+        rep.contributors = r.contributors;
+        if (r.last) rep.last = true;
+        if (!r.has_sparse_update) {
+          return TakeDensePiece(r.offset, r.dense_values, range, &rep.next);
         }
         rep.sparse = true;
-        if (r.delta()) rep.applied_delta = true;
+        if (r.delta) rep.applied_delta = true;
         return ApplySparseUpdate(r, range);
       },
       [this, &round, s](size_t index, proto::PushPieceMessage* piece) {

@@ -35,6 +35,7 @@
 #include "grpcpp/security/credentials.h"
 #include "prometheus/registry.h"
 #include "proto/push_piece_message.h"
+#include "proto/reply_piece_message.h"
 #include "worker/client/parameter_client.h"
 #include "worker/client/shard_client_metrics.h"
 
@@ -238,7 +239,7 @@ class ShardClient final : public ParameterClient {
   // PushPullStream with pieces of our own type (push_stream_call.h), on
   // the same channels.
   using PushStub = grpc::TemplatedGenericStub<proto::PushPieceMessage,
-                                              cddp::v1::PushPullResponse>;
+                                              proto::ReplyPieceMessage>;
   std::vector<std::unique_ptr<PushStub>> push_stubs_;
   std::unique_ptr<ShardClientMetrics> metrics_;
   std::vector<uint64_t> shard_steps_;

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/compress/sparse.h"
@@ -71,6 +72,17 @@ absl::Status ApplySparseUpdate(const common::EncodedChunkView& u,
     write(k);
   }
   return absl::OkStatus();
+}
+
+absl::Status ApplySparseUpdate(const proto::ReplyPieceMessage& piece,
+                               std::span<float> range) {
+  const proto::ChunkFields& c = piece.sparse_update;
+  std::string indices, values;  // used only if a field came in parts
+  return ApplySparseUpdate(
+      common::EncodedChunkView{c.count, c.value_type, c.index_encoding,
+                               c.indices.Contiguous(&indices),
+                               c.values.Contiguous(&values)},
+      piece.delta ? UpdateKind::kDeltas : UpdateKind::kNewValues, range);
 }
 
 }  // namespace cddp::worker

@@ -10,9 +10,8 @@
 #include <span>
 
 #include "absl/status/status.h"
-#include "cddp/v1/parameter_server.pb.h"
 #include "common/wire/wire_codec.h"
-#include "proto/wire_adapter.h"
+#include "proto/reply_piece_message.h"
 
 namespace cddp::worker {
 
@@ -26,13 +25,10 @@ enum class UpdateKind { kNewValues, kDeltas };
 // must pull the shard in full.
 absl::Status ApplySparseUpdate(const common::EncodedChunkView& update,
                                UpdateKind kind, std::span<float> range);
-// The same for a reply piece (its `delta` flag says the kind).
-inline absl::Status ApplySparseUpdate(const cddp::v1::PushPullResponse& piece,
-                                      std::span<float> range) {
-  return ApplySparseUpdate(
-      proto::ChunkView(piece.sparse_update()),
-      piece.delta() ? UpdateKind::kDeltas : UpdateKind::kNewValues, range);
-}
+// The same for a reply piece (its `delta` flag says the kind); a chunk
+// that arrived in several slices is joined first.
+absl::Status ApplySparseUpdate(const proto::ReplyPieceMessage& piece,
+                               std::span<float> range);
 
 }  // namespace cddp::worker
 

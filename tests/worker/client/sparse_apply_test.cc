@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/wire/wire_codec.h"
+#include "proto/wire_adapter.h"
 
 namespace cddp::worker {
 namespace {
