@@ -106,16 +106,6 @@ common::ChunkParts ChunkPartsOf(const PushPieceMessage& piece,
           parts->indices, parts->values};
 }
 
-void SetEncodedChunk(uint32_t count, ValueType value_type,
-                     IndexEncoding index_encoding, const std::string& indices,
-                     const std::string& values, cddp::v1::SparseChunk* chunk) {
-  chunk->set_count(count);
-  chunk->set_value_type(ToProto(value_type));
-  chunk->set_index_encoding(ToProto(index_encoding));
-  chunk->set_indices(indices);
-  chunk->set_values(values);
-}
-
 common::Layout LayoutFromProto(const cddp::v1::LayoutFingerprint& f) {
   common::Layout layout;
   layout.total_size = f.total_size();

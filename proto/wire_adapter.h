@@ -68,12 +68,6 @@ struct PieceParts {
 };
 common::ChunkParts ChunkPartsOf(const PushPieceMessage& piece,
                                 PieceParts* parts);
-// Fills `chunk` with an already encoded one.
-void SetEncodedChunk(uint32_t count, common::ValueType value_type,
-                     common::IndexEncoding index_encoding,
-                     const std::string& indices, const std::string& values,
-                     cddp::v1::SparseChunk* chunk);
-
 common::Layout LayoutFromProto(const cddp::v1::LayoutFingerprint& fingerprint);
 void LayoutToProto(const common::Layout& layout,
                    cddp::v1::LayoutFingerprint* fingerprint);

@@ -376,15 +376,22 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
   }
   SumInWorkerOrder(present, &sum_, options_.threads);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
-  for (size_t k = 0; k < sum_.size(); ++k) {
-    // Also false for NaN: finite pushes can sum to infinity.
-    if (!(std::fabs(sum_.values[k] * scale) <= kMaxAbsGradient)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "round ", open_round_, " of shard ", options_.shard_index,
-          " refused: its averaged gradient at entry ", sum_.indices[k], " is ",
-          sum_.values[k] * scale, " (beyond ", kMaxAbsGradient,
-          "); nothing was applied, push this step again"));
-    }
+  // Also false for NaN: finite pushes can sum to infinity. One pass
+  // without an early exit (vectorised), then the first offender.
+  const auto within = [scale](float v) {
+    return std::fabs(v * scale) <= kMaxAbsGradient;
+  };
+  const float* sums = sum_.values.data();
+  bool all_within = true;
+  for (size_t k = 0; k < sum_.size(); ++k) all_within &= within(sums[k]);
+  if (!all_within) {
+    size_t k = 0;
+    while (within(sums[k])) ++k;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "round ", open_round_, " of shard ", options_.shard_index,
+        " refused: its averaged gradient at entry ", sum_.indices[k], " is ",
+        sums[k] * scale, " (beyond ", kMaxAbsGradient,
+        "); nothing was applied, push this step again"));
   }
   // Readers with a revoked lease may still be copying a piece: wait for
   // them before any value changes.

@@ -27,11 +27,6 @@ TEST(WireAdapterTest, ChunkRoundTripsThroughTheMessage) {
     ASSERT_TRUE(common::DecodeChunk(ChunkView(chunk), 1000, &out).ok());
     EXPECT_EQ(out.indices, indices);
     EXPECT_EQ(out.values, values);
-
-    cddp::v1::SparseChunk copy;
-    SetEncodedChunk(chunk.count(), common::ValueType::kFp32, encoding,
-                    chunk.indices(), chunk.values(), &copy);
-    EXPECT_EQ(copy.SerializeAsString(), chunk.SerializeAsString());
   }
   EXPECT_EQ(ToProto(common::ValueType::kBf16), cddp::v1::VALUE_TYPE_BF16);
   EXPECT_EQ(ToProto(common::IndexEncoding::kDense),

@@ -179,13 +179,18 @@ absl::Status ShardClient::CheckSelection(
     return absl::InvalidArgumentError(
         "selection sizes differ or an index is beyond the flat size");
   }
+  // One pass without an early exit (the compiler vectorises it: a whole
+  // model's selection at 100 % is 25 M indices), then the first offender.
+  const uint32_t* idx = selection.indices.data();
+  bool ascending = true;
   for (size_t k = 1; k < selection.size(); ++k) {
-    if (selection.indices[k] <= selection.indices[k - 1]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "selection indices not strictly increasing at position ", k));
-    }
+    ascending &= idx[k] > idx[k - 1];
   }
-  return absl::OkStatus();
+  if (ascending) return absl::OkStatus();
+  size_t k = 1;
+  while (idx[k] > idx[k - 1]) ++k;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "selection indices not strictly increasing at position ", k));
 }
 
 std::unique_ptr<ShardClient::PushPullRound> ShardClient::OpenRound(
