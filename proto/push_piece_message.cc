@@ -52,10 +52,7 @@ bool ParsePushPiece(std::span<const grpc::Slice> slices, PushPieceMessage* m) {
       if (field == kLast) m->last = v != 0;
     } else if (type == wire::kLen && field == kChunk) {
       // A repeated message field merges, as if its bytes were one.
-      SliceBytes chunk;
-      if (!r.Len(&chunk) || !wire::ParseChunk(chunk.parts(), &m->chunk)) {
-        return false;
-      }
+      if (!wire::ReadChunk(r, &m->chunk)) return false;
       m->has_chunk = true;
     } else if (!r.Skip(type)) {
       return false;

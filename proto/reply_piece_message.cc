@@ -61,11 +61,8 @@ bool ParseReplyPiece(std::span<const grpc::Slice> slices,
       m->dense_values.Clear();  // the last one counts
       if (!r.Len(&m->dense_values)) return false;
     } else if (type == wire::kLen && field == kSparseUpdate) {
-      SliceBytes chunk;  // merges with an earlier one
-      if (!r.Len(&chunk) ||
-          !wire::ParseChunk(chunk.parts(), &m->sparse_update)) {
-        return false;
-      }
+      // Merges with an earlier one.
+      if (!wire::ReadChunk(r, &m->sparse_update)) return false;
       m->has_sparse_update = true;
     } else if (!r.Skip(type)) {
       return false;

@@ -247,6 +247,11 @@ bool ParseChunk(std::span<const grpc::Slice> bytes, ChunkFields* c) {
   return true;
 }
 
+bool ReadChunk(SliceReader& r, ChunkFields* chunk) {
+  SliceBytes bytes;
+  return r.Len(&bytes) && ParseChunk(bytes.parts(), chunk);
+}
+
 void ChunkFromGenerated(const cddp::v1::SparseChunk& c, ChunkFields* out) {
   out->count = c.count();
   out->value_type = c.value_type();

@@ -131,6 +131,8 @@ class SliceReader {
 // Reads a SparseChunk's fields from its bytes into *chunk, merging as
 // protobuf does (fields present overwrite).
 bool ParseChunk(std::span<const grpc::Slice> bytes, ChunkFields* chunk);
+// The same for a chunk field's length and bytes, read from `r`.
+bool ReadChunk(SliceReader& r, ChunkFields* chunk);
 
 // A chunk to and from the generated message (copies the bytes).
 void ChunkFromGenerated(const cddp::v1::SparseChunk& chunk, ChunkFields* out);
