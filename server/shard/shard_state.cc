@@ -376,17 +376,21 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
   }
   SumInWorkerOrder(present, &sum_, options_.threads);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
-  // Also false for NaN: finite pushes can sum to infinity. One pass
-  // without an early exit (vectorised), then the first offender.
-  const auto within = [scale](float v) {
-    return std::fabs(v * scale) <= kMaxAbsGradient;
+  // Beyond the bound also for NaN: finite pushes can sum to infinity. One
+  // pass without an early exit or a branch, which the compiler vectorises,
+  // then the first offender. headroom(v) = the bound's bits - |v * scale|'s
+  // bits wraps into the top bit exactly when |v * scale| is beyond the
+  // bound (NaN and infinity have the largest magnitude bits).
+  const uint32_t bound = std::bit_cast<uint32_t>(kMaxAbsGradient);
+  const auto headroom = [scale, bound](float v) {
+    return bound - (std::bit_cast<uint32_t>(v * scale) & 0x7fffffffu);
   };
   const float* sums = sum_.values.data();
-  bool all_within = true;
-  for (size_t k = 0; k < sum_.size(); ++k) all_within &= within(sums[k]);
-  if (!all_within) {
+  uint32_t wrapped = 0;
+  for (size_t k = 0; k < sum_.size(); ++k) wrapped |= headroom(sums[k]);
+  if ((wrapped >> 31) != 0) {
     size_t k = 0;
-    while (within(sums[k])) ++k;
+    while ((headroom(sums[k]) >> 31) == 0) ++k;
     return absl::InvalidArgumentError(absl::StrCat(
         "round ", open_round_, " of shard ", options_.shard_index,
         " refused: its averaged gradient at entry ", sum_.indices[k], " is ",

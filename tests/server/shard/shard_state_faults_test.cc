@@ -91,6 +91,29 @@ TEST_F(ShardStateFaultsTest, RepeatsWaitingForTheOpenRoundAreBounded) {
   EXPECT_EQ(waiters[0].calls + waiters[2].calls, 0);
 }
 
+TEST_F(ShardStateFaultsTest, AnAverageBeyondTheBoundIsRefusedNamingItsEntry) {
+  OptimizerOptions sgd;
+  sgd.lr = 1.0f;
+  Make(sgd, 2);
+  const std::vector<float> before = Values();
+  // Finite, but averaged to 2e18 at entry 7: beyond kMaxAbsGradient.
+  FakeWaiter w0(state_.get()), w1(state_.get());
+  ASSERT_TRUE(Push(0, 0, Encode(Pairs({3, 7}, {1.0f, 4e18f})), &w0).ok());
+  ASSERT_TRUE(Push(1, 0, Encode(Pairs({3, 7}, {1.0f, 0.0f})), &w1).ok());
+  ASSERT_EQ(w0.calls, 1);
+  EXPECT_EQ(w0.result->refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(w0.result->refused.message().find("at entry 7"), std::string::npos)
+      << w0.result->refused;
+  EXPECT_EQ(state_->step(), 0u);
+  EXPECT_EQ(Values(), before);
+  // Exactly at the bound is taken.
+  FakeWaiter again0(state_.get()), again1(state_.get());
+  ASSERT_TRUE(Push(0, 0, Encode(Pairs({7}, {kMaxAbsGradient})), &again0).ok());
+  ASSERT_TRUE(Push(1, 0, Encode(Pairs({7}, {kMaxAbsGradient})), &again1).ok());
+  EXPECT_TRUE(again0.result->refused.ok()) << again0.result->refused;
+  EXPECT_EQ(state_->step(), 1u);
+}
+
 TEST_F(ShardStateFaultsTest, RoundThatWouldOverflowIsRefusedWhole) {
   OptimizerOptions momentum;
   momentum.lr = 1.0f;
