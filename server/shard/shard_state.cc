@@ -381,9 +381,9 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
   // then the first offender. headroom(v) = the bound's bits - |v * scale|'s
   // bits wraps into the top bit exactly when |v * scale| is beyond the
   // bound (NaN and infinity have the largest magnitude bits).
-  const uint32_t bound = std::bit_cast<uint32_t>(kMaxAbsGradient);
-  const auto headroom = [scale, bound](float v) {
-    return bound - (std::bit_cast<uint32_t>(v * scale) & 0x7fffffffu);
+  constexpr uint32_t kBound = std::bit_cast<uint32_t>(kMaxAbsGradient);
+  const auto headroom = [scale](float v) {
+    return kBound - (std::bit_cast<uint32_t>(v * scale) & 0x7fffffffu);
   };
   const float* sums = sum_.values.data();
   uint32_t wrapped = 0;
