@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/seconds.h"
 
 namespace cddp::worker {
 
@@ -72,7 +73,7 @@ void ProgressReporter::Stepped(const StepReport& step, uint64_t total_steps,
     return;
   }
   const auto now = std::chrono::steady_clock::now();
-  const double dt = std::chrono::duration<double>(now - last_progress_).count();
+  const double dt = common::Seconds(now - last_progress_);
   absl::FPrintF(out_,
                 "%s%sepoch %d step %d/%d  %.0f samples/s  loss %.4f  "
                 "sent %.2f MB vs dense %.2f MB (%.2f%%)%s%s",

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/seconds.h"
 #include "common/status_macros.h"
 #include "worker/progress_reporter.h"
 #include "worker/training_session.h"
@@ -80,9 +81,7 @@ absl::StatusOr<TrainResult> Trainer::Run() {
   result.params_crc32 = check.params_crc32;
   result.shards_at_one_step = check.shards_at_one_step;
   result.steps = session->step();
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+  result.seconds = common::Seconds(std::chrono::steady_clock::now() - start);
   return result;
 }
 

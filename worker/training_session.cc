@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cddp/cddp.h"
+#include "common/seconds.h"
 #include "common/status_macros.h"
 #include "worker/api/parameter_sync_internal.h"
 #include "worker/device_choice.h"
@@ -28,10 +29,6 @@ using Clock = std::chrono::steady_clock;
 // (one thread, BENCHMARKS.md §4): 1000 at a time took 2-6x as long as 64 at
 // a time (the convolutions' buffers stop fitting in the caches).
 constexpr int64_t kEvalBatch = 64;
-
-double Seconds(Clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
 
 // What LibTorch and the kernels offer for CUDA (probed only when wanted:
 // it initialises the CUDA runtime).
@@ -217,7 +214,7 @@ absl::Status TrainingSession::TrainOnBatch(StepReport* r) {
   auto t0 = Clock::now();
   auto lap = [&](Phase p) {
     const auto now = Clock::now();
-    r->phase_seconds[static_cast<int>(p)] += Seconds(now - t0);
+    r->phase_seconds[static_cast<int>(p)] += common::Seconds(now - t0);
     t0 = now;
   };
   DataPosition at;

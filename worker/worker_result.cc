@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/key_value_file.h"
+#include "common/seconds.h"
 
 namespace cddp::worker {
 
@@ -16,8 +17,7 @@ void StepTotals::Count(uint64_t uplink_wire_bytes, uint64_t uplink_dense_bytes,
   result->downlink_bytes += downlink_bytes;
   const auto step_end = std::chrono::steady_clock::now();
   if (!first_step_end_) first_step_end_ = step_end;
-  result->steady_seconds =
-      std::chrono::duration<double>(step_end - *first_step_end_).count();
+  result->steady_seconds = common::Seconds(step_end - *first_step_end_);
 }
 
 absl::Status WriteWorkerResult(const std::string& path, uint32_t worker_id,

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/seconds.h"
 #include "common/status_macros.h"
 #include "worker/torch/torch_error.h"
 
@@ -96,7 +97,7 @@ void BackwardOverlap::HandOver(size_t first) {
     st = parts_.pipeline->CompressRange(first, frontier_, *grads, *parts_.step,
                                         &part_);
   }
-  compress_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
+  compress_seconds_ += common::Seconds(Clock::now() - t0);
   if (st.ok())
     st = parts_.client->PushPullPart(parts_.layout->offset(first), part_);
   if (!st.ok()) {

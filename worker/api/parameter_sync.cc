@@ -15,6 +15,7 @@
 #include "cddp/cddp.h"
 #include "common/compress/sparse.h"
 #include "common/crc32.h"
+#include "common/seconds.h"
 #include "common/status_macros.h"
 #include "worker/api/backward_overlap.h"
 #include "worker/api/parameter_sync_internal.h"
@@ -28,10 +29,6 @@ namespace cddp {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
 
 // The trainable parameters (frozen ones are left alone), checked to be one
 // tensor each and on one kind of device. INVALID_ARGUMENT naming the
@@ -276,7 +273,7 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
       return absl::Status(st.code(),
                           absl::StrCat("step ", s.step, ", ", st.message()));
     }
-    r.compress_seconds = Seconds(Clock::now() - t0);
+    r.compress_seconds = common::Seconds(Clock::now() - t0);
     t0 = Clock::now();
     CDDP_RETURN_IF_ERROR(s.flat->WaitForDevice());  // before values change
     // Each shard is pushed at its own step (a shard restarted from an older
@@ -284,7 +281,7 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
     pushed = s.client->PushPull(s.selection, s.flat->values(), &s.undelivered);
   }
   r.density = s.pipeline->density();
-  r.push_pull_seconds = Seconds(Clock::now() - t0);
+  r.push_pull_seconds = common::Seconds(Clock::now() - t0);
   if (!pushed.ok()) {
     // Nothing is lost or counted twice: what certainly did not reach a
     // shard goes back into the residual now, what may have is settled by
@@ -304,7 +301,7 @@ absl::StatusOr<StepStats> ParameterSync::Step() {
   t0 = Clock::now();
   s.step = pushed->step;
   CDDP_RETURN_IF_ERROR(s.flat->Publish());
-  r.apply_seconds = Seconds(Clock::now() - t0);
+  r.apply_seconds = common::Seconds(Clock::now() - t0);
   r.step = s.step;
   r.bytes_sent = pushed->bytes_sent;
   r.bytes_received = pushed->bytes_received;
@@ -370,7 +367,7 @@ absl::StatusOr<bool> ParameterSync::Finish(double test_accuracy,
   r.steps = s.step;
   r.test_accuracy = test_accuracy;
   r.final_loss = final_loss;
-  r.seconds = Seconds(Clock::now() - s.created);
+  r.seconds = common::Seconds(Clock::now() - s.created);
   CDDP_RETURN_IF_ERROR(
       worker::WriteWorkerResult(s.options.result_file, s.options.worker_id, r));
   return r.params_match_servers;
