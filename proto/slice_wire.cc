@@ -252,12 +252,18 @@ bool ReadChunk(SliceReader& r, ChunkFields* chunk) {
   return r.Len(&bytes) && ParseChunk(bytes.parts(), chunk);
 }
 
+void SetChunk(uint32_t count, int32_t value_type, int32_t index_encoding,
+              std::string indices, std::string values, ChunkFields* chunk) {
+  chunk->count = count;
+  chunk->value_type = value_type;
+  chunk->index_encoding = index_encoding;
+  chunk->indices.Assign(std::move(indices));
+  chunk->values.Assign(std::move(values));
+}
+
 void ChunkFromGenerated(const cddp::v1::SparseChunk& c, ChunkFields* out) {
-  out->count = c.count();
-  out->value_type = c.value_type();
-  out->index_encoding = c.index_encoding();
-  out->indices.Assign(c.indices());
-  out->values.Assign(c.values());
+  SetChunk(c.count(), c.value_type(), c.index_encoding(), c.indices(),
+           c.values(), out);
 }
 
 void ChunkToGenerated(const ChunkFields& c, cddp::v1::SparseChunk* out) {

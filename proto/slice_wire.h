@@ -134,6 +134,11 @@ bool ParseChunk(std::span<const grpc::Slice> bytes, ChunkFields* chunk);
 // The same for a chunk field's length and bytes, read from `r`.
 bool ReadChunk(SliceReader& r, ChunkFields* chunk);
 
+// Sets every field of *chunk; the bytes become its slices (SliceBytes::
+// Assign: no copy for large ones).
+void SetChunk(uint32_t count, int32_t value_type, int32_t index_encoding,
+              std::string indices, std::string values, ChunkFields* chunk);
+
 // A chunk to and from the generated message (copies the bytes).
 void ChunkFromGenerated(const cddp::v1::SparseChunk& chunk, ChunkFields* out);
 void ChunkToGenerated(const ChunkFields& chunk, cddp::v1::SparseChunk* out);

@@ -67,11 +67,10 @@ absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
                                              &value_bytes));
     piece->offset = 0;
     piece->has_chunk = true;
-    piece->chunk.count = static_cast<uint32_t>(indices.size());
-    piece->chunk.value_type = static_cast<int32_t>(value_type);
-    piece->chunk.index_encoding = static_cast<int32_t>(index_encoding);
-    piece->chunk.indices.Assign(std::move(index_bytes));
-    piece->chunk.values.Assign(std::move(value_bytes));
+    wire::SetChunk(static_cast<uint32_t>(indices.size()),
+                   static_cast<int32_t>(value_type),
+                   static_cast<int32_t>(index_encoding), std::move(index_bytes),
+                   std::move(value_bytes), &piece->chunk);
     return absl::OkStatus();
   }
   if (indices.size() != values.size() ||
@@ -91,11 +90,10 @@ void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
   common::EncodeValues(values, value_type, &value_bytes);
   piece->offset = offset;
   piece->has_chunk = true;
-  piece->chunk.count = static_cast<uint32_t>(values.size());
-  piece->chunk.value_type = static_cast<int32_t>(value_type);
-  piece->chunk.index_encoding = static_cast<int32_t>(IndexEncoding::kDense);
-  piece->chunk.indices.Clear();
-  piece->chunk.values.Assign(std::move(value_bytes));
+  wire::SetChunk(static_cast<uint32_t>(values.size()),
+                 static_cast<int32_t>(value_type),
+                 static_cast<int32_t>(IndexEncoding::kDense), "",
+                 std::move(value_bytes), &piece->chunk);
 }
 
 common::ChunkParts ChunkPartsOf(const PushPieceMessage& piece,

@@ -30,13 +30,10 @@ std::shared_ptr<const SparseReplyCache::Reply> SparseReplyCache::Get(
       message->step = result->open_round;
       message->contributors = result->contributors;
       message->has_sparse_update = true;
-      proto::ChunkFields& chunk = message->sparse_update;
-      chunk.count = piece.count;
-      chunk.value_type = static_cast<int32_t>(piece.value_type);
-      chunk.index_encoding =
-          static_cast<int32_t>(common::IndexEncoding::kDeltaVarint);
-      chunk.indices.Assign(piece.indices);
-      chunk.values.Assign(piece.values);
+      proto::wire::SetChunk(
+          piece.count, static_cast<int32_t>(piece.value_type),
+          static_cast<int32_t>(common::IndexEncoding::kDeltaVarint),
+          piece.indices, piece.values, &message->sparse_update);
       message->last = p + 1 == result->sparse_pieces.size();
       message->delta = result->delta;
       reply->push_back(std::move(message));

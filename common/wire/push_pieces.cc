@@ -39,9 +39,7 @@ size_t TotalSize(std::span<const std::string_view> parts) {
 
 absl::Status PushAssembler::CheckPlacement(bool dense, uint64_t offset,
                                            uint32_t count) const {
-  // Where this piece's indices must start: after the last one so far.
-  const uint64_t first_free =
-      pairs_.size() == 0 ? 0 : uint64_t{pairs_.indices.back()} + 1;
+  const uint64_t first_free = FirstFree();
   if (!dense && offset != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("piece ", pieces_, ": offset ", offset,
@@ -71,8 +69,7 @@ absl::Status PushAssembler::Add(const EncodedChunkView& piece,
                                 uint64_t offset) {
   const bool dense =
       piece.index_encoding == static_cast<int>(IndexEncoding::kDense);
-  const uint64_t first_free =
-      pairs_.size() == 0 ? 0 : uint64_t{pairs_.indices.back()} + 1;
+  const uint64_t first_free = FirstFree();
   CDDP_RETURN_IF_ERROR(CheckPlacement(dense, offset, piece.count));
   // A push that starts dense is, as a rule, the whole range: size its
   // buffer once (address space only until written) instead of growing it.

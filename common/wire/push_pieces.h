@@ -62,6 +62,10 @@ class PushAssembler {
   SparseSelection Take() { return std::move(pairs_); }
 
  private:
+  // Where the next piece's indices must start: after the last one so far.
+  uint64_t FirstFree() const {
+    return pairs_.size() == 0 ? 0 : uint64_t{pairs_.indices.back()} + 1;
+  }
   // OK if a piece of `count` pairs may start at `offset` (dense) or
   // carries offset 0 (not dense).
   absl::Status CheckPlacement(bool dense, uint64_t offset,
