@@ -1,21 +1,23 @@
 #include "common/wire/push_pieces.h"
 
+#include <algorithm>
 #include <cstring>
 #include <numeric>
 #include <string_view>
-#include <tuple>
 #include <utility>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "common/wire/bytes_digest.h"
 
 namespace cddp::common {
 
-PushAssembler::PushAssembler(uint32_t range_size, SparseSelection buffer)
-    : range_size_(range_size), pairs_(std::move(buffer)) {
-  pairs_.clear();
-}
+PushAssembler::PushAssembler(uint32_t range_size, RecycledPush buffer)
+    : range_size_(range_size),
+      pairs_(std::move(buffer.pairs)),
+      ascending_prefix_(
+          std::min(buffer.ascending_prefix, pairs_.indices.size())) {}
 
 namespace {
 
@@ -37,6 +39,12 @@ size_t TotalSize(std::span<const std::string_view> parts) {
 
 }  // namespace
 
+void PushAssembler::Trim() {
+  pairs_.indices.resize(size_);
+  pairs_.values.resize(size_);
+  ascending_prefix_ = std::min(ascending_prefix_, size_);
+}
+
 absl::Status PushAssembler::CheckPlacement(bool dense, uint64_t offset,
                                            uint32_t count) const {
   const uint64_t first_free = FirstFree();
@@ -57,12 +65,39 @@ absl::Status PushAssembler::CheckPlacement(bool dense, uint64_t offset,
 
 void PushAssembler::Record(uint64_t offset, uint32_t count, int value_type,
                            int index_encoding, std::string_view indices,
-                           std::string_view values) {
-  digest_ = absl::Hash<std::tuple<uint64_t, uint64_t, uint32_t, int, int,
-                                  std::string_view, std::string_view>>{}(
-      std::make_tuple(digest_, offset, count, value_type, index_encoding,
-                      indices, values));
+                           uint64_t values_digest) {
+  digest_ = absl::HashOf(digest_, offset, count, value_type, index_encoding,
+                         BytesDigest(indices), values_digest);
   ++pieces_;
+}
+
+bool PushAssembler::AppendDensePrefix(std::span<const std::string_view> parts,
+                                      uint32_t count, uint64_t* values_digest) {
+  const size_t end = size_ + count;
+  // Grows only where the recycled buffer is shorter (a first push).
+  if (pairs_.values.size() < end) pairs_.values.resize(end);
+  char* to = reinterpret_cast<char*>(pairs_.values.data() + size_);
+  for (std::string_view p : parts) {
+    if (!p.empty()) std::memcpy(to, p.data(), p.size());
+    to += p.size();
+  }
+  // Still in cache: checked and digested in one pass.
+  if (!AllFiniteFp32WithDigest(
+          {reinterpret_cast<const char*>(pairs_.values.data() + size_),
+           size_t{count} * sizeof(float)},
+          values_digest)) {
+    return false;
+  }
+  if (ascending_prefix_ < end) {
+    if (pairs_.indices.size() < end) pairs_.indices.resize(end);
+    std::iota(
+        pairs_.indices.begin() + static_cast<ptrdiff_t>(ascending_prefix_),
+        pairs_.indices.begin() + static_cast<ptrdiff_t>(end),
+        static_cast<uint32_t>(ascending_prefix_));
+    ascending_prefix_ = end;
+  }
+  size_ = end;
+  return true;
 }
 
 absl::Status PushAssembler::Add(const EncodedChunkView& piece,
@@ -71,6 +106,7 @@ absl::Status PushAssembler::Add(const EncodedChunkView& piece,
       piece.index_encoding == static_cast<int>(IndexEncoding::kDense);
   const uint64_t first_free = FirstFree();
   CDDP_RETURN_IF_ERROR(CheckPlacement(dense, offset, piece.count));
+  Trim();
   // A push that starts dense is, as a rule, the whole range: size its
   // buffer once (address space only until written) instead of growing it.
   if (dense && pieces_ == 0) {
@@ -96,8 +132,9 @@ absl::Status PushAssembler::Add(const EncodedChunkView& piece,
         "piece ", pieces_, ": first index ", first,
         " is not above the previous piece's last index ", first_free - 1));
   }
+  size_ = pairs_.size();
   Record(offset, piece.count, piece.value_type, piece.index_encoding,
-         piece.indices, piece.values);
+         piece.indices, BytesDigest(piece.values));
   return absl::OkStatus();
 }
 
@@ -115,30 +152,42 @@ absl::Status PushAssembler::Add(const ChunkParts& piece, uint64_t offset) {
   };
   if (!dense_fp32) return Add(joined(), offset);
   CDDP_RETURN_IF_ERROR(CheckPlacement(/*dense=*/true, offset, piece.count));
-  if (pieces_ == 0) {
-    pairs_.indices.reserve(range_size_);
-    pairs_.values.reserve(range_size_);
+  uint64_t values_digest = 0;
+  // The common case: the push so far is 0..size_-1 and this piece follows.
+  if (offset == size_ && FirstFree() == size_) {
+    if (pieces_ == 0) {
+      pairs_.indices.reserve(range_size_);
+      pairs_.values.reserve(range_size_);
+    }
+    if (!AppendDensePrefix(piece.values, piece.count, &values_digest)) {
+      return Add(joined(), offset);  // refused as the joined piece is
+    }
+    Record(offset, piece.count, piece.value_type, piece.index_encoding, {},
+           values_digest);
+    return absl::OkStatus();
   }
+  Trim();
   // The parts' bytes straight into the buffer (a value may straddle two
   // parts), checked there.
   const size_t old = pairs_.size();
   pairs_.values.resize(old + piece.count);
   char* to = reinterpret_cast<char*>(pairs_.values.data() + old);
   for (std::string_view p : piece.values) {
-    std::memcpy(to, p.data(), p.size());
+    if (!p.empty()) std::memcpy(to, p.data(), p.size());
     to += p.size();
   }
   const std::string_view copied(
       reinterpret_cast<const char*>(pairs_.values.data() + old), value_bytes);
-  if (!AllFiniteFp32(copied)) {  // refused as the joined piece is
+  if (!AllFiniteFp32WithDigest(copied, &values_digest)) {
     pairs_.values.resize(old);
-    return Add(joined(), offset);
+    return Add(joined(), offset);  // refused as the joined piece is
   }
   pairs_.indices.resize(old + piece.count);
   std::iota(pairs_.indices.begin() + static_cast<ptrdiff_t>(old),
             pairs_.indices.end(), static_cast<uint32_t>(offset));
+  size_ = pairs_.size();
   Record(offset, piece.count, piece.value_type, piece.index_encoding, {},
-         copied);
+         values_digest);
   return absl::OkStatus();
 }
 

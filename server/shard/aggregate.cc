@@ -7,7 +7,6 @@
 #include "server/shard/parallel_for.h"
 
 namespace cddp::server {
-namespace {
 
 // Every push holds every index of one range 0..n-1 (ascending, n of them,
 // the last n - 1: nothing else fits), as uncompressed pushes do.
@@ -24,14 +23,10 @@ bool AllWholeRange(std::span<const common::SparseSelection* const> pushes) {
 // the same additions in the same order, 0.0f + w0 + w1 + ..., in loops
 // the compiler vectorises.
 void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
-                   common::SparseSelection* out, int threads) {
+                   std::span<float> out, int threads) {
   const size_t n = pushes[0]->size();
-  out->indices.resize(n);
-  out->values.resize(n);
   ParallelFor(n, PartsFor(n, threads), [&](size_t, size_t k0, size_t k1) {
-    std::copy(pushes[0]->indices.begin() + k0, pushes[0]->indices.begin() + k1,
-              out->indices.begin() + k0);
-    float* ov = out->values.data();
+    float* ov = out.data();
     const float* first = pushes[0]->values.data();
     for (size_t k = k0; k < k1; ++k) ov[k] = 0.0f + first[k];
     for (size_t w = 1; w < pushes.size(); ++w) {
@@ -41,14 +36,15 @@ void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
   });
 }
 
-}  // namespace
-
 // Kernel: the tuned merge of BENCHMARKS.md §2 (BM_AggregateSparse); whole.
 // NOLINTNEXTLINE(readability-function-size)
 void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
                       common::SparseSelection* out, int threads) {
   if (AllWholeRange(pushes)) {
-    SumWholeRange(pushes, out, threads);
+    const auto& first = pushes[0]->indices;
+    out->indices.assign(first.begin(), first.end());
+    out->values.resize(first.size());
+    SumWholeRange(pushes, out->values, threads);
     return;
   }
   size_t total = 0;

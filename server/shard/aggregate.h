@@ -23,6 +23,15 @@ namespace cddp::server {
 void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
                       common::SparseSelection* out, int threads = 1);
 
+// True if every push holds every index 0..n-1 of one range, n > 0 (as
+// uncompressed pushes do).
+bool AllWholeRange(std::span<const common::SparseSelection* const> pushes);
+// For such pushes, SumInWorkerOrder's sums without touching an index:
+// out[k] = 0.0f + p0[k] + p1[k] + ... Requires AllWholeRange(pushes) and
+// out.size() == n.
+void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
+                   std::span<float> out, int threads = 1);
+
 }  // namespace cddp::server
 
 #endif  // CDDP_SERVER_SHARD_AGGREGATE_H_

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <numeric>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -106,7 +107,7 @@ absl::Status ShardState::PushAssembled(uint32_t worker_id, uint32_t shard_index,
       digest, wire_bytes, waiter, current_step);
 }
 
-common::SparseSelection ShardState::SpareBuffer(uint32_t worker_id) {
+common::RecycledPush ShardState::SpareBuffer(uint32_t worker_id) {
   absl::MutexLock lock(&mu_);
   if (worker_id >= spare_.size()) return {};
   return std::move(spare_[worker_id]);
@@ -169,10 +170,13 @@ void ShardState::AcceptNew(uint32_t worker_id, common::SparseSelection decoded,
                            PushWaiter* waiter, Delivery* delivery) {
   if (pushed_count_ == 0) first_push_ = clock_->Now();
   last_push_ = clock_->Now();
-  // The storage of the push this worker made before (emptied at its
-  // round's close) is the spare for its next one.
-  spare_[worker_id] = std::move(pending_[worker_id]);
-  spare_[worker_id].clear();
+  // The storage of the push this worker made before is the spare for its
+  // next one. Accepted pushes hold distinct ascending indices, so if it
+  // has n of them and the last is n - 1 they are 0..n-1.
+  common::RecycledPush& spare = spare_[worker_id];
+  spare.pairs = std::move(pending_[worker_id]);
+  const size_t n = spare.pairs.size();
+  spare.ascending_prefix = n > 0 && spare.pairs.indices.back() == n - 1 ? n : 0;
   pending_[worker_id] = std::move(decoded);
   pushed_[worker_id] = true;
   open_digest_[worker_id] = digest;
@@ -374,7 +378,19 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
     present.push_back(&pending_[w]);
     pushed_pairs += pending_[w].size();
   }
-  SumInWorkerOrder(present, &sum_, options_.threads);
+  if (AllWholeRange(present)) {
+    // sum_ holds an earlier round's union, distinct and ascending: if it
+    // has n indices and the last is n - 1, they are 0..n-1 already.
+    const size_t n = present[0]->size();
+    if (sum_.indices.size() != n || sum_.indices.back() != n - 1) {
+      sum_.indices.resize(n);
+      std::iota(sum_.indices.begin(), sum_.indices.end(), 0u);
+    }
+    sum_.values.resize(n);
+    SumWholeRange(present, sum_.values, options_.threads);
+  } else {
+    SumInWorkerOrder(present, &sum_, options_.threads);
+  }
   const float scale = 1.0f / static_cast<float>(pushed_count_);
   // Beyond the bound also for NaN: finite pushes can sum to infinity. One
   // pass without an early exit or a branch, which the compiler vectorises,
@@ -412,7 +428,6 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
   if (options_.downlink == DownlinkMode::kCompressed) {
     CompressDownlink(pushed_pairs, result);
   }
-  for (uint32_t w = 0; w < options_.num_workers; ++w) pending_[w].clear();
   return absl::OkStatus();
 }
 

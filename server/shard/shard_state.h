@@ -57,6 +57,7 @@
 #include "absl/time/time.h"
 #include "common/compress/sparse.h"
 #include "common/huge_pages.h"
+#include "common/wire/push_pieces.h"
 #include "common/wire/wire_codec.h"
 #include "server/shard/clock.h"
 #include "server/shard/downlink_compressor.h"
@@ -239,9 +240,10 @@ class ShardState {
     return decode_size_.load(std::memory_order_acquire);
   }
   // A buffer to assemble `worker_id`'s next push in: the storage of its
-  // push before last, emptied, so that a push touches no fresh pages.
-  // Empty if there is none (or the worker id is unknown).
-  common::SparseSelection SpareBuffer(uint32_t worker_id);
+  // push before last, with its contents, so that a push touches no fresh
+  // pages and a whole-range push writes no index. Empty if there is none
+  // (or the worker id is unknown).
+  common::RecycledPush SpareBuffer(uint32_t worker_id);
 
   // Withdraws a waiter whose call was cancelled. True if it was withdrawn
   // (it will not be called); false if its round already closed and it has
@@ -402,10 +404,11 @@ class ShardState {
   std::vector<uint64_t> open_digest_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> last_digest_ ABSL_GUARDED_BY(mu_);
 
-  // The open round.
+  // The open round's pushes (pushed_[w]); a worker's entry keeps its last
+  // push after its round closes, as storage for the one after next.
   std::vector<common::SparseSelection> pending_ ABSL_GUARDED_BY(mu_);
-  // Per worker: the emptied storage of its push before last (SpareBuffer).
-  std::vector<common::SparseSelection> spare_ ABSL_GUARDED_BY(mu_);
+  // Per worker: the storage of its push before last (SpareBuffer).
+  std::vector<common::RecycledPush> spare_ ABSL_GUARDED_BY(mu_);
   std::vector<bool> pushed_ ABSL_GUARDED_BY(mu_);
   uint32_t pushed_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Waiting> waiters_ ABSL_GUARDED_BY(mu_);

@@ -30,6 +30,20 @@ void DenseUpdateRule::Apply(std::span<float> values,
   }
   const std::vector<uint32_t>& idx = sum->indices;
   const size_t blocks = (n + kBlock - 1) / kBlock;
+  // Distinct, ascending, below n: n of them are 0..n-1, and the sum is
+  // the gradient itself, with nothing to scatter.
+  if (sum->size() == n) {
+    const std::span<const float> whole(sum->values);
+    ParallelFor(blocks, parts, [&](size_t, size_t b0, size_t b1) {
+      for (size_t begin = b0 * kBlock; begin < std::min(n, b1 * kBlock);
+           begin += kBlock) {
+        const size_t len = std::min(kBlock, n - begin);
+        DenseStep(values.subspan(begin, len), begin, whole.subspan(begin, len),
+                  scale);
+      }
+    });
+    return;
+  }
   // Each part runs whole blocks, with a block gradient of its own.
   ParallelFor(blocks, parts, [&](size_t part, size_t b0, size_t b1) {
     std::vector<float>& grad = grads_[part];
@@ -70,6 +84,17 @@ void SgdRule::Apply(std::span<float> values, common::SparseSelection* sum,
   // outstanding misses than L1 (bench/codec_bench.cc: 30 % faster than
   // 64 ahead into L1). Parts take disjoint runs of the (distinct) entries.
   constexpr size_t kAhead = 128;
+  if (n == values.size()) {  // distinct and below n: 0..n-1, in order
+    float* v = values.data();
+    ParallelFor(n, PartsFor(n, threads()), [&](size_t, size_t k0, size_t k1) {
+      for (size_t k = k0; k < k1; ++k) {
+        const float p = v[k] - lr * (g[k] * scale);
+        v[k] = p;
+        g[k] = p;
+      }
+    });
+    return;
+  }
   ParallelFor(n, PartsFor(n, threads()), [&](size_t, size_t k0, size_t k1) {
     for (size_t k = k0; k < k1; ++k) {
       if (k + kAhead < k1) __builtin_prefetch(&values[idx[k + kAhead]], 1, 1);

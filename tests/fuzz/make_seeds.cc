@@ -108,6 +108,26 @@ void PieceSeeds() {
     PutBytes(values, &dense);
   }
   Write("push_pieces_fuzz", 1, dense);
+  // A whole-range fp32 push in three dense pieces (the server's fast path;
+  // 48 = 0 mod 3: the twin assembles it in a fresh buffer, 49 and 50 in
+  // recycled ones).
+  for (uint16_t range : {48, 49, 50}) {
+    std::string whole;
+    Put<uint16_t>(range, &whole);
+    for (uint32_t p = 0; p < 3; ++p) {
+      const uint32_t from = 16 * p, count = p < 2 ? 16 : range - 32;
+      const SparseSelection s = Pairs(from, count, 1);
+      std::string values;
+      cddp::common::EncodeValues(s.values, ValueType::kFp32, &values);
+      Put<uint8_t>(static_cast<uint8_t>(ValueType::kFp32), &whole);
+      Put<uint8_t>(static_cast<uint8_t>(IndexEncoding::kDense), &whole);
+      Put<uint16_t>(static_cast<uint16_t>(count), &whole);
+      Put<uint32_t>(from, &whole);
+      PutBytes("", &whole);
+      PutBytes(values, &whole);
+    }
+    Write("push_pieces_fuzz", range - 46, whole);
+  }
 }
 
 void RequestSeeds() {

@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tests/support/sample_selection.h"
@@ -90,7 +91,7 @@ TEST(PushAssemblerTest, DensePiecesCoverTheirOffsetsAndReuseTheBuffer) {
   recycled.values.reserve(kRange);
   recycled.indices.push_back(42);  // stale contents are dropped
   const uint32_t* storage = recycled.indices.data();
-  PushAssembler a(kRange, std::move(recycled));
+  PushAssembler a(kRange, {std::move(recycled), 0});
   for (size_t b = 0; b < kRange; b += 300) {
     const size_t e = std::min<size_t>(kRange, b + 300);
     ASSERT_TRUE(
@@ -142,9 +143,115 @@ TEST(PushAssemblerTest, APieceInPartsAssemblesAndDigestsAsInOne) {
              0);  // joined
     EXPECT_EQ(parted.digest(), whole.digest());
     EXPECT_EQ(parted.pieces(), 3u);
-    EXPECT_EQ(parted.pairs().indices, whole.pairs().indices);
-    EXPECT_EQ(parted.pairs().values, whole.pairs().values);
+    const SparseSelection got = parted.Take(), want = whole.Take();
+    EXPECT_EQ(got.indices, want.indices);
+    EXPECT_EQ(got.values, want.values);
   }
+}
+
+// Adds `p` as the server does: its fields as (one-part) parts.
+absl::Status AddAsParts(PushAssembler& a, const Piece& p, uint64_t offset) {
+  const std::string_view indices[] = {p.indices};
+  const std::string_view values[] = {p.values};
+  return a.Add(
+      ChunkParts{p.count, static_cast<int>(ValueType::kFp32),
+                 static_cast<int>(p.encoding),
+                 std::span(indices, p.indices.empty() ? 0 : 1), values},
+      offset);
+}
+
+// A whole-range push's storage, as ShardState recycles it.
+RecycledPush RecycledWholeRange() {
+  PushAssembler a(kRange, {});
+  const SparseSelection old = DenseRange();
+  EXPECT_TRUE(
+      AddAsParts(a, Encode(old, 0, kRange, IndexEncoding::kDense), 0).ok());
+  return {a.Take(), kRange};
+}
+
+// What `pieces` (piece, offset) assemble to, and their digest, in `buffer`.
+std::pair<SparseSelection, uint64_t> Assemble(
+    RecycledPush buffer,
+    const std::vector<std::pair<Piece, uint64_t>>& pieces) {
+  PushAssembler a(kRange, std::move(buffer));
+  for (const auto& [piece, offset] : pieces) {
+    EXPECT_TRUE(AddAsParts(a, piece, offset).ok()) << offset;
+  }
+  const uint64_t digest = a.digest();
+  return {a.Take(), digest};
+}
+
+TEST(PushAssemblerTest, ARecycledWholeRangePushTakesTheNextInPlace) {
+  SparseSelection next = DenseRange();
+  for (float& v : next.values) v = -2.0f * v + 0.125f;
+  std::vector<std::pair<Piece, uint64_t>> pieces;
+  for (size_t b = 0; b < kRange; b += 300) {
+    const size_t e = std::min<size_t>(kRange, b + 300);
+    pieces.emplace_back(Encode(next, b, e, IndexEncoding::kDense), b);
+  }
+  RecycledPush recycled = RecycledWholeRange();
+  const uint32_t* indices = recycled.pairs.indices.data();
+  const float* values = recycled.pairs.values.data();
+  const auto [got, digest] = Assemble(std::move(recycled), pieces);
+  EXPECT_EQ(got.indices, next.indices);
+  EXPECT_EQ(got.values, next.values);
+  EXPECT_EQ(got.indices.data(), indices);  // the same storage
+  EXPECT_EQ(got.values.data(), values);
+  EXPECT_EQ(digest, Assemble({}, pieces).second);  // as in a fresh buffer
+}
+
+TEST(PushAssemblerTest, ARecycledBufferKeepsNothingOfTheOldPush) {
+  const SparseSelection dense = DenseRange();
+  const SparseSelection sparse = Sample(300, 13);
+  // Index of the first sampled pair at or above 600.
+  const size_t tail = static_cast<size_t>(
+      std::lower_bound(sparse.indices.begin(), sparse.indices.end(), 600u) -
+      sparse.indices.begin());
+  const std::vector<std::vector<std::pair<Piece, uint64_t>>> pushes = {
+      // Shorter than the recycled one.
+      {{Encode(dense, 0, 500, IndexEncoding::kDense), 0}},
+      // A dense start, then sparse pairs after a gap.
+      {{Encode(dense, 0, 300, IndexEncoding::kDense), 0},
+       {Encode(sparse, tail, sparse.size(), IndexEncoding::kDeltaVarint), 0}},
+      // Dense, but not from index 0.
+      {{Encode(dense, 100, 400, IndexEncoding::kDense), 100},
+       {Encode(dense, 400, kRange, IndexEncoding::kDense), 400}},
+      // Sparse only.
+      {{Encode(sparse, 0, sparse.size(), IndexEncoding::kAbsoluteU32), 0}},
+  };
+  for (size_t i = 0; i < pushes.size(); ++i) {
+    const auto fresh = Assemble({}, pushes[i]);
+    // The recycled storage of a whole-range push, and of a sparse one that
+    // claims nothing.
+    for (RecycledPush buffer :
+         {RecycledWholeRange(), RecycledPush{sparse, 0}}) {
+      const auto recycled = Assemble(std::move(buffer), pushes[i]);
+      EXPECT_EQ(recycled.first.indices, fresh.first.indices) << i;
+      EXPECT_EQ(recycled.first.values, fresh.first.values) << i;
+      EXPECT_EQ(recycled.second, fresh.second) << i;
+    }
+  }
+}
+
+TEST(PushAssemblerTest, ARefusedPieceInARecycledBufferAppendsNothing) {
+  const SparseSelection dense = DenseRange();
+  PushAssembler a(kRange, RecycledWholeRange());
+  ASSERT_TRUE(
+      AddAsParts(a, Encode(dense, 0, 200, IndexEncoding::kDense), 0).ok());
+  Piece bad = Encode(dense, 200, 400, IndexEncoding::kDense);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::memcpy(bad.values.data() + 4 * 150, &nan, 4);
+  const uint64_t digest = a.digest();
+  const absl::Status s = AddAsParts(a, bad, 200);
+  EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+  EXPECT_EQ(a.size(), 200u);
+  EXPECT_EQ(a.digest(), digest);
+  ASSERT_TRUE(
+      AddAsParts(a, Encode(dense, 200, kRange, IndexEncoding::kDense), 200)
+          .ok());
+  const SparseSelection got = a.Take();
+  EXPECT_EQ(got.indices, dense.indices);
+  EXPECT_EQ(got.values, dense.values);
 }
 
 TEST(PushAssemblerTest, APieceInPartsIsRefusedAsInOne) {
@@ -168,25 +275,26 @@ TEST(PushAssemblerTest, APieceInPartsIsRefusedAsInOne) {
       << s;
   s = a.Add(parts(99), 0);  // bytes for 100 values
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
-  EXPECT_EQ(a.pairs().size(), 0u);
+  EXPECT_EQ(a.size(), 0u);
   EXPECT_EQ(a.pieces(), 0u);
 }
 
 TEST(PushAssemblerTest, EmptyPushIsOneEmptyPiece) {
   PushAssembler a(kRange, {});
   ASSERT_TRUE(a.Add(Piece{}.View(), 0).ok());
-  EXPECT_EQ(a.pairs().size(), 0u);
+  EXPECT_EQ(a.size(), 0u);
 }
 
 // Each refusal names its rule and leaves what was assembled as it was.
 void ExpectRefused(PushAssembler& a, const EncodedChunkView& piece,
                    uint64_t offset, const std::string& needle) {
-  const SparseSelection before = a.pairs();
+  const std::vector<uint32_t> before(a.indices().begin(), a.indices().end());
   const uint64_t digest = a.digest();
   const absl::Status s = a.Add(piece, offset);
   EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
   EXPECT_NE(s.message().find(needle), std::string::npos) << s;
-  EXPECT_EQ(a.pairs().indices, before.indices);
+  EXPECT_EQ(std::vector<uint32_t>(a.indices().begin(), a.indices().end()),
+            before);
   EXPECT_EQ(a.digest(), digest);
 }
 
