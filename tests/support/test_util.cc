@@ -186,6 +186,7 @@ absl::StatusOr<std::unique_ptr<worker::ShardClient>> TestCluster::NewClientWith(
   o.max_attempts = max_attempts;
   o.initial_backoff = absl::Milliseconds(5);
   o.max_message_mb = options_.max_message_mb;
+  o.check_beside_push_from = options_.check_beside_push_from;
   o.push_piece_pairs = options_.push_piece_pairs;
   o.registry = registry;
   return worker::ShardClient::Create(map_, o);

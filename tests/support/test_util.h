@@ -57,6 +57,9 @@ struct ClusterOptions {
   size_t piece_bytes = 4096;         // small, so replies take several pieces
   uint32_t sparse_piece_pairs = 64;  // likewise for sparse replies
   size_t push_piece_pairs = 256;     // and for the clients' pushes
+  // Whole-vector pushes at least this large stream while their order is
+  // checked (ShardClientOptions).
+  size_t check_beside_push_from = size_t{1} << 20;
   // Mutual TLS with the files MakeTestCertificates wrote there (server-<s>,
   // worker-<w>); empty: plaintext.
   std::string tls_dir;

@@ -5,8 +5,9 @@
 // the reply's are proto::ReplyPieceMessage, whose bytes stay in gRPC's
 // slices until the handler copies them where they belong.
 //
-// Thread-safety: as StreamCall. `next_piece` runs on gRPC's threads, one
-// piece at a time, and must not block.
+// Thread-safety: as StreamCall. `next_piece` runs on gRPC's threads (the
+// first piece on the caller's), one piece at a time; it may block only for
+// work that does not need gRPC (ShardClient's order check).
 #ifndef CDDP_WORKER_CLIENT_PUSH_STREAM_CALL_H_
 #define CDDP_WORKER_CLIENT_PUSH_STREAM_CALL_H_
 
@@ -29,9 +30,10 @@ class PushStreamCall final
                                                 proto::ReplyPieceMessage>> {
  public:
   // Fills `piece` with piece number `index` of the push (its `last` field
-  // marks the final piece).
+  // marks the final piece). A non-OK status instead cancels the call with
+  // it as the result: nothing more is written.
   using NextPiece =
-      std::function<void(size_t index, proto::PushPieceMessage* piece)>;
+      std::function<absl::Status(size_t index, proto::PushPieceMessage* piece)>;
 
   PushStreamCall(Handler handler, NextPiece next_piece)
       : StreamCall(std::move(handler)), next_piece_(std::move(next_piece)) {}
@@ -58,7 +60,10 @@ class PushStreamCall final
 
  private:
   void WriteNext() {
-    next_piece_(pieces_++, &piece_);
+    if (absl::Status s = next_piece_(pieces_++, &piece_); !s.ok()) {
+      Fail(std::move(s));
+      return;
+    }
     bytes_sent_ += piece_.ByteSizeLong();
     CDDP_HAPPENS_BEFORE(this);
     StartWrite(&piece_);

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,23 @@ namespace {
 
 // A status the server answers a push with before counting it: on the only
 // attempt of a call, the push was certainly not counted.
+// OK if `indices` strictly increase. One pass without an early exit or a
+// branch, which the compiler vectorises (a whole model's selection at
+// 100 % is 25 M indices), then the first offender: idx[k] - idx[k-1] - 1
+// wraps, setting the top bit, exactly when idx[k] <= idx[k-1].
+absl::Status CheckOrder(std::span<const uint32_t> indices) {
+  const uint32_t* idx = indices.data();
+  uint64_t wrapped = 0;
+  for (size_t k = 1; k < indices.size(); ++k) {
+    wrapped |= uint64_t{idx[k]} - idx[k - 1] - 1;
+  }
+  if ((wrapped >> 63) == 0) return absl::OkStatus();
+  size_t k = 1;
+  while (idx[k] > idx[k - 1]) ++k;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "selection indices not strictly increasing at position ", k));
+}
+
 bool RefusedByServer(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kFailedPrecondition:
@@ -169,9 +188,8 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPull(
                     /*hold_ahead=*/false, selection, params, undelivered);
 }
 
-absl::Status ShardClient::CheckSelection(
-    const common::SparseSelection& selection,
-    std::span<const float> params) const {
+absl::Status ShardClient::CheckShape(const common::SparseSelection& selection,
+                                     std::span<const float> params) const {
   CDDP_RETURN_IF_ERROR(CheckParamsSize(params));
   if (selection.indices.size() != selection.values.size() ||
       (!selection.indices.empty() &&
@@ -179,20 +197,7 @@ absl::Status ShardClient::CheckSelection(
     return absl::InvalidArgumentError(
         "selection sizes differ or an index is beyond the flat size");
   }
-  // One pass without an early exit or a branch, which the compiler
-  // vectorises (a whole model's selection at 100 % is 25 M indices), then
-  // the first offender: idx[k] - idx[k-1] - 1 wraps, setting the top bit,
-  // exactly when idx[k] <= idx[k-1].
-  const uint32_t* idx = selection.indices.data();
-  uint64_t wrapped = 0;
-  for (size_t k = 1; k < selection.size(); ++k) {
-    wrapped |= uint64_t{idx[k]} - idx[k - 1] - 1;
-  }
-  if ((wrapped >> 63) == 0) return absl::OkStatus();
-  size_t k = 1;
-  while (idx[k] > idx[k - 1]) ++k;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "selection indices not strictly increasing at position ", k));
+  return absl::OkStatus();
 }
 
 std::unique_ptr<ShardClient::PushPullRound> ShardClient::OpenRound(
@@ -218,22 +223,37 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
     return absl::FailedPreconditionError(
         "PushPull while an overlapped PushPull is open");
   }
-  CDDP_RETURN_IF_ERROR(CheckSelection(selection, params));
+  CDDP_RETURN_IF_ERROR(CheckShape(selection, params));
+  // An uncompressed push: its pieces carry no index, so it can stream
+  // while its order is checked (its last pieces wait for the check).
+  std::optional<BackgroundCheck> order_check;
+  if (selection.size() == shard_map_.total_size() &&
+      selection.size() >= options_.check_beside_push_from) {
+    order_check.emplace([&selection] { return CheckOrder(selection.indices); });
+  } else {
+    CDDP_RETURN_IF_ERROR(CheckOrder(selection.indices));
+  }
   SplitInPlace(selection);
   std::unique_ptr<PushPullRound> round =
       OpenRound(std::move(steps), hold_ahead, params);
+  if (order_check.has_value()) round->order_check = &*order_check;
   return CloseRound(*round, undelivered);
 }
 
 void ShardClient::SplitInPlace(const common::SparseSelection& selection) {
   const std::span<const uint32_t> indices(selection.indices);
   const std::span<const float> values(selection.values);
+  // Every element (perhaps not checked yet): pair k is element k.
+  const bool whole = selection.size() == shard_map_.total_size();
   size_t from = 0;
   for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
-    const size_t to = static_cast<size_t>(
-        std::lower_bound(indices.begin() + static_cast<ptrdiff_t>(from),
-                         indices.end(), shard_map_.end(s)) -
-        indices.begin());
+    const size_t to =
+        whole ? shard_map_.end(s)
+              : static_cast<size_t>(
+                    std::lower_bound(
+                        indices.begin() + static_cast<ptrdiff_t>(from),
+                        indices.end(), shard_map_.end(s)) -
+                    indices.begin());
     split_[s] = {indices.subspan(from, to - from),
                  values.subspan(from, to - from)};
     from = to;
@@ -252,6 +272,11 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
         if (round.started[s]) return std::exchange(round.started[s], nullptr);
         return StartPushPull(round, s);
       });
+  // Out of order after all: no shard got its last piece (each call was
+  // cancelled instead), so none counted the push.
+  if (round.order_check != nullptr) {
+    CDDP_RETURN_IF_ERROR(round.order_check->Wait());
+  }
   std::vector<absl::Status> statuses(shard_map_.num_shards());
   for (size_t i = 0; i < pushed.size(); ++i) {
     statuses[pushed[i]] = pushed_statuses[i];
@@ -278,13 +303,16 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
   return std::move(result);
 }
 
-void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
-                                  size_t index,
-                                  proto::PushPieceMessage* piece) {
+absl::Status ShardClient::EncodePushPiece(const PushPullRound& round,
+                                          uint32_t s, size_t index,
+                                          proto::PushPieceMessage* piece) {
   const ShardPairs& pairs = split_[s];
   const size_t per_piece = options_.push_piece_pairs;
   const size_t begin = std::min(pairs.size(), index * per_piece);
   const size_t end = std::min(pairs.size(), begin + per_piece);
+  if (end == pairs.size() && round.order_check != nullptr) {
+    CDDP_RETURN_IF_ERROR(round.order_check->Wait());
+  }
   piece->step = round.steps[s];
   piece->worker_id = options_.worker_id;
   piece->shard_index = s;
@@ -297,7 +325,7 @@ void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
   if (dense) {  // the shard's k-th element is pair k
     proto::EncodeDensePieceInto(static_cast<uint32_t>(begin), values,
                                 options_.value_type, piece);
-    return;
+    return absl::OkStatus();
   }
   std::vector<uint32_t>& local = local_indices_[s];
   local.resize(end - begin);
@@ -305,11 +333,12 @@ void ShardClient::EncodePushPiece(const PushPullRound& round, uint32_t s,
   for (size_t k = 0; k < local.size(); ++k) {
     local[k] = pairs.indices[begin + k] - base;
   }
-  // Cannot fail: the selection was checked by CheckSelection.
+  // Cannot fail: a selection that is not whole was checked before.
   CDDP_CHECK(proto::EncodePushPieceInto(local, values, options_.value_type,
                                         options_.index_encoding,
                                         /*dense=*/false, piece)
                  .ok());
+  return absl::OkStatus();
 }
 
 ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
@@ -340,7 +369,7 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
         return ApplySparseUpdate(r, range);
       },
       [this, &round, s](size_t index, proto::PushPieceMessage* piece) {
-        EncodePushPiece(round, s, index, piece);
+        return EncodePushPiece(round, s, index, piece);
       });
   PushStreamCall* call = round.calls[s].get();
   ++round.attempts[s];

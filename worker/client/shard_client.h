@@ -59,6 +59,13 @@ struct ShardClientOptions {
   // Pairs per piece of a push (PushPullStream): 64 Ki pairs are 256 KiB of
   // fp32 values, the size of the servers' reply pieces.
   size_t push_piece_pairs = size_t{64} << 10;
+  // A selection of every element of the flat vector with at least this
+  // many pairs (an uncompressed push) starts streaming while its order is
+  // still being checked on a thread of its own: its last piece to each
+  // shard, the one that makes the shard count it, waits for the check, so
+  // a selection out of order is still refused with nothing counted. Smaller
+  // ones are checked before anything is sent.
+  size_t check_beside_push_from = size_t{1} << 20;
   prometheus::Registry* registry = nullptr;  // optional; outlives the client
   // Mutual TLS (this worker's certificate must name it, see
   // common/tls/tls_credentials.h) or plaintext; one must be chosen.
@@ -195,8 +202,9 @@ class ShardClient final : public ParameterClient {
                           std::span<float> params, uint64_t* bytes_received);
 
   // PushPull (shard_client.cc): checks, starts every shard's call, gathers.
-  absl::Status CheckSelection(const common::SparseSelection& selection,
-                              std::span<const float> params) const;
+  // CheckShape: sizes and the last index (the order is CheckOrder's).
+  absl::Status CheckShape(const common::SparseSelection& selection,
+                          std::span<const float> params) const;
   // A round at `steps` writing into `params`; with `hold_ahead`, shards
   // whose step is above the lowest are held (not pushed).
   std::unique_ptr<PushPullRound> OpenRound(std::vector<uint64_t> steps,
@@ -217,10 +225,12 @@ class ShardClient final : public ParameterClient {
       const common::SparseSelection& selection, std::span<float> params,
       common::SparseSelection* undelivered);
   // Fills `piece` with piece `index` of shard `s`'s push (from split_).
-  // Runs on gRPC's threads, one piece of a shard at a time.
-  void EncodePushPiece(const PushPullRound& round, uint32_t s, size_t index,
-                       proto::PushPieceMessage* piece);
-  // Points split_ at each shard's run of `selection` (checked).
+  // Runs on gRPC's threads, one piece of a shard at a time. A last piece
+  // waits for round.order_check, whose error it returns.
+  absl::Status EncodePushPiece(const PushPullRound& round, uint32_t s,
+                               size_t index, proto::PushPieceMessage* piece);
+  // Points split_ at each shard's run of `selection` (checked, or holding
+  // every element: then split at the shards' bounds).
   void SplitInPlace(const common::SparseSelection& selection);
   // One attempt of shard `s`'s PushPull call; its reply goes to `round`.
   Waiter StartPushPull(PushPullRound& round, uint32_t s);

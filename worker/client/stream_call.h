@@ -46,6 +46,17 @@ class StreamCall : public Base {
     this->StartCall();
   }
 
+  // Cancels the call with `error` as its result (Wait returns the first
+  // such error): the handler's, or the subclass's own (a piece it will not
+  // write).
+  void Fail(absl::Status error) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (handler_error_.ok()) handler_error_ = std::move(error);
+    }
+    context_.TryCancel();
+  }
+
   void OnReadDone(bool ok) final {
     CDDP_HAPPENS_AFTER(this);
     if (!ok) return;  // end of stream or failure; OnDone follows
@@ -53,11 +64,7 @@ class StreamCall : public Base {
     bytes_received_ += response_.ByteSizeLong();
     absl::Status s = handler_(response_);
     if (!s.ok()) {
-      {
-        absl::MutexLock lock(&mu_);
-        handler_error_ = std::move(s);
-      }
-      context_.TryCancel();
+      Fail(std::move(s));
       return;
     }
     CDDP_HAPPENS_BEFORE(this);

@@ -2,7 +2,8 @@
 // the pairs of a broken call for the next Join to settle, UNAVAILABLE is
 // retried, the sparse downlink resynchronises a stale copy, a shard
 // restarted from an older checkpoint catches up while the others wait, a
-// full shard goes dense, bad arguments are refused.
+// full shard goes dense, an uncompressed push out of order is refused with
+// nothing counted although it streamed, bad arguments are refused.
 #include "worker/client/shard_client.h"
 
 #include <netinet/in.h>
@@ -367,6 +368,49 @@ TEST(ShardClientTest, AChunkHoldingTheWholeShardGoesWithoutIndices) {
   EXPECT_LT(r->bytes_sent, 4 * shard0 + 400);
   EXPECT_EQ(params, cluster.ServerValues());
   EXPECT_EQ(params, expected);
+}
+
+// An uncompressed push streams while its order is checked; one out of
+// order is refused with nothing counted (no shard got its last piece), and
+// the client pushes the same step again at once, unsettled by nothing.
+TEST(ShardClientTest, AWholeVectorPushOutOfOrderIsRefusedWhileItStreams) {
+  ClusterOptions co;
+  co.num_workers = 1;
+  co.check_beside_push_from = 1;  // every whole-vector push
+  TestCluster cluster(co, kN);
+  ASSERT_OK(cluster.status());
+  std::vector<float> params = RandomParams(1, kN);
+  auto client = cluster.NewClient(0);
+  ASSERT_TRUE(client->Join(std::vector<uint64_t>{kN}, params).ok());
+  common::SparseSelection whole;
+  for (uint32_t i = 0; i < kN; ++i) {
+    whole.indices.push_back(i);
+    whole.values.push_back(0.001f * static_cast<float>(i % 13));
+  }
+  const std::vector<float> before = params;
+  for (const size_t swap : {size_t{1}, size_t{kN / 2}, size_t{kN - 1}}) {
+    common::SparseSelection bad = whole;
+    std::swap(bad.indices[swap - 1], bad.indices[swap]);
+    common::SparseSelection undelivered;
+    undelivered.indices = {7};  // cleared
+    undelivered.values = {1.0f};
+    auto r = client->PushPull(bad, params, &undelivered);
+    ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << swap;
+    EXPECT_NE(r.status().message().find(
+                  absl::StrCat("not strictly increasing at position ", swap)),
+              std::string::npos)
+        << r.status();
+    EXPECT_EQ(undelivered.size(), 0u);
+    EXPECT_EQ(cluster.ServerValues(), before) << swap;
+    EXPECT_EQ(params, before) << swap;
+  }
+  auto r = client->PushPull(whole, params, nullptr);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->step, 1u);
+  std::vector<float> expected = before;
+  for (uint32_t i = 0; i < kN; ++i) expected[i] -= 0.01f * whole.values[i];
+  EXPECT_EQ(params, expected);
+  EXPECT_EQ(cluster.ServerValues(), expected);
 }
 
 TEST(ShardClientTest, BadArgumentsAreRefused) {
