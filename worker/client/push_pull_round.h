@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "worker/client/background_check.h"
+#include "worker/client/pending_check.h"
 #include "worker/client/push_stream_call.h"
 #include "worker/client/shard_client.h"
 
@@ -56,9 +56,9 @@ struct ShardClient::PushPullRound {
   std::vector<std::unique_ptr<PushStreamCall>> calls;
   // Per shard: the first attempt, started before CloseRound (overlap).
   std::vector<Waiter> started;
-  // A whole-vector selection's order check, still running while the push
-  // streams: every shard's last piece waits for it (null: checked before).
-  const BackgroundCheck* order_check = nullptr;
+  // A whole-vector selection's order check, run while the push streams:
+  // every shard's last piece waits for it (null: checked before).
+  const PendingCheck* order_check = nullptr;
   absl::Time start;
   PushPullResult result;
 };

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <optional>
 #include <span>
 #include <utility>
 
@@ -225,18 +224,24 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   }
   CDDP_RETURN_IF_ERROR(CheckShape(selection, params));
   // An uncompressed push: its pieces carry no index, so it can stream
-  // while its order is checked (its last pieces wait for the check).
-  std::optional<BackgroundCheck> order_check;
-  if (selection.size() == shard_map_.total_size() &&
-      selection.size() >= options_.check_beside_push_from) {
-    order_check.emplace([&selection] { return CheckOrder(selection.indices); });
-  } else {
-    CDDP_RETURN_IF_ERROR(CheckOrder(selection.indices));
-  }
+  // while this thread checks its order (the last pieces wait for that).
+  const bool check_beside = selection.size() == shard_map_.total_size() &&
+                            selection.size() >= options_.check_beside_push_from;
+  if (!check_beside) CDDP_RETURN_IF_ERROR(CheckOrder(selection.indices));
   SplitInPlace(selection);
   std::unique_ptr<PushPullRound> round =
       OpenRound(std::move(steps), hold_ahead, params);
-  if (order_check.has_value()) round->order_check = &*order_check;
+  if (!check_beside) return CloseRound(*round, undelivered);
+  PendingCheck order;
+  round->order_check = &order;
+  // Not a shard whose first piece is its last: that piece would wait on
+  // this thread for the check. CloseRound starts those.
+  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    if (!round->held[s] && split_[s].size() > options_.push_piece_pairs) {
+      round->started[s] = StartPushPull(*round, s);
+    }
+  }
+  order.Set(CheckOrder(selection.indices));
   return CloseRound(*round, undelivered);
 }
 

@@ -60,11 +60,11 @@ struct ShardClientOptions {
   // fp32 values, the size of the servers' reply pieces.
   size_t push_piece_pairs = size_t{64} << 10;
   // A selection of every element of the flat vector with at least this
-  // many pairs (an uncompressed push) starts streaming while its order is
-  // still being checked on a thread of its own: its last piece to each
-  // shard, the one that makes the shard count it, waits for the check, so
-  // a selection out of order is still refused with nothing counted. Smaller
-  // ones are checked before anything is sent.
+  // many pairs (an uncompressed push) starts streaming while the calling
+  // thread checks its order: its last piece to each shard, the one that
+  // makes the shard count it, waits for the check, so a selection out of
+  // order is still refused with nothing counted. Smaller ones are checked
+  // before anything is sent.
   size_t check_beside_push_from = size_t{1} << 20;
   prometheus::Registry* registry = nullptr;  // optional; outlives the client
   // Mutual TLS (this worker's certificate must name it, see

@@ -373,10 +373,15 @@ TEST(ShardClientTest, AChunkHoldingTheWholeShardGoesWithoutIndices) {
 // An uncompressed push streams while its order is checked; one out of
 // order is refused with nothing counted (no shard got its last piece), and
 // the client pushes the same step again at once, unsettled by nothing.
-TEST(ShardClientTest, AWholeVectorPushOutOfOrderIsRefusedWhileItStreams) {
+// Shards pushed in many pieces (started before the check) and in one
+// (started after it).
+class WholeVectorPushTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(WholeVectorPushTest, OutOfOrderIsRefusedWhileItStreams) {
   ClusterOptions co;
   co.num_workers = 1;
   co.check_beside_push_from = 1;  // every whole-vector push
+  co.push_piece_pairs = GetParam();
   TestCluster cluster(co, kN);
   ASSERT_OK(cluster.status());
   std::vector<float> params = RandomParams(1, kN);
@@ -412,6 +417,9 @@ TEST(ShardClientTest, AWholeVectorPushOutOfOrderIsRefusedWhileItStreams) {
   EXPECT_EQ(params, expected);
   EXPECT_EQ(cluster.ServerValues(), expected);
 }
+
+INSTANTIATE_TEST_SUITE_P(PiecesPerShard, WholeVectorPushTest,
+                         ::testing::Values(size_t{256}, size_t{kN}));
 
 TEST(ShardClientTest, BadArgumentsAreRefused) {
   auto map = common::ShardMap::Create(kN, 2);
