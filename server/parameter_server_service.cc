@@ -134,6 +134,7 @@ ParameterServerService::ParameterServerService(ShardState* state,
     : state_(state),
       metrics_(metrics),
       sparse_replies_(std::make_unique<SparseReplyCache>()),
+      dense_replies_(std::make_unique<DenseReplyCache>()),
       piece_floats_(piece_bytes / sizeof(float)),
       authorize_workers_(authorize_workers) {
   CDDP_CHECK(piece_floats_ > 0);

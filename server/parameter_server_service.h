@@ -52,11 +52,16 @@ class ParameterServerService final
   ShardState* const state_;
   ServerMetrics* const metrics_;
   const std::unique_ptr<SparseReplyCache> sparse_replies_;
+  const std::unique_ptr<DenseReplyCache> dense_replies_;
   const size_t piece_floats_;
   const bool authorize_workers_;
 
   PushContext push_context() const {
-    return {state_, metrics_, sparse_replies_.get(), piece_floats_,
+    return {state_,
+            metrics_,
+            sparse_replies_.get(),
+            dense_replies_.get(),
+            piece_floats_,
             authorize_workers_};
   }
 };

@@ -19,31 +19,6 @@ namespace cddp::server {
 using cddp::v1::PushPullRequest;
 using ReplyPiece = proto::ReplyPieceMessage;
 
-std::shared_ptr<const SparseReplyCache::Reply> SparseReplyCache::Get(
-    const std::shared_ptr<const RoundResult>& result) {
-  absl::MutexLock lock(&mu_);
-  if (reply_ == nullptr || result_.lock() != result) {
-    auto reply = std::make_shared<Reply>();
-    for (size_t p = 0; p < result->sparse_pieces.size(); ++p) {
-      const SparsePiece& piece = result->sparse_pieces[p];
-      auto message = std::make_shared<ReplyPiece>();
-      message->step = result->open_round;
-      message->contributors = result->contributors;
-      message->has_sparse_update = true;
-      proto::wire::SetChunk(
-          piece.count, static_cast<int32_t>(piece.value_type),
-          static_cast<int32_t>(common::IndexEncoding::kDeltaVarint),
-          piece.indices, piece.values, &message->sparse_update);
-      message->last = p + 1 == result->sparse_pieces.size();
-      message->delta = result->delta;
-      reply->push_back(std::move(message));
-    }
-    reply_ = std::move(reply);
-    result_ = result;
-  }
-  return reply_;
-}
-
 grpc::Status AbandonedReply() {
   return grpc::Status(grpc::StatusCode::ABORTED,
                       "reply abandoned: the reader did not keep up within "
@@ -196,7 +171,7 @@ class PushReplyReactor : public Base, public PushWaiter {
   // needed (the last piece is built), so the caller can end the lease.
   bool WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ShardState* const state = push_.state;
-    if (sparse_next_ == 0 && offset_ == 0) {  // the reply's first piece
+    if (sparse_next_ == 0 && dense_next_ == 0) {  // the reply's first piece
       push_.metrics->sent_dense_equivalent_bytes.Increment(
           static_cast<double>(state->values().size() * sizeof(float)));
     }
@@ -213,20 +188,25 @@ class PushReplyReactor : public Base, public PushWaiter {
       // the lease can end with the first piece (and only once).
       return sparse_next_ == 1;
     }
-    response_.Clear();
-    response_.step = result_->open_round;
-    response_.contributors = result_->contributors;
-    if (!state->ReadValues(lease_, [&](std::span<const float> values) {
-          wrote_last_ = proto::FillDensePiece(values, push_.piece_floats,
-                                              &offset_, &response_);
-        })) {
+    const size_t index = dense_next_++;
+    dense_piece_ =
+        push_.dense_replies->Get(result_, index, [&](ReplyPiece* piece) {
+          piece->step = result_->open_round;
+          piece->contributors = result_->contributors;
+          size_t offset = index * push_.piece_floats;
+          return state->ReadValues(lease_, [&](std::span<const float> values) {
+            proto::FillDensePiece(values, push_.piece_floats, &offset, piece);
+          });
+        });
+    if (dense_piece_ == nullptr) {
       FinishLocked(AbandonedReply());
       return true;  // the lease is gone already
     }
+    wrote_last_ = dense_piece_->last;
     push_.metrics->sent_bytes.Increment(
-        static_cast<double>(response_.ByteSizeLong()));
+        static_cast<double>(dense_piece_->ByteSizeLong()));
     CDDP_HAPPENS_BEFORE(this);
-    this->StartWrite(&response_);
+    this->StartWrite(dense_piece_.get());
     return wrote_last_;
   }
 
@@ -236,9 +216,10 @@ class PushReplyReactor : public Base, public PushWaiter {
   bool has_lease_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t lease_ ABSL_GUARDED_BY(mu_) = 0;
   bool wrote_last_ ABSL_GUARDED_BY(mu_) = false;
-  size_t offset_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
-  ReplyPiece response_ ABSL_GUARDED_BY(mu_);  // dense pieces
+  // Dense downlink: the piece being written and the next one's number.
+  DenseReplyCache::Piece dense_piece_ ABSL_GUARDED_BY(mu_);
+  size_t dense_next_ ABSL_GUARDED_BY(mu_) = 0;
   // Sparse downlink: the round's shared messages and the next to write.
   std::shared_ptr<const SparseReplyCache::Reply> sparse_reply_
       ABSL_GUARDED_BY(mu_);

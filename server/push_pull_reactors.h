@@ -1,9 +1,10 @@
 // The reactors that answer a push on the gRPC callback API: PushPull (the
 // whole push in one message) and PushPullStream (the push in pieces, put
 // together by common::PushAssembler as they arrive). Both register the push
-// with the ShardState and, once its round closes, stream the reply: dense
-// pieces of `piece_floats` values read under the round's lease, or the
-// round's shared sparse pieces (SparseReplyCache). A push whose round is
+// with the ShardState and, once its round closes, stream the reply: the
+// round's shared dense pieces of `piece_floats` values (DenseReplyCache,
+// each copied under a read lease once a round) or its shared sparse pieces
+// (SparseReplyCache). A push whose round is
 // still open keeps its reactor registered with the ShardState and returns;
 // no thread waits for a round.
 //
@@ -25,34 +26,18 @@
 #include "cddp/v1/parameter_server.grpc.pb.h"
 #include "proto/push_piece_message.h"
 #include "proto/reply_piece_message.h"
+#include "server/reply_caches.h"
 #include "server/shard/server_metrics.h"
 #include "server/shard/shard_state.h"
 
 namespace cddp::server {
-
-// The sparse-downlink reply of the latest round: one message per piece
-// (RoundResult::sparse_pieces), the last one marked. Every waiter of a
-// round gets the same messages, so they are built once (by the first
-// waiter to ask) and shared; gRPC only reads them (const serialisation is
-// thread-safe). Thread-safe.
-class SparseReplyCache {
- public:
-  using Reply = std::vector<std::shared_ptr<const proto::ReplyPieceMessage>>;
-
-  std::shared_ptr<const Reply> Get(
-      const std::shared_ptr<const RoundResult>& result);
-
- private:
-  absl::Mutex mu_;
-  std::weak_ptr<const RoundResult> result_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<const Reply> reply_ ABSL_GUARDED_BY(mu_);
-};
 
 // What the push reactors need from their service; all outlive the calls.
 struct PushContext {
   ShardState* state;
   ServerMetrics* metrics;
   SparseReplyCache* sparse_replies;
+  DenseReplyCache* dense_replies;
   size_t piece_floats;
   // Mutual TLS: a push is taken only as the worker its peer's certificate
   // names (server/worker_identity.h).

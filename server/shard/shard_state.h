@@ -20,8 +20,9 @@
 // are out closes when the last one ends, so a reply streamed in pieces never
 // mixes two steps — or once it has waited ShardOptions::reply_timeout for
 // them: then every lease out is revoked (ReadValues refuses it from then
-// on, and its reader fails its stream), so a reader that stops reading
-// cannot stall the shard.
+// on, and its reader fails its stream where it has to read; a push's reply
+// sends its round's shared pieces, server/reply_caches.h), so a reader that
+// stops reading cannot stall the shard.
 //
 // Exactly once: a worker's push is counted at most once per step. A repeat
 // of the counted push (the same chunk) is answered with its round's result;
