@@ -372,9 +372,9 @@ TEST(ShardClientTest, AChunkHoldingTheWholeShardGoesWithoutIndices) {
 
 // An uncompressed push streams while its order is checked; one out of
 // order is refused with nothing counted (no shard got its last piece), and
-// the client pushes the same step again at once, unsettled by nothing.
-// Shards pushed in many pieces (started before the check) and in one
-// (started after it).
+// the client pushes the same step again at once, unsettled by nothing. The
+// parameter is the pairs per piece: shards in many pieces (started before
+// the check) and in one (started after it).
 class WholeVectorPushTest : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(WholeVectorPushTest, OutOfOrderIsRefusedWhileItStreams) {
