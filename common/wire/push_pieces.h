@@ -69,13 +69,11 @@ class PushAssembler {
   // order); equal for the same pieces. Only comparable within one process.
   uint64_t digest() const { return digest_; }
   uint64_t pieces() const { return pieces_; }
-  // The pairs so far, as views valid until the next Add or Take.
+  // The pairs so far: how many, and their indices (a view valid until the
+  // next Add or Take).
   size_t size() const { return size_; }
   std::span<const uint32_t> indices() const {
     return {pairs_.indices.data(), size_};
-  }
-  std::span<const float> values() const {
-    return {pairs_.values.data(), size_};
   }
   // The assembled pairs; the assembler is spent.
   SparseSelection Take() {

@@ -33,8 +33,6 @@ using proto::TakeDensePiece;
 
 namespace {
 
-// A status the server answers a push with before counting it: on the only
-// attempt of a call, the push was certainly not counted.
 // OK if `indices` strictly increase. One pass without an early exit or a
 // branch, which the compiler vectorises (a whole model's selection at
 // 100 % is 25 M indices), then the first offender: idx[k] - idx[k-1] - 1
@@ -52,6 +50,8 @@ absl::Status CheckOrder(std::span<const uint32_t> indices) {
       "selection indices not strictly increasing at position ", k));
 }
 
+// A status the server answers a push with before counting it: on the only
+// attempt of a call, the push was certainly not counted.
 bool RefusedByServer(const absl::Status& s) {
   switch (s.code()) {
     case absl::StatusCode::kFailedPrecondition:
