@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <numeric>
 #include <vector>
 
 #include "server/shard/parallel_for.h"
 
 namespace cddp::server {
+namespace {
 
 // Every push holds every index of one range 0..n-1 (ascending, n of them,
 // the last n - 1: nothing else fits), as uncompressed pushes do.
@@ -35,6 +37,8 @@ void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
     }
   });
 }
+
+}  // namespace
 
 // Kernel: the tuned merge of BENCHMARKS.md §2 (BM_AggregateSparse); whole.
 // NOLINTNEXTLINE(readability-function-size)
@@ -121,6 +125,21 @@ void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
   }
   out->indices.resize(k);
   out->values.resize(k);
+}
+
+void SumRound(std::span<const common::SparseSelection* const> pushes,
+              common::SparseSelection* sum, int threads) {
+  if (!AllWholeRange(pushes)) {
+    SumInWorkerOrder(pushes, sum, threads);
+    return;
+  }
+  const size_t n = pushes[0]->size();
+  if (sum->indices.size() != n || sum->indices.back() != n - 1) {
+    sum->indices.resize(n);
+    std::iota(sum->indices.begin(), sum->indices.end(), 0u);
+  }
+  sum->values.resize(n);
+  SumWholeRange(pushes, sum->values, threads);
 }
 
 }  // namespace cddp::server

@@ -23,14 +23,12 @@ namespace cddp::server {
 void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
                       common::SparseSelection* out, int threads = 1);
 
-// True if every push holds every index 0..n-1 of one range, n > 0 (as
-// uncompressed pushes do).
-bool AllWholeRange(std::span<const common::SparseSelection* const> pushes);
-// For such pushes, SumInWorkerOrder's sums without touching an index:
-// out[k] = 0.0f + p0[k] + p1[k] + ... Requires AllWholeRange(pushes) and
-// out.size() == n.
-void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
-                   std::span<float> out, int threads = 1);
+// SumInWorkerOrder for a shard's rounds, into its running sum: `sum` holds
+// nothing or an earlier round's result (distinct, ascending), so when
+// whole-range pushes find n indices there, the last n - 1, they are 0..n-1
+// already and are not written again (only the sums are).
+void SumRound(std::span<const common::SparseSelection* const> pushes,
+              common::SparseSelection* sum, int threads = 1);
 
 }  // namespace cddp::server
 

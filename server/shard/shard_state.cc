@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <numeric>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -378,19 +377,7 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
     present.push_back(&pending_[w]);
     pushed_pairs += pending_[w].size();
   }
-  if (AllWholeRange(present)) {
-    // sum_ holds an earlier round's union, distinct and ascending: if it
-    // has n indices and the last is n - 1, they are 0..n-1 already.
-    const size_t n = present[0]->size();
-    if (sum_.indices.size() != n || sum_.indices.back() != n - 1) {
-      sum_.indices.resize(n);
-      std::iota(sum_.indices.begin(), sum_.indices.end(), 0u);
-    }
-    sum_.values.resize(n);
-    SumWholeRange(present, sum_.values, options_.threads);
-  } else {
-    SumInWorkerOrder(present, &sum_, options_.threads);
-  }
+  SumRound(present, &sum_, options_.threads);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
   // Beyond the bound also for NaN: finite pushes can sum to infinity. One
   // pass without an early exit or a branch, which the compiler vectorises,

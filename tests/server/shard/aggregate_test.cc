@@ -1,6 +1,7 @@
 // SumInWorkerOrder equals scatter-adding each worker, in worker order, into
 // zeros, bit for bit, for one, two and many workers, with sparse pushes,
-// pushes of the whole range (summed without merging), and a mix.
+// pushes of the whole range (summed without merging), and a mix. SumRound
+// equals it whatever earlier round its running sum holds.
 #include "server/shard/aggregate.h"
 
 #include <cstring>
@@ -56,6 +57,40 @@ TEST_P(AggregateTest, MatchesScatterAddInWorkerOrder) {
       ++k;
     }
     EXPECT_EQ(k, sum.size());
+  }
+}
+
+// Whole ranges of n = 1000 and of 500 after rounds whose union had 500
+// indices (not 0..499), 1000, or none.
+TEST(SumRoundTest, EqualsSumInWorkerOrderAfterAnyEarlierRound) {
+  const auto whole = [](uint64_t seed, uint32_t n) {
+    return testing::RandomSelection(seed, n, 1.0);
+  };
+  common::SparseSelection upper;  // 500..999
+  for (uint32_t i = 500; i < 1000; ++i) {
+    upper.indices.push_back(i);
+    upper.values.push_back(1.0f);
+  }
+  const std::vector<std::vector<common::SparseSelection>> rounds = {
+      {whole(1, 1000), whole(2, 1000)},
+      {upper, upper},
+      {whole(3, 500), whole(4, 500)},
+      {whole(5, 1000)},
+      {whole(6, 500)},
+      {whole(7, 1000), upper}};
+  common::SparseSelection running;
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    std::vector<const common::SparseSelection*> ptrs;
+    for (const auto& p : rounds[r]) ptrs.push_back(&p);
+    SumRound(ptrs, &running);
+    common::SparseSelection fresh;
+    SumInWorkerOrder(ptrs, &fresh);
+    EXPECT_EQ(running.indices, fresh.indices) << r;
+    ASSERT_EQ(running.values.size(), fresh.values.size()) << r;
+    EXPECT_EQ(std::memcmp(running.values.data(), fresh.values.data(),
+                          fresh.values.size() * sizeof(float)),
+              0)
+        << r;
   }
 }
 

@@ -19,6 +19,19 @@ namespace cddp::server {
 
 inline constexpr uint32_t kN = 1000;
 
+// Every optimizer the shard has, with and without weight decay.
+inline std::vector<OptimizerOptions> AllOptimizers() {
+  std::vector<OptimizerOptions> out(5);
+  out[0].lr = 0.1f;
+  out[1].lr = 0.05f, out[1].momentum = 0.9f;
+  out[2].lr = 0.05f, out[2].momentum = 0.9f, out[2].nesterov = true,
+  out[2].weight_decay = 1e-3f;
+  out[3].kind = OptimizerKind::kAdam, out[3].lr = 1e-3f;
+  out[4].kind = OptimizerKind::kAdam, out[4].lr = 1e-3f,
+  out[4].weight_decay = 1e-2f;
+  return out;
+}
+
 class FakeWaiter : public PushWaiter {
  public:
   explicit FakeWaiter(ShardState* state, bool hold_lease = false)
