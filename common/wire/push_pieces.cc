@@ -37,6 +37,20 @@ size_t TotalSize(std::span<const std::string_view> parts) {
   return n;
 }
 
+// Copies the parts' bytes (fp32 values, one of which may straddle two
+// parts) to `to` and, while they are in cache, checks and digests them:
+// AllFiniteFp32WithDigest of what was copied.
+bool CopyFiniteFp32(std::span<const std::string_view> parts, float* to,
+                    size_t count, uint64_t* digest) {
+  char* at = reinterpret_cast<char*>(to);
+  for (std::string_view p : parts) {
+    if (!p.empty()) std::memcpy(at, p.data(), p.size());
+    at += p.size();
+  }
+  return AllFiniteFp32WithDigest(
+      {reinterpret_cast<const char*>(to), count * sizeof(float)}, digest);
+}
+
 }  // namespace
 
 void PushAssembler::Trim() {
@@ -76,16 +90,8 @@ bool PushAssembler::AppendDensePrefix(std::span<const std::string_view> parts,
   const size_t end = size_ + count;
   // Grows only where the recycled buffer is shorter (a first push).
   if (pairs_.values.size() < end) pairs_.values.resize(end);
-  char* to = reinterpret_cast<char*>(pairs_.values.data() + size_);
-  for (std::string_view p : parts) {
-    if (!p.empty()) std::memcpy(to, p.data(), p.size());
-    to += p.size();
-  }
-  // Still in cache: checked and digested in one pass.
-  if (!AllFiniteFp32WithDigest(
-          {reinterpret_cast<const char*>(pairs_.values.data() + size_),
-           size_t{count} * sizeof(float)},
-          values_digest)) {
+  if (!CopyFiniteFp32(parts, pairs_.values.data() + size_, count,
+                      values_digest)) {
     return false;
   }
   if (ascending_prefix_ < end) {
@@ -167,18 +173,11 @@ absl::Status PushAssembler::Add(const ChunkParts& piece, uint64_t offset) {
     return absl::OkStatus();
   }
   Trim();
-  // The parts' bytes straight into the buffer (a value may straddle two
-  // parts), checked there.
+  // The parts' bytes straight into the buffer, checked there.
   const size_t old = pairs_.size();
   pairs_.values.resize(old + piece.count);
-  char* to = reinterpret_cast<char*>(pairs_.values.data() + old);
-  for (std::string_view p : piece.values) {
-    if (!p.empty()) std::memcpy(to, p.data(), p.size());
-    to += p.size();
-  }
-  const std::string_view copied(
-      reinterpret_cast<const char*>(pairs_.values.data() + old), value_bytes);
-  if (!AllFiniteFp32WithDigest(copied, &values_digest)) {
+  if (!CopyFiniteFp32(piece.values, pairs_.values.data() + old, piece.count,
+                      &values_digest)) {
     pairs_.values.resize(old);
     return Add(joined(), offset);  // refused as the joined piece is
   }
