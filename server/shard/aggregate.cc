@@ -21,21 +21,68 @@ bool AllWholeRange(std::span<const common::SparseSelection* const> pushes) {
   return true;
 }
 
+// max_abs's bits minus |v * scale|'s: wraps into the top bit exactly when
+// |v * scale| is beyond max_abs (NaN and infinity have the largest
+// magnitude bits). ORed over many entries without a branch, so the loops
+// that check vectorise.
+class Headroom {
+ public:
+  explicit Headroom(AverageBound bound)
+      : scale_(bound.scale),
+        max_bits_(std::bit_cast<uint32_t>(bound.max_abs)) {}
+  uint32_t operator()(float v) const {
+    return max_bits_ - (std::bit_cast<uint32_t>(v * scale_) & 0x7fffffffu);
+  }
+  static bool Wrapped(uint32_t ored) { return (ored >> 31) != 0; }
+
+ private:
+  float scale_;
+  uint32_t max_bits_;
+};
+
+// Entries per block of the whole-range sum: 8 KiB of sums, which stay in
+// L1 while every worker's values are added and while they are checked.
+constexpr size_t kSumBlock = 2048;
+
 // The merge's sums for whole-range pushes, without merging: entry by entry
-// the same additions in the same order, 0.0f + w0 + w1 + ..., in loops
-// the compiler vectorises.
-void SumWholeRange(std::span<const common::SparseSelection* const> pushes,
-                   std::span<float> out, int threads) {
+// the same additions in the same order, 0.0f + w0 + w1 + ..., a block at a
+// time, in loops the compiler vectorises. Returns whether every sum is
+// within `bound` (true when there is none).
+bool SumWholeRange(std::span<const common::SparseSelection* const> pushes,
+                   std::span<float> out, const AverageBound* bound,
+                   int threads) {
   const size_t n = pushes[0]->size();
-  ParallelFor(n, PartsFor(n, threads), [&](size_t, size_t k0, size_t k1) {
+  const size_t parts = PartsFor(n, threads);
+  std::vector<uint32_t> ored(parts, 0);
+  ParallelFor(n, parts, [&](size_t part, size_t k0, size_t k1) {
     float* ov = out.data();
     const float* first = pushes[0]->values.data();
-    for (size_t k = k0; k < k1; ++k) ov[k] = 0.0f + first[k];
-    for (size_t w = 1; w < pushes.size(); ++w) {
-      const float* v = pushes[w]->values.data();
-      for (size_t k = k0; k < k1; ++k) ov[k] += v[k];
+    uint32_t wrapped = 0;
+    for (size_t b0 = k0; b0 < k1; b0 += kSumBlock) {
+      const size_t b1 = std::min(k1, b0 + kSumBlock);
+      for (size_t k = b0; k < b1; ++k) ov[k] = 0.0f + first[k];
+      for (size_t w = 1; w < pushes.size(); ++w) {
+        const float* v = pushes[w]->values.data();
+        for (size_t k = b0; k < b1; ++k) ov[k] += v[k];
+      }
+      if (bound == nullptr) continue;
+      const Headroom headroom(*bound);
+      for (size_t k = b0; k < b1; ++k) wrapped |= headroom(ov[k]);
     }
+    ored[part] = wrapped;
   });
+  uint32_t all = 0;
+  for (uint32_t w : ored) all |= w;
+  return !Headroom::Wrapped(all);
+}
+
+// One pass over `sums` without an early exit.
+bool AllWithinBound(std::span<const float> sums, AverageBound bound) {
+  const Headroom headroom(bound);
+  const float* v = sums.data();
+  uint32_t wrapped = 0;
+  for (size_t k = 0; k < sums.size(); ++k) wrapped |= headroom(v[k]);
+  return !Headroom::Wrapped(wrapped);
 }
 
 }  // namespace
@@ -48,7 +95,7 @@ void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
     const auto& first = pushes[0]->indices;
     out->indices.assign(first.begin(), first.end());
     out->values.resize(first.size());
-    SumWholeRange(pushes, out->values, threads);
+    SumWholeRange(pushes, out->values, /*bound=*/nullptr, threads);
     return;
   }
   size_t total = 0;
@@ -127,11 +174,11 @@ void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
   out->values.resize(k);
 }
 
-void SumRound(std::span<const common::SparseSelection* const> pushes,
-              common::SparseSelection* sum, int threads) {
+bool SumRound(std::span<const common::SparseSelection* const> pushes,
+              common::SparseSelection* sum, AverageBound bound, int threads) {
   if (!AllWholeRange(pushes)) {
     SumInWorkerOrder(pushes, sum, threads);
-    return;
+    return AllWithinBound(sum->values, bound);
   }
   const size_t n = pushes[0]->size();
   if (sum->indices.size() != n || sum->indices.back() != n - 1) {
@@ -139,7 +186,14 @@ void SumRound(std::span<const common::SparseSelection* const> pushes,
     std::iota(sum->indices.begin(), sum->indices.end(), 0u);
   }
   sum->values.resize(n);
-  SumWholeRange(pushes, sum->values, threads);
+  return SumWholeRange(pushes, sum->values, &bound, threads);
+}
+
+size_t FirstBeyondBound(std::span<const float> sums, AverageBound bound) {
+  const Headroom headroom(bound);
+  size_t k = 0;
+  while (k < sums.size() && !Headroom::Wrapped(headroom(sums[k]))) ++k;
+  return k;
 }
 
 }  // namespace cddp::server

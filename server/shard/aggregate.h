@@ -23,12 +23,27 @@ namespace cddp::server {
 void SumInWorkerOrder(std::span<const common::SparseSelection* const> pushes,
                       common::SparseSelection* out, int threads = 1);
 
+// The bound on a round's averaged gradient: every |sum * scale| at most
+// `max_abs` (finite, >= 0); a NaN is beyond it.
+struct AverageBound {
+  float scale = 1.0f;
+  float max_abs = 0.0f;
+};
+
 // SumInWorkerOrder for a shard's rounds, into its running sum: `sum` holds
 // nothing or an earlier round's result (distinct, ascending), so when
 // whole-range pushes find n indices there, the last n - 1, they are 0..n-1
-// already and are not written again (only the sums are).
-void SumRound(std::span<const common::SparseSelection* const> pushes,
-              common::SparseSelection* sum, int threads = 1);
+// already and are not written again (only the sums are). Returns whether
+// every sum is within `bound`. Whole-range pushes are summed a block at a
+// time (each block's sums stay in cache while every worker's values are
+// added and while they are checked), so the sum is written once and not
+// read again; other rounds are checked in one pass after the merge.
+bool SumRound(std::span<const common::SparseSelection* const> pushes,
+              common::SparseSelection* sum, AverageBound bound,
+              int threads = 1);
+
+// The first entry of `sums` beyond `bound`, or sums.size() if none is.
+size_t FirstBeyondBound(std::span<const float> sums, AverageBound bound);
 
 }  // namespace cddp::server
 

@@ -1,7 +1,6 @@
 #include "server/shard/shard_state.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <string_view>
 #include <tuple>
@@ -377,27 +376,15 @@ absl::Status ShardState::Aggregate(RoundResult* result) {
     present.push_back(&pending_[w]);
     pushed_pairs += pending_[w].size();
   }
-  SumRound(present, &sum_, options_.threads);
   const float scale = 1.0f / static_cast<float>(pushed_count_);
-  // Beyond the bound also for NaN: finite pushes can sum to infinity. One
-  // pass without an early exit or a branch, which the compiler vectorises,
-  // then the first offender. headroom(v) = the bound's bits - |v * scale|'s
-  // bits wraps into the top bit exactly when |v * scale| is beyond the
-  // bound (NaN and infinity have the largest magnitude bits).
-  constexpr uint32_t kBound = std::bit_cast<uint32_t>(kMaxAbsGradient);
-  const auto headroom = [scale](float v) {
-    return kBound - (std::bit_cast<uint32_t>(v * scale) & 0x7fffffffu);
-  };
-  const float* sums = sum_.values.data();
-  uint32_t wrapped = 0;
-  for (size_t k = 0; k < sum_.size(); ++k) wrapped |= headroom(sums[k]);
-  if ((wrapped >> 31) != 0) {
-    size_t k = 0;
-    while ((headroom(sums[k]) >> 31) == 0) ++k;
+  // Beyond the bound also for NaN: finite pushes can sum to infinity.
+  const AverageBound bound{scale, kMaxAbsGradient};
+  if (!SumRound(present, &sum_, bound, options_.threads)) {
+    const size_t k = FirstBeyondBound(sum_.values, bound);
     return absl::InvalidArgumentError(absl::StrCat(
         "round ", open_round_, " of shard ", options_.shard_index,
         " refused: its averaged gradient at entry ", sum_.indices[k], " is ",
-        sums[k] * scale, " (beyond ", kMaxAbsGradient,
+        sum_.values[k] * scale, " (beyond ", kMaxAbsGradient,
         "); nothing was applied, push this step again"));
   }
   // Readers with a revoked lease may still be copying a piece: wait for

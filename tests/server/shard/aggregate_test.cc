@@ -1,13 +1,18 @@
 // SumInWorkerOrder equals scatter-adding each worker, in worker order, into
 // zeros, bit for bit, for one, two and many workers, with sparse pushes,
 // pushes of the whole range (summed without merging), and a mix. SumRound
-// equals it whatever earlier round its running sum holds.
+// equals it whatever earlier round its running sum holds, and tells a round
+// whose averaged gradient is beyond its bound anywhere (FirstBeyondBound
+// says where), with whole-range blocks and parts of every size.
 #include "server/shard/aggregate.h"
 
 #include <cstring>
+#include <limits>
+#include <numeric>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/shard/parallel_for.h"
 #include "tests/support/test_util.h"
 
 namespace cddp::server {
@@ -82,7 +87,7 @@ TEST(SumRoundTest, EqualsSumInWorkerOrderAfterAnyEarlierRound) {
   for (size_t r = 0; r < rounds.size(); ++r) {
     std::vector<const common::SparseSelection*> ptrs;
     for (const auto& p : rounds[r]) ptrs.push_back(&p);
-    SumRound(ptrs, &running);
+    EXPECT_TRUE(SumRound(ptrs, &running, AverageBound{1.0f, 1e30f})) << r;
     common::SparseSelection fresh;
     SumInWorkerOrder(ptrs, &fresh);
     EXPECT_EQ(running.indices, fresh.indices) << r;
@@ -92,6 +97,54 @@ TEST(SumRoundTest, EqualsSumInWorkerOrderAfterAnyEarlierRound) {
               0)
         << r;
   }
+}
+
+// Whole-range pushes of `n` entries from two workers, worker 1's entry
+// `at` set to `bad`; every sum is within 10 at scale 0.5 otherwise.
+struct BoundCase {
+  uint32_t n;
+  uint32_t at;
+  float bad;
+  int threads;
+};
+
+class SumRoundBoundTest : public ::testing::TestWithParam<BoundCase> {};
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+constexpr float kInf = std::numeric_limits<float>::infinity();
+constexpr uint32_t kTwoParts = 2 * kMinEntriesPerPart + 7;
+
+INSTANTIATE_TEST_SUITE_P(
+    OffendersAnywhere, SumRoundBoundTest,
+    ::testing::Values(BoundCase{1, 0, kNaN, 1}, BoundCase{5000, 0, kInf, 1},
+                      BoundCase{5000, 2047, -kInf, 1},
+                      BoundCase{5000, 2048, 20.01f, 1},
+                      BoundCase{5000, 4999, -20.01f, 1},
+                      BoundCase{kTwoParts, kMinEntriesPerPart + 1, kNaN, 2},
+                      BoundCase{kTwoParts, kTwoParts - 1, 1e30f, 2}));
+
+TEST_P(SumRoundBoundTest, RefusesTheRoundAndFindsTheFirstOffender) {
+  const BoundCase c = GetParam();
+  const AverageBound bound{0.5f, 10.0f};
+  std::vector<common::SparseSelection> pushes(2);
+  for (auto& p : pushes) {
+    p.indices.resize(c.n);
+    std::iota(p.indices.begin(), p.indices.end(), 0u);
+    p.values.assign(c.n, 10.0f);  // sums 20: |20 * 0.5| is the bound itself
+  }
+  const std::vector<const common::SparseSelection*> ptrs = {&pushes[0],
+                                                            &pushes[1]};
+  common::SparseSelection sum;
+  EXPECT_TRUE(SumRound(ptrs, &sum, bound, c.threads));
+  EXPECT_EQ(FirstBeyondBound(sum.values, bound), c.n);
+  pushes[1].values[c.at] = c.bad - 10.0f;
+  EXPECT_FALSE(SumRound(ptrs, &sum, bound, c.threads));
+  EXPECT_EQ(FirstBeyondBound(sum.values, bound), c.at);
+  // Worker 0 holding entry `at` alone: the merge, then one checking pass.
+  pushes[0].indices = {c.at};
+  pushes[0].values = {10.0f};
+  EXPECT_FALSE(SumRound(ptrs, &sum, bound, c.threads));
+  EXPECT_EQ(FirstBeyondBound(sum.values, bound), c.at);
 }
 
 }  // namespace
