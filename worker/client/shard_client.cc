@@ -50,20 +50,6 @@ absl::Status CheckOrder(std::span<const uint32_t> indices) {
       "selection indices not strictly increasing at position ", k));
 }
 
-// A status the server answers a push with before counting it: on the only
-// attempt of a call, the push was certainly not counted.
-bool RefusedByServer(const absl::Status& s) {
-  switch (s.code()) {
-    case absl::StatusCode::kFailedPrecondition:
-    case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kResourceExhausted:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ShardClient>> ShardClient::Create(
@@ -217,11 +203,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
     std::vector<uint64_t> steps, bool hold_ahead,
     const common::SparseSelection& selection, std::span<float> params,
     common::SparseSelection* undelivered) {
-  if (undelivered != nullptr) undelivered->clear();
-  if (parts_.open) {
-    return absl::FailedPreconditionError(
-        "PushPull while an overlapped PushPull is open");
-  }
+  CDDP_RETURN_IF_ERROR(CheckNotOverlapped(undelivered));
   CDDP_RETURN_IF_ERROR(CheckShape(selection, params));
   // An uncompressed push: its pieces carry no index, so it can stream
   // while this thread checks its order (the last pieces wait for that).
@@ -243,6 +225,16 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   }
   order.Set(CheckOrder(selection.indices));
   return CloseRound(*round, undelivered);
+}
+
+absl::Status ShardClient::CheckNotOverlapped(
+    common::SparseSelection* undelivered) const {
+  if (undelivered != nullptr) undelivered->clear();
+  if (parts_.open) {
+    return absl::FailedPreconditionError(
+        "PushPull while an overlapped PushPull is open");
+  }
+  return absl::OkStatus();
 }
 
 void ShardClient::SplitInPlace(const common::SparseSelection& selection) {
@@ -385,65 +377,6 @@ ShardClient::Waiter ShardClient::StartPushPull(PushPullRound& round,
       grpc::StubOptions(), call);
   call->Begin();
   return [call] { return call->Wait(); };
-}
-
-absl::Status ShardClient::GatherReplies(
-    PushPullRound& round, const std::vector<absl::Status>& statuses,
-    common::SparseSelection* undelivered, std::vector<uint32_t>* stale) {
-  PushPullResult& result = round.result;
-  absl::Status first_error;
-  const auto hand_back = [&](uint32_t s, common::SparseSelection* to) {
-    to->indices.insert(to->indices.end(), split_[s].indices.begin(),
-                       split_[s].indices.end());
-    to->values.insert(to->values.end(), split_[s].values.begin(),
-                      split_[s].values.end());
-  };
-  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
-    if (round.held[s]) {  // not pushed: certainly not counted
-      if (undelivered != nullptr) hand_back(s, undelivered);
-      continue;
-    }
-    absl::Status st = statuses[s];
-    const PushPullRound::Reply& rep = round.replies[s];
-    if (st.ok() &&
-        (!rep.last || (!rep.sparse && rep.next != shard_map_.size(s)))) {
-      st = absl::DataLossError("incomplete reply");
-    }
-    result.bytes_received += round.calls[s]->bytes_received();
-    result.bytes_sent += round.calls[s]->bytes_sent();
-    if (metrics_) {
-      metrics_->push_pull_seconds[s]->Observe(
-          absl::ToDoubleSeconds(round.calls[s]->done_at() - round.start));
-    }
-    if (!st.ok()) {
-      if (first_error.ok()) first_error = Annotate(st, s);
-      if (rep.any) continue;  // the round took it
-      if (round.attempts[s] == 1 && RefusedByServer(st)) {
-        if (undelivered != nullptr) hand_back(s, undelivered);
-        continue;
-      }
-      // The call broke: the shard may have counted it. The next Join
-      // settles it (SettleAndWait); one still unsettled from before is
-      // taken as not counted (callers Join after every failure).
-      Unsettled& u = unsettled_[s];
-      if (u.pending) {
-        uncounted_.Append(u.pairs);
-      }
-      u.pending = true;
-      u.step = round.steps[s];
-      u.pairs.clear();
-      hand_back(s, &u.pairs);
-      continue;
-    }
-    result.contributors[s] = rep.contributors;
-    // A sparse update is exact only on top of the step it followed.
-    if ((rep.sparse && shard_steps_[s] != round.steps[s]) || round.resync[s]) {
-      stale->push_back(s);
-    }
-    shard_steps_[s] = rep.step;
-    result.step = std::max(result.step, rep.step);
-  }
-  return first_error;
 }
 
 }  // namespace cddp::worker

@@ -126,6 +126,21 @@ class ShardClient final : public ParameterClient {
       uint64_t step, const common::SparseSelection& selection,
       std::span<float> params, common::SparseSelection* undelivered);
 
+  // PushPull of an uncompressed gradient: `gradient` holds a value for
+  // every element of the flat vector (element i's is gradient[i]). The
+  // round, the reply, the errors and `undelivered` (whose pairs do carry
+  // indices) are those of PushPull of the selection 0..n-1 with these
+  // values, but the caller builds no index and none is checked or kept:
+  // each shard's run of `gradient` goes out as it is. INVALID_ARGUMENT
+  // (nothing sent) unless gradient and params have the flat size.
+  absl::StatusOr<PushPullResult> PushPullDense(
+      std::span<const float> gradient, std::span<float> params,
+      common::SparseSelection* undelivered);
+  // The same with every shard pushed at `step` (as PushPull(step, ...)).
+  absl::StatusOr<PushPullResult> PushPullDense(
+      uint64_t step, std::span<const float> gradient, std::span<float> params,
+      common::SparseSelection* undelivered);
+
   // Overlapped PushPull (parameter_client.h): each shard's call starts as
   // soon as the parts cover its whole range, so the shards owning the top
   // of the flat vector (the layers whose gradients a backward pass finishes
@@ -224,6 +239,14 @@ class ShardClient final : public ParameterClient {
       std::vector<uint64_t> steps, bool hold_ahead,
       const common::SparseSelection& selection, std::span<float> params,
       common::SparseSelection* undelivered);
+  // The same for PushPullDense.
+  absl::StatusOr<PushPullResult> PushPullDenseAt(
+      std::vector<uint64_t> steps, bool hold_ahead,
+      std::span<const float> gradient, std::span<float> params,
+      common::SparseSelection* undelivered);
+  // Where every PushPull starts: clears `undelivered` (if any), then
+  // FAILED_PRECONDITION while an overlapped PushPull is open.
+  absl::Status CheckNotOverlapped(common::SparseSelection* undelivered) const;
   // Fills `piece` with piece `index` of shard `s`'s push (from split_).
   // Runs on gRPC's threads, one piece of a shard at a time. A last piece
   // waits for round.order_check, whose error it returns.
@@ -232,6 +255,8 @@ class ShardClient final : public ParameterClient {
   // Points split_ at each shard's run of `selection` (checked, or holding
   // every element: then split at the shards' bounds).
   void SplitInPlace(const common::SparseSelection& selection);
+  // Points split_ at each shard's run of a dense `gradient` (whole).
+  void SplitDense(std::span<const float> gradient);
   // One attempt of shard `s`'s PushPull call; its reply goes to `round`.
   Waiter StartPushPull(PushPullRound& round, uint32_t s);
   // Takes every shard's outcome into round.result and shard_steps_; hands
@@ -257,9 +282,12 @@ class ShardClient final : public ParameterClient {
   // caller's selection (PushPull) or of collected_ (overlapped), so a push
   // is not copied before it is encoded.
   struct ShardPairs {
-    std::span<const uint32_t> indices;
+    std::span<const uint32_t> indices;  // empty when `whole`
     std::span<const float> values;
-    size_t size() const { return indices.size(); }
+    // A dense push's run: every element of the shard, values[k] being its
+    // k-th; no index is kept.
+    bool whole = false;
+    size_t size() const { return values.size(); }
   };
   std::vector<ShardPairs> split_;
   std::vector<common::SparseSelection> collected_;  // overlapped: per shard

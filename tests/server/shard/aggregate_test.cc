@@ -11,6 +11,7 @@
 #include <numeric>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/shard/parallel_for.h"
 #include "tests/support/test_util.h"
@@ -121,7 +122,11 @@ INSTANTIATE_TEST_SUITE_P(
                       BoundCase{5000, 2048, 20.01f, 1},
                       BoundCase{5000, 4999, -20.01f, 1},
                       BoundCase{kTwoParts, kMinEntriesPerPart + 1, kNaN, 2},
-                      BoundCase{kTwoParts, kTwoParts - 1, 1e30f, 2}));
+                      BoundCase{kTwoParts, kTwoParts - 1, 1e30f, 2}),
+    [](const ::testing::TestParamInfo<BoundCase>& info) {
+      return absl::StrCat("n", info.param.n, "_at", info.param.at, "_threads",
+                          info.param.threads);
+    });
 
 TEST_P(SumRoundBoundTest, RefusesTheRoundAndFindsTheFirstOffender) {
   const BoundCase c = GetParam();
