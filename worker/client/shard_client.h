@@ -183,7 +183,7 @@ class ShardClient final : public ParameterClient {
     uint64_t step = 0;
     std::optional<uint64_t> counted_step;
   };
-  // What one PushPull's calls share (defined in shard_client.cc).
+  // What one PushPull's calls share (defined in push_pull_round.h).
   struct PushPullRound;
 
   ShardClient(const common::ShardMap& shard_map, ShardClientOptions options,
@@ -216,7 +216,9 @@ class ShardClient final : public ParameterClient {
   absl::Status PullShards(const std::vector<uint32_t>& shards,
                           std::span<float> params, uint64_t* bytes_received);
 
-  // PushPull (shard_client.cc): checks, starts every shard's call, gathers.
+  // PushPull (shard_client.cc; PushPullDense in shard_client_dense.cc,
+  // GatherReplies in shard_client_gather.cc): checks, starts every shard's
+  // call, gathers.
   // CheckShape: sizes and the last index (the order is CheckOrder's).
   absl::Status CheckShape(const common::SparseSelection& selection,
                           std::span<const float> params) const;
@@ -239,7 +241,7 @@ class ShardClient final : public ParameterClient {
       std::vector<uint64_t> steps, bool hold_ahead,
       const common::SparseSelection& selection, std::span<float> params,
       common::SparseSelection* undelivered);
-  // The same for PushPullDense.
+  // The same for PushPullDense (shard_client_dense.cc).
   absl::StatusOr<PushPullResult> PushPullDenseAt(
       std::vector<uint64_t> steps, bool hold_ahead,
       std::span<const float> gradient, std::span<float> params,
