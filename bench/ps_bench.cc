@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
@@ -26,6 +25,7 @@
 #include "bench/tcp_floor.h"
 #include "common/check.h"
 #include "common/huge_pages.h"
+#include "common/program_flags.h"
 #include "server/server.h"
 #include "worker/client/shard_client.h"
 
@@ -50,6 +50,9 @@ ABSL_FLAG(std::string, tls_dir, "",
           "mutual TLS with the certificates scripts/make_certs.sh DIR "
           "--servers S --workers W made (empty: plaintext)");
 ABSL_FLAG(double, gloo_ms, 0, "gloo all_reduce median (ms) to compare with");
+ABSL_FLAG(bool, whole_as_selection, false,
+          "push a 100 % round as the selection 0..N-1 (PushPull, its order "
+          "checked) instead of the dense gradient (PushPullDense)");
 
 namespace {
 
@@ -93,11 +96,12 @@ cddp::common::SparseSelection Selection(uint64_t seed, uint64_t n,
   cddp::common::SparseSelection s;
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> value(-1e-3f, 1e-3f);
-  if (density >= 1.0) {
-    s.indices.resize(n);
+  if (density >= 1.0) {  // the dense gradient; indices only if asked for
+    const bool indices = absl::GetFlag(FLAGS_whole_as_selection);
+    if (indices) s.indices.resize(n);
     s.values.resize(n);
     for (uint64_t i = 0; i < n; ++i) {
-      s.indices[i] = static_cast<uint32_t>(i);
+      if (indices) s.indices[i] = static_cast<uint32_t>(i);
       s.values[i] = value(rng);
     }
     return s;
@@ -215,8 +219,13 @@ RoundEnds PushPullAll(Cluster& c, uint64_t step) {
   std::vector<std::thread> threads;
   for (uint32_t w = 0; w < W; ++w) {
     threads.emplace_back([&, w] {
-      auto res = c.clients[w]->PushPull(step, c.selections[w],
-                                        c.params[w].span(), nullptr);
+      const cddp::common::SparseSelection& push = c.selections[w];
+      // No indices: a 100 % push of the dense gradient.
+      auto res =
+          push.indices.empty() && !push.values.empty()
+              ? c.clients[w]->PushPullDense(step, push.values,
+                                            c.params[w].span(), nullptr)
+              : c.clients[w]->PushPull(step, push, c.params[w].span(), nullptr);
       CDDP_CHECK(res.ok());
       e.end[w] = absl::Now();
       e.sent[w] = res->bytes_sent;
@@ -386,7 +395,14 @@ void PrintRatios(const std::vector<Row>& rows, double tcp_gbps) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  cddp::common::ParseProgramFlags(
+      argc, argv,
+      "Parameter-server rounds on loopback: W workers x S shards in one "
+      "process, a flat vector of N floats, each push density with each "
+      "downlink, against a same-run raw-TCP floor.\n"
+      "Example: cddp_ps_bench --workers=2 --shards=2 --densities=1.0,0.01 "
+      "--downlinks=dense,sparse (bench/ps_bench.sh adds gloo's all_reduce "
+      "of the same floats)");
   // Each round allocates and frees multi-MiB buffers (decoded pushes,
   // encoded replies). Keep freed memory in the heap rather than returning it
   // to the kernel, so rounds do not page-fault it back in every time.

@@ -2,7 +2,8 @@
 // joins the servers with one tensor of --size elements, then pushes a fresh
 // random --density selection every round through ShardClient, exactly as a
 // training worker's client does (resyncing with a Join after a failed
-// push), and prints the round latencies' p50/p99 at the end:
+// push; at --density=1 the dense gradient, through PushPullDense), and
+// prints the round latencies' p50/p99 at the end:
 //   cddp_push_load --servers=h:p,h:p --worker_id=0 --num_workers=8
 //       --rounds=2000 --size=1000000 --density=0.01
 // Every --report_every rounds it prints "round R p50 X ms p99 Y ms" for the
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <numeric>
 #include <random>
 #include <span>
 #include <string>
@@ -30,9 +32,9 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/program_flags.h"
 #include "common/wire/shard_map.h"
 #include "worker/client/shard_client.h"
 
@@ -55,7 +57,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// `k` distinct ascending indices below `n` with values in [-1, 1).
+// Up to `k` distinct ascending indices below `n` (k draws, duplicates
+// dropped: k^2 / 2n of them, 0.5 % at k = n / 100) with values in [-1, 1).
 cddp::common::SparseSelection RandomPush(std::mt19937& rng, uint32_t n,
                                          uint32_t k) {
   cddp::common::SparseSelection s;
@@ -67,6 +70,22 @@ cddp::common::SparseSelection RandomPush(std::mt19937& rng, uint32_t n,
   s.indices.erase(std::unique(s.indices.begin(), s.indices.end()),
                   s.indices.end());
   for (size_t i = 0; i < s.indices.size(); ++i) s.values.push_back(value(rng));
+  return s;
+}
+
+// Every element of `n`, values in [-1, 1): the dense gradient of a push at
+// density 1, with the indices 0..n-1 only `with_indices` (the overlapped
+// PushPull takes selections; PushPullDense needs none).
+cddp::common::SparseSelection DensePush(std::mt19937& rng, uint32_t n,
+                                        bool with_indices) {
+  cddp::common::SparseSelection s;
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  s.values.resize(n);
+  for (float& v : s.values) v = value(rng);
+  if (with_indices) {
+    s.indices.resize(n);
+    std::iota(s.indices.begin(), s.indices.end(), 0u);
+  }
   return s;
 }
 
@@ -117,7 +136,14 @@ double Percentile(std::vector<double> v, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  cddp::common::ParseProgramFlags(
+      argc, argv,
+      "A worker without a model: pushes a random --density selection of "
+      "--size floats every round through ShardClient and prints the round "
+      "latencies.\n"
+      "Example: cddp_push_load --servers=127.0.0.1:50051,127.0.0.1:50052 "
+      "--worker_id=0 --num_workers=2 --rounds=100 --size=1000000 "
+      "--density=0.01");
   cddp::worker::ShardClientOptions o;
   o.tls = cddp::common::Plaintext();
   for (auto s :
@@ -163,8 +189,12 @@ int main(int argc, char** argv) {
   }
   const uint64_t every =
       std::max<uint64_t>(1, absl::GetFlag(FLAGS_report_every));
+  // Density 1: every element, not k draws (which would leave a third out).
+  const bool dense = k >= n;
   for (uint64_t r = 1; r <= rounds; ++r) {
-    const cddp::common::SparseSelection push = RandomPush(rng, n, k);
+    const cddp::common::SparseSelection push =
+        dense ? DensePush(rng, n, /*with_indices=*/parts > 0)
+              : RandomPush(rng, n, k);
     const auto step_start = Clock::now();
     auto t0 = step_start;
     absl::StatusOr<cddp::worker::PushPullResult> pushed;
@@ -173,7 +203,8 @@ int main(int argc, char** argv) {
     } else {
       if (compute.count() > 0) std::this_thread::sleep_for(compute);
       t0 = Clock::now();
-      pushed = (*client)->PushPull(push, params, nullptr);
+      pushed = dense ? (*client)->PushPullDense(push.values, params, nullptr)
+                     : (*client)->PushPull(push, params, nullptr);
     }
     if (!pushed.ok()) {
       std::fprintf(stderr, "cddp_push_load %u: round %llu: %s; rejoining\n",
