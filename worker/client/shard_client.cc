@@ -62,10 +62,12 @@ absl::StatusOr<std::unique_ptr<ShardClient>> ShardClient::Create(
   if (options.max_attempts < 1 || options.max_message_mb < 1 ||
       options.max_message_mb > 2047 ||
       options.deadline <= absl::ZeroDuration() ||
-      options.push_piece_pairs < 1) {
+      options.push_piece_pairs < 1 || options.keepalive < absl::Seconds(1) ||
+      options.keepalive > absl::Hours(24)) {
     return absl::InvalidArgumentError(
         "max_attempts >= 1, max_message_mb in [1, 2047], a positive "
-        "deadline and push_piece_pairs >= 1 are required");
+        "deadline, push_piece_pairs >= 1 and a keepalive between 1 s and "
+        "24 h are required");
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       common::MakeChannelCredentials(options.tls);
@@ -93,6 +95,13 @@ ShardClient::ShardClient(
   // Bulk transfers: several MiB in flight per stream, large HTTP/2 frames.
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8 << 20);
   args.SetInt(GRPC_ARG_HTTP2_MAX_FRAME_SIZE, 1 << 20);
+  // A server that stops reading (stopped, hung, its host gone) leaves a
+  // call's last writes queued in a full socket, where no deadline reaches
+  // them: an unanswered ping closes the connection, which ends the call.
+  const int keepalive_ms =
+      static_cast<int>(absl::ToInt64Milliseconds(options_.keepalive));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
   for (const auto& address : options_.server_addresses) {
     auto channel = grpc::CreateCustomChannel(address, credentials, args);
     stubs_.push_back(cddp::v1::ParameterServer::NewStub(channel));

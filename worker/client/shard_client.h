@@ -66,6 +66,11 @@ struct ShardClientOptions {
   // order is still refused with nothing counted. Smaller ones are checked
   // before anything is sent.
   size_t check_beside_push_from = size_t{1} << 20;
+  // While a call runs, each connection is pinged this often, and closed
+  // (the call fails UNAVAILABLE) when a ping goes unanswered this long: a
+  // server that stopped reading would otherwise hold a call whose last
+  // writes wait in a full socket past any deadline. 1 s to 24 h.
+  absl::Duration keepalive = absl::Seconds(10);
   prometheus::Registry* registry = nullptr;  // optional; outlives the client
   // Mutual TLS (this worker's certificate must name it, see
   // common/tls/tls_credentials.h) or plaintext; one must be chosen.
