@@ -96,6 +96,16 @@ void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
                  std::move(value_bytes), &piece->chunk);
 }
 
+void DensePieceFromSlice(uint32_t offset, uint32_t count, grpc::Slice fp32_le,
+                         PushPieceMessage* piece) {
+  piece->offset = offset;
+  piece->has_chunk = true;
+  wire::SetChunk(count, static_cast<int32_t>(ValueType::kFp32),
+                 static_cast<int32_t>(IndexEncoding::kDense), "", "",
+                 &piece->chunk);
+  piece->chunk.values.Append(std::move(fp32_le));
+}
+
 common::ChunkParts ChunkPartsOf(const PushPieceMessage& piece,
                                 PieceParts* parts) {
   piece.chunk.indices.Views(&parts->indices);

@@ -23,6 +23,7 @@
 #include "common/wire/layout.h"
 #include "common/wire/push_pieces.h"
 #include "common/wire/wire_codec.h"
+#include "grpcpp/support/slice.h"
 #include "proto/push_piece_message.h"
 #include "proto/reply_piece_message.h"
 
@@ -59,6 +60,10 @@ absl::Status EncodePushPieceInto(std::span<const uint32_t> indices,
 void EncodeDensePieceInto(uint32_t offset, std::span<const float> values,
                           common::ValueType value_type,
                           PushPieceMessage* piece);
+// The same for fp32 values already in wire form: `fp32_le` holds `count`
+// little-endian floats and becomes the piece's values as it is (no copy).
+void DensePieceFromSlice(uint32_t offset, uint32_t count, grpc::Slice fp32_le,
+                         PushPieceMessage* piece);
 
 // The chunk of a received piece as parts of gRPC's slices, for
 // common::PushAssembler::Add; the views live as long as `piece`'s bytes

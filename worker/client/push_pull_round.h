@@ -59,6 +59,9 @@ struct ShardClient::PushPullRound {
   // A whole-vector selection's order check, run while the push streams:
   // every shard's last piece waits for it (null: checked before).
   const PendingCheck* order_check = nullptr;
+  // The pushed values are the caller's, valid until the PushPull returns:
+  // fp32 pieces of a whole shard's run may lend them to gRPC (lent_).
+  bool lend_values = false;
   absl::Time start;
   PushPullResult result;
 };

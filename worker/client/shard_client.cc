@@ -10,6 +10,7 @@
 #include <span>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/check.h"
@@ -84,6 +85,7 @@ ShardClient::ShardClient(
       shard_steps_(shard_map.num_shards(), 0),
       split_(shard_map.num_shards()),
       collected_(shard_map.num_shards()),
+      lent_(shard_map.num_shards()),
       local_indices_(shard_map.num_shards()),
       answers_(shard_map.num_shards()),
       unsettled_(shard_map.num_shards()) {
@@ -222,6 +224,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullAt(
   SplitInPlace(selection);
   std::unique_ptr<PushPullRound> round =
       OpenRound(std::move(steps), hold_ahead, params);
+  round->lend_values = true;
   if (!check_beside) return CloseRound(*round, undelivered);
   PendingCheck order;
   round->order_check = &order;
@@ -268,6 +271,8 @@ void ShardClient::SplitInPlace(const common::SparseSelection& selection) {
 
 absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
     PushPullRound& round, common::SparseSelection* undelivered) {
+  // On every way out: the caller may change its values once we return.
+  absl::Cleanup reclaim = [this, &round] { ReclaimLentMemory(round); };
   std::vector<uint32_t> pushed;
   for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
     if (!round.held[s]) pushed.push_back(s);
@@ -309,6 +314,22 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::CloseRound(
   return std::move(result);
 }
 
+void ShardClient::ReclaimLentMemory(PushPullRound& round) {
+  for (uint32_t s = 0; s < shard_map_.num_shards(); ++s) {
+    // A call (over, its bytes counted) keeps its last piece, and with it a
+    // slice. Once the calls are over, gRPC has written or dropped the rest,
+    // or is closing a connection whose server stopped reading (keepalive).
+    round.calls[s].reset();
+    lent_[s].WaitReleased(absl::InfiniteDuration());
+  }
+}
+
+size_t ShardClient::lent_slices_held() const {
+  size_t held = 0;
+  for (const LentSlices& l : lent_) held += l.held();
+  return held;
+}
+
 absl::Status ShardClient::EncodePushPiece(const PushPullRound& round,
                                           uint32_t s, size_t index,
                                           proto::PushPieceMessage* piece) {
@@ -329,8 +350,15 @@ absl::Status ShardClient::EncodePushPiece(const PushPullRound& round,
   const std::span<const float> values =
       pairs.values.subspan(begin, end - begin);
   if (dense) {  // the shard's k-th element is pair k
-    proto::EncodeDensePieceInto(static_cast<uint32_t>(begin), values,
-                                options_.value_type, piece);
+    if (round.lend_values && options_.value_type == common::ValueType::kFp32) {
+      // The wire's fp32 bytes are the floats themselves (little-endian).
+      proto::DensePieceFromSlice(
+          static_cast<uint32_t>(begin), static_cast<uint32_t>(values.size()),
+          lent_[s].Lend(values.data(), values.size_bytes()), piece);
+    } else {
+      proto::EncodeDensePieceInto(static_cast<uint32_t>(begin), values,
+                                  options_.value_type, piece);
+    }
     return absl::OkStatus();
   }
   std::vector<uint32_t>& local = local_indices_[s];

@@ -36,6 +36,7 @@
 #include "prometheus/registry.h"
 #include "proto/push_piece_message.h"
 #include "proto/reply_piece_message.h"
+#include "worker/client/lent_slices.h"
 #include "worker/client/parameter_client.h"
 #include "worker/client/shard_client_metrics.h"
 
@@ -164,6 +165,10 @@ class ShardClient final : public ParameterClient {
   // shard step (shards move together unless a round failed on some).
   absl::StatusOr<uint64_t> Pull(std::span<float> params) override;
 
+  // Slices of callers' memory gRPC holds now: 0 whenever no call of this
+  // client runs (for tests).
+  size_t lent_slices_held() const;
+
   void TakeUncounted(common::SparseSelection* out) override;
   bool ShardsAtOneStep() const override;
 
@@ -193,6 +198,11 @@ class ShardClient final : public ParameterClient {
 
   ShardClient(const common::ShardMap& shard_map, ShardClientOptions options,
               const std::shared_ptr<grpc::ChannelCredentials>& credentials);
+  // After a round's calls ended: drops them and waits until gRPC let go of
+  // the caller's memory the round lent it (lent_). A push's fp32 pieces
+  // that hold a whole shard's run go out without a copy (gRPC reads the
+  // caller's values), so a PushPull returns only after this.
+  void ReclaimLentMemory(PushPullRound& round);
 
   // Runs `attempt(shard)` for every shard in `shards` concurrently, retrying
   // UNAVAILABLE with backoff; returns one status per entry of `shards`.
@@ -298,6 +308,8 @@ class ShardClient final : public ParameterClient {
   };
   std::vector<ShardPairs> split_;
   std::vector<common::SparseSelection> collected_;  // overlapped: per shard
+  // Per shard: the caller's memory its pieces lent to gRPC.
+  std::vector<LentSlices> lent_;
   // Per shard: the shard-local indices of the sparse piece being encoded.
   std::vector<std::vector<uint32_t>> local_indices_;
   // An overlapped PushPull between BeginPushPull and FinishPushPull.

@@ -41,6 +41,7 @@ absl::StatusOr<ShardClient::PushPullResult> ShardClient::PushPullDenseAt(
   SplitDense(gradient);
   std::unique_ptr<PushPullRound> round =
       OpenRound(std::move(steps), hold_ahead, params);
+  round->lend_values = true;
   return CloseRound(*round, undelivered);
 }
 

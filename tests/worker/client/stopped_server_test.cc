@@ -3,7 +3,9 @@
 // the socket, where the call's deadline does not reach it. The worker's
 // keepalive ping goes unanswered and closes the connection: PushPullDense
 // fails within seconds (it used to wait for as long as the server stayed
-// stopped). After SIGCONT the same client joins and pushes again.
+// stopped), and when it returns gRPC holds no slice of the caller's
+// gradient, which the push lent it without a copy. After SIGCONT the same
+// client joins and pushes again.
 #include <signal.h>
 
 #include <chrono>
@@ -68,6 +70,7 @@ TEST(StoppedServerTest, AStoppedServerFailsThePushWithinSeconds) {
   if (!ended) server->Signal(SIGCONT);  // lets it end, to fail cleanly
   absl::StatusOr<PushPullResult> pushed = push.get();
   EXPECT_FALSE(pushed.ok() && ended);
+  EXPECT_EQ((*client)->lent_slices_held(), 0u);
   gradient.reset();  // gRPC must not read it any more
 
   server->Signal(SIGCONT);
@@ -78,6 +81,7 @@ TEST(StoppedServerTest, AStoppedServerFailsThePushWithinSeconds) {
   ASSERT_TRUE(rejoined.ok()) << rejoined.status();
   pushed = (*client)->PushPullDense(again, params, nullptr);
   EXPECT_TRUE(pushed.ok()) << pushed.status();
+  EXPECT_EQ((*client)->lent_slices_held(), 0u);
   server->Signal(SIGKILL);
   server->Wait(std::chrono::seconds(10));
 }
