@@ -43,7 +43,7 @@ TEST(StoppedServerTest, AStoppedServerFailsThePushWithinSeconds) {
   o.server_addresses = {address};
   o.max_attempts = 1;
   o.deadline = absl::Seconds(3);
-  o.keepalive = absl::Seconds(1);
+  o.keepalive = absl::Seconds(2);
   auto client = ShardClient::Create(*map, o);
   ASSERT_TRUE(client.ok()) << client.status();
   std::vector<float> params(kN, 0.5f);
