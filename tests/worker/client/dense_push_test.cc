@@ -4,6 +4,7 @@
 // the wrong size is refused with nothing sent; the pairs of shards that
 // refused the push come back with their indices.
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -76,46 +77,51 @@ TEST_P(DensePushTest, IsThePushOfTheWholeSelection) {
   EXPECT_NE(params_b, RandomParams(1, kN));  // the rounds moved them
 }
 
-TEST(DensePushTest, WrongSizesAreRefusedWithNothingSent) {
-  ClusterOptions co;
-  co.num_workers = 1;
-  TestCluster cluster(co, kN);
-  ASSERT_OK(cluster.status());
-  std::vector<float> params = RandomParams(2, kN);
-  auto client = cluster.NewClient(0);
-  ASSERT_TRUE(client->Join(std::vector<uint64_t>{kN}, params).ok());
-  const std::vector<float> before = params;
+// One worker's job, joined: its cluster, client and parameters.
+class DenseOneWorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK(cluster_.status());
+    client_ = cluster_.NewClient(0);
+    ASSERT_TRUE(client_->Join(std::vector<uint64_t>{kN}, params_).ok());
+  }
+  static ClusterOptions OneWorker() {
+    ClusterOptions co;
+    co.num_workers = 1;
+    return co;
+  }
+
+  TestCluster cluster_{OneWorker(), kN};
+  std::unique_ptr<ShardClient> client_;
+  std::vector<float> params_ = RandomParams(2, kN);
+};
+
+TEST_F(DenseOneWorkerTest, WrongSizesAreRefusedWithNothingSent) {
+  const std::vector<float> before = params_;
   common::SparseSelection undelivered;
   undelivered.indices = {7};  // cleared
   undelivered.values = {1.0f};
   const std::vector<float> short_gradient(kN - 1, 0.5f);
-  auto r = client->PushPullDense(short_gradient, params, &undelivered);
+  auto r = client_->PushPullDense(short_gradient, params_, &undelivered);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(undelivered.size(), 0u);
   std::vector<float> short_params(kN - 1);
-  r = client->PushPullDense(Gradient(0), short_params, nullptr);
+  r = client_->PushPullDense(Gradient(0), short_params, nullptr);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(params, before);
-  EXPECT_EQ(cluster.ServerValues(), before);
+  EXPECT_EQ(params_, before);
+  EXPECT_EQ(cluster_.ServerValues(), before);
   // Nothing was counted: the first push is still step 0's.
-  r = client->PushPullDense(Gradient(0), params, nullptr);
+  r = client_->PushPullDense(Gradient(0), params_, nullptr);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->step, 1u);
 }
 
-TEST(DensePushTest, RefusedPairsComeBackWithTheirIndices) {
-  ClusterOptions co;
-  co.num_workers = 1;
-  TestCluster cluster(co, kN);
-  ASSERT_OK(cluster.status());
-  std::vector<float> params = RandomParams(3, kN);
-  auto client = cluster.NewClient(0);
-  ASSERT_TRUE(client->Join(std::vector<uint64_t>{kN}, params).ok());
+TEST_F(DenseOneWorkerTest, RefusedPairsComeBackWithTheirIndices) {
   const std::vector<float> g = Gradient(1);
   common::SparseSelection undelivered;
   // Every shard is at step 0: a push for step 5 is refused before it is
   // counted, on the only attempt.
-  auto r = client->PushPullDense(5, g, params, &undelivered);
+  auto r = client_->PushPullDense(5, g, params_, &undelivered);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition)
       << r.status();
   const common::SparseSelection whole = WholeSelection(g);
