@@ -42,7 +42,8 @@ TEST(StoppedServerTest, AStoppedServerFailsThePushWithinSeconds) {
   o.tls = common::Plaintext();
   o.server_addresses = {address};
   o.max_attempts = 1;
-  o.deadline = absl::Seconds(3);
+  // Long enough for the 64 MB push under ThreadSanitizer.
+  o.deadline = absl::Seconds(30);
   o.keepalive = absl::Seconds(2);
   auto client = ShardClient::Create(*map, o);
   ASSERT_TRUE(client.ok()) << client.status();
@@ -61,8 +62,9 @@ TEST(StoppedServerTest, AStoppedServerFailsThePushWithinSeconds) {
   auto push = std::async(std::launch::async, [&] {
     return (*client)->PushPullDense(*gradient, params, nullptr);
   });
-  // Far beyond the deadline and the keepalive (seconds), not a timing
-  // claim: a push that is still running then never ends on its own.
+  // Twice the deadline, which does not end a call stuck behind a full
+  // socket, and 30 times the keepalive, which does: not a timing claim,
+  // a push still running then never ends on its own.
   const bool ended =
       push.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
   EXPECT_TRUE(ended) << "PushPullDense still running 60 s after the server "
